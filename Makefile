@@ -1,0 +1,99 @@
+# vmshm - top-level build. `make` builds libvmshm and the vmshm CLI into build/;
+# `make test` runs every test; `make demo` runs the two-guest demo; `make bench`
+# runs the benchmarks. Each folder adds its own rules through a build.mk.
+
+CC ?= cc
+PREFIX ?= /usr/local
+DESTDIR ?=
+BUILD ?= build
+VERSION := 0.1.0
+
+WARN := -Wall -Wextra -Werror
+BASE_CFLAGS := -std=c11 -D_GNU_SOURCE $(WARN) -Iinclude -Ilib
+CFLAGS ?= -O2 -g
+ALL_CFLAGS = $(BASE_CFLAGS) $(CFLAGS)
+
+# lib/: common sources build for every OS; *_posix.c / *_linux.c only on
+# Linux, *_win32.c only on Windows.
+LIB_ALL := $(wildcard lib/*.c lib/backends/*.c)
+LIB_WIN := $(filter %_win32.c,$(LIB_ALL))
+LIB_LINUX := $(filter %_posix.c %_linux.c,$(LIB_ALL))
+LIB_COMMON := $(filter-out $(LIB_WIN) $(LIB_LINUX),$(LIB_ALL))
+LIB_SRCS := $(LIB_COMMON) $(LIB_LINUX)
+LIB_HDRS := $(wildcard include/*.h lib/*.h lib/backends/*.h)
+LIB_LIBS := -lpciaccess -lpthread
+
+LIB_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(LIB_SRCS))
+LIB_PIC_OBJS := $(patsubst %.c,$(BUILD)/pic/%.o,$(LIB_SRCS))
+LIBA := $(BUILD)/libvmshm.a
+LIBSO := $(BUILD)/libvmshm.so.1
+LIBSO_LINK := $(BUILD)/libvmshm.so
+
+.PHONY: all lib install test check-deps bench demo clean format
+all: lib
+
+lib: $(LIBA) $(LIBSO_LINK)
+
+$(BUILD)/obj/%.o: %.c $(LIB_HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+$(BUILD)/pic/%.o: %.c $(LIB_HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -fPIC -fvisibility=hidden -c $< -o $@
+
+$(LIBA): $(LIB_OBJS)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(LIBSO): $(LIB_PIC_OBJS) lib/libvmshm.map
+	$(CC) -shared -Wl,-soname,libvmshm.so.1 -Wl,--version-script=lib/libvmshm.map \
+		-o $@ $(LIB_PIC_OBJS) $(LIB_LIBS)
+
+$(LIBSO_LINK): $(LIBSO)
+	ln -sf libvmshm.so.1 $@
+
+$(BUILD)/vmshm.pc: lib/vmshm.pc.in Makefile
+	@mkdir -p $(BUILD)
+	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(VERSION)|g' $< > $@
+
+# Installs the missing Debian packages (root) or names them (not root).
+check-deps:
+	@sh scripts/deps.sh
+
+install: lib $(BUILD)/vmshm.pc $(INSTALL_EXTRA)
+	install -d $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig
+	install -m 644 include/RtApi.h include/vmshm.h $(DESTDIR)$(PREFIX)/include/
+	install -m 644 $(LIBA) $(DESTDIR)$(PREFIX)/lib/
+	install -m 755 $(LIBSO) $(DESTDIR)$(PREFIX)/lib/
+	ln -sf libvmshm.so.1 $(DESTDIR)$(PREFIX)/lib/libvmshm.so
+	install -m 644 $(BUILD)/vmshm.pc $(DESTDIR)$(PREFIX)/lib/pkgconfig/
+
+# Each build.mk appends its steps: TEST_STEPS run in order by `make test`.
+TEST_STEPS :=
+BENCH_STEPS :=
+-include tests/build.mk
+-include host-tool/build.mk
+-include bench/build.mk
+-include vm-images/build.mk
+-include guest-driver/build.mk
+-include windows.mk
+
+# `make test`: every test, after installing what is missing. Each step runs
+# even if an earlier one failed; the summary names the failed steps.
+test: check-deps
+	@failed=""; for s in $(TEST_STEPS); do \
+		echo "=== make $$s"; \
+		$(MAKE) --no-print-directory $$s || failed="$$failed $$s"; \
+	done; \
+	if [ -n "$$failed" ]; then echo "make test: FAILED:$$failed"; exit 1; fi; \
+	echo "make test: all steps passed ($(TEST_STEPS))"
+
+bench: check-deps
+	@for s in $(BENCH_STEPS); do $(MAKE) --no-print-directory $$s || exit 1; done
+
+clean:
+	rm -rf $(BUILD)
+
+format:
+	clang-format -i $$(git ls-files '*.c' '*.h')

@@ -1,0 +1,65 @@
+/*
+ * platform.h - the small OS layer under libvmshm. Everything that differs
+ * between Linux and Windows lives behind these calls: process identity and
+ * liveness, thread-local error, time, a process-local lock, fork handling.
+ * platform_posix.c implements it for Linux, platform_win32.c for Windows.
+ */
+#ifndef VMSHM_PLATFORM_H
+#define VMSHM_PLATFORM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Who this process is, as recorded in its peer entry. */
+struct plat_ident {
+	uint32_t os;          /* VMSHM_OS_LINUX or VMSHM_OS_WINDOWS */
+	uint64_t pid;
+	uint64_t start_time;  /* Linux: starttime of /proc/PID/stat (clock ticks since boot);
+			       * Windows: process creation FILETIME */
+	uint8_t boot_id[16];  /* identity of this OS instance (one per VM boot) */
+	char comm[16];        /* short program name, NUL-terminated */
+};
+
+/* Fills ID for the calling process. 0 or a VMSHM_E* code. */
+int plat_identity(struct plat_ident *id);
+
+/* Is the process with this identity alive? VMSHM_LIVE_YES / NO, or
+ * VMSHM_LIVE_UNKNOWN when it belongs to another OS instance or OS. A
+ * stopped process is alive. A pid reused by another process is NO. */
+int plat_liveness(uint32_t os, uint64_t pid, uint64_t start_time, const uint8_t boot_id[16]);
+
+/* Monotonic nanoseconds; wall-clock nanoseconds since 1970. */
+uint64_t plat_now_ns(void);
+uint64_t plat_wall_ns(void);
+/* Lets another thread or process run (used while a bounded wait spins). */
+void plat_yield(void);
+void plat_sleep_us(unsigned us);
+
+/* Random bytes for pool identities; never fails (falls back to time). */
+void plat_random(void *buf, size_t len);
+
+/* A process-local lock (never placed in shared memory). */
+typedef struct plat_lock {
+	void *impl[8]; /* room for a pthread_mutex_t or an SRWLOCK */
+} plat_lock;
+void plat_lock_init(plat_lock *l);
+void plat_lock_take(plat_lock *l);
+void plat_lock_give(plat_lock *l);
+
+/* Counts forks: the child of a fork sees a larger value than its parent
+ * saw. Reading it costs no system call. */
+uint64_t plat_fork_epoch(void);
+
+/* Runs FN once per process, thread-safely (initialisation of globals). */
+void plat_once(void (*fn)(void));
+
+/* Registers FN to run at normal process exit. */
+void plat_at_exit(void (*fn)(void));
+
+/* Environment lookup (getenv / GetEnvironmentVariable); NULL if unset. */
+const char *plat_getenv(const char *name);
+
+/* Writes a one-line message to stderr (debug output). */
+void plat_debug(const char *msg);
+
+#endif
