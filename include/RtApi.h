@@ -78,6 +78,9 @@ RTAPI_EXPORT void SetLastError(DWORD dwErrCode);
 #ifndef ERROR_BAD_FORMAT
 #define ERROR_BAD_FORMAT 11L
 #endif
+#ifndef ERROR_FILE_CORRUPT
+#define ERROR_FILE_CORRUPT 1392L
+#endif
 #ifndef ERROR_OLD_WIN_VERSION
 #define ERROR_OLD_WIN_VERSION 1150L
 #endif

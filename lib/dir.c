@@ -1,0 +1,525 @@
+/*
+ * dir.c - the directory of named objects: lookup, create, open, close and
+ * destroy, as compare-and-swap state machines on the slot words of
+ * format.h. docs/FORMAT.md ("Protocols") gives the rules and the reasons.
+ *
+ * Names live in an open-addressed table: a name's home slot is hash & mask;
+ * it may sit up to maxprobe[home] slots further. Lookups take no lock and
+ * never wait. A slot's life: FREE -> CREATING -> LIVE -> DYING -> FREE
+ * (or CREATING -> ABORTED -> FREE when a concurrent creator of the same name
+ * wins). Who holds an object is one 64-bit word of holder bits, so "last
+ * close destroys" and "open only if not yet dying" are single atomic steps.
+ */
+#include <string.h>
+
+#include "internal.h"
+
+#define RETRY 1
+
+int dir_name_prepare(const char *utf8, struct dir_name *n)
+{
+	memset(n, 0, sizeof(*n));
+	if (!utf8)
+		return 0;
+	int rc = vmshm_name_check(utf8);
+	if (rc < 0)
+		return rc;
+	n->bytes = utf8;
+	n->len = (uint32_t)strlen(utf8);
+	n->hash = fmt_hash(utf8, n->len);
+	return 0;
+}
+
+static uint32_t name_len(uint64_t len_prot)
+{
+	return (uint32_t)(len_prot & 0xffffffffu);
+}
+
+/* Where the name of slot S is stored, or NULL if its fields are invalid. */
+static const char *name_ptr(const struct fmt_layout *L, uint32_t s, uint32_t len)
+{
+	struct fmt_slot *sl = fmt_slot(L, s);
+	if (len == 0 || len > VMSHM_NAME_MAX_BYTES)
+		return NULL;
+	if (len <= FMT_INLINE_NAME)
+		return sl->name;
+	uint64_t ep = LD(&sl->ext_page), en = LD(&sl->ext_pages);
+	if (en < 1 || !fmt_extent_ok(L, ep, en))
+		return NULL;
+	return (const char *)fmt_page(L, ep);
+}
+
+int dir_read_name(const struct fmt_layout *L, uint32_t s, uint64_t w, char *buf)
+{
+	struct fmt_slot *sl = fmt_slot(L, s);
+	uint32_t len = name_len(LD(&sl->len_prot));
+	buf[0] = 0;
+	if (SW_TAG(w) == 0)
+		return 0;
+	const char *src = name_ptr(L, s, len);
+	if (!src)
+		return -1;
+	memcpy(buf, src, len);
+	buf[len] = 0;
+	atomic_thread_fence(memory_order_acquire);
+	if (LD(&sl->state) != w)
+		return -1;
+	return (int)len;
+}
+
+/* Is slot S (seen with state word W) the object named N? */
+static int name_equal(const struct fmt_layout *L, uint32_t s, uint64_t w, const struct dir_name *n)
+{
+	struct fmt_slot *sl = fmt_slot(L, s);
+	if (LD(&sl->hash) != n->hash || name_len(LD(&sl->len_prot)) != n->len)
+		return 0;
+	const char *src = name_ptr(L, s, n->len);
+	if (!src || memcmp(src, n->bytes, n->len) != 0)
+		return 0;
+	atomic_thread_fence(memory_order_acquire);
+	return LD(&sl->state) == w;
+}
+
+static uint64_t probe_bound(const struct fmt_layout *L, uint32_t home)
+{
+	uint64_t m = LD(&fmt_slot(L, home)->maxprobe);
+	return m > L->slot_mask ? L->slot_mask : m;
+}
+
+/* Finds the LIVE object named N. Returns its slot and state word, or -1.
+ * *BUSY receives a slot where an object of the same tag is being created
+ * (-1 if none). */
+static int64_t chain_find(const struct fmt_layout *L, const struct dir_name *n, uint64_t *wout,
+			  int64_t *busy)
+{
+	uint32_t home = (uint32_t)(n->hash & L->slot_mask), tag = fmt_tag(n->hash);
+	uint64_t maxp = probe_bound(L, home);
+	*busy = -1;
+	for (uint64_t d = 0; d <= maxp; d++) {
+		uint32_t i = (uint32_t)((home + d) & L->slot_mask);
+		uint64_t w = LD(&fmt_slot(L, i)->state);
+		if (SW_TAG(w) != tag)
+			continue;
+		int st = SW_STATE(w);
+		if (st == VMSHM_OBJ_LIVE && name_equal(L, i, w, n)) {
+			*wout = w;
+			return i;
+		}
+		if (st == VMSHM_OBJ_CREATING)
+			*busy = i;
+	}
+	return -1;
+}
+
+int dir_finish_destroy(const struct fmt_layout *L, uint32_t s, uint64_t w, uint32_t me)
+{
+	struct fmt_slot *sl = fmt_slot(L, s);
+	(void)me;
+	space_release(L, s, SW_GEN(w), LD(&sl->ext_page), LD(&sl->ext_pages));
+	ST(&sl->holders, 0);
+	ST(&sl->size, 0);
+	ST(&sl->ext_page, 0);
+	ST(&sl->ext_pages, 0);
+	ST(&sl->len_prot, 0);
+	ST(&sl->hash, 0);
+	ST(&sl->created_ns, 0);
+	uint64_t expect = w;
+	return CAS(&sl->state, &expect, SW_MAKE(SW_GEN(w), VMSHM_OBJ_FREE, 0, 0, 0)) ? 0 : -1;
+}
+
+/* Destroys slot S if it is LIVE with no holder left. Any peer may do it; the
+ * compare-and-swap to DYING picks exactly one. */
+int dir_help_destroy(const struct fmt_layout *L, uint32_t s, uint32_t me)
+{
+	struct fmt_slot *sl = fmt_slot(L, s);
+	uint64_t w = LD(&sl->state);
+	if (SW_STATE(w) != VMSHM_OBJ_LIVE || LD(&sl->holders) != 0)
+		return 0;
+	uint64_t dw = SW_MAKE(SW_GEN(w), VMSHM_OBJ_DYING, SW_TYPE(w), me, SW_TAG(w));
+	if (!CAS(&sl->state, &w, dw))
+		return 0;
+	dir_finish_destroy(L, s, dw, me);
+	return 1;
+}
+
+int dir_drop_bit(const struct fmt_layout *L, uint32_t s, uint64_t bit, uint32_t me)
+{
+	uint64_t old = atomic_fetch_and(&fmt_slot(L, s)->holders, ~bit);
+	if ((old & bit) && (old & ~bit) == 0)
+		return dir_help_destroy(L, s, me);
+	return 0;
+}
+
+/* Fills OUT from slot S (state W) after validating its fields. */
+static int fill_ref(const struct fmt_layout *L, uint32_t s, uint64_t w, vmshm_ref *out)
+{
+	struct fmt_slot *sl = fmt_slot(L, s);
+	uint64_t size = LD(&sl->size), ep = LD(&sl->ext_page), en = LD(&sl->ext_pages);
+	uint64_t lp = LD(&sl->len_prot);
+	uint64_t name_pages = name_len(lp) > FMT_INLINE_NAME ? 1 : 0;
+	memset(out, 0, sizeof(*out));
+	if (en == 0) {
+		if (size != 0 || name_pages)
+			return VMSHM_ECORRUPT;
+	} else if (!fmt_extent_ok(L, ep, en) || en < name_pages ||
+		   (en - name_pages) < (size + FMT_PAGE - 1) / FMT_PAGE) {
+		return VMSHM_ECORRUPT;
+	}
+	out->slot = s;
+	out->gen = SW_GEN(w);
+	out->addr = size ? fmt_page(L, ep + name_pages) : NULL;
+	out->size = size;
+	out->type = (uint32_t)SW_TYPE(w);
+	out->protect = (uint32_t)(lp >> 32);
+	return 0;
+}
+
+/* Adds this attach as a holder of slot S, seen LIVE with word W. */
+static int join(vmshm_pool *p, uint32_t s, uint64_t w)
+{
+	const struct fmt_layout *L = &p->L;
+	struct fmt_slot *sl = fmt_slot(L, s);
+	struct local_ref *r = &p->refs[s];
+	if (r->count > 0 && r->gen == SW_GEN(w)) {
+		r->count++; /* we hold it already: it cannot die meanwhile */
+		return 0;
+	}
+	uint64_t bit = 1ull << p->self, h = LD(&sl->holders);
+	do {
+		if (h == 0) { /* its last holder is gone: help it die, then look again */
+			dir_help_destroy(L, s, p->self);
+			return RETRY;
+		}
+	} while (!CAS(&sl->holders, &h, h | bit));
+	if (LD(&sl->state) != w) {
+		dir_drop_bit(L, s, bit, p->self);
+		return RETRY;
+	}
+	r->gen = SW_GEN(w);
+	r->count = 1;
+	return 0;
+}
+
+static void unjoin(vmshm_pool *p, uint32_t s)
+{
+	struct local_ref *r = &p->refs[s];
+	if (r->count && --r->count == 0)
+		dir_drop_bit(&p->L, s, 1ull << p->self, p->self);
+}
+
+/* Waits, bounded, for the creator of slot S to finish; reclaims it if dead. */
+static int wait_other(vmshm_pool *p, uint32_t s, uint64_t *deadline)
+{
+	uint64_t now = plat_now_ns();
+	if (*deadline == 0)
+		*deadline = now + WAIT_OTHER_NS;
+	uint64_t w = LD(&fmt_slot(&p->L, s)->state);
+	uint32_t owner = SW_OWNER(w);
+	if (SW_STATE(w) == VMSHM_OBJ_CREATING && owner > 0 && owner < p->L.peer_count &&
+	    owner != p->self) {
+		uint64_t pw = LD(&fmt_peer(&p->L, owner)->state);
+		if (peer_judge(&p->L, owner, pw) == VMSHM_LIVE_NO)
+			peer_reclaim_one(p, owner, 0);
+	}
+	if (now > *deadline)
+		return VMSHM_EBUSY;
+	plat_yield();
+	return RETRY;
+}
+
+/* Gives up our CREATING (or ABORTED) slot S of generation GEN. */
+static void abandon(const struct fmt_layout *L, uint32_t s, uint32_t gen, uint32_t me)
+{
+	struct fmt_slot *sl = fmt_slot(L, s);
+	for (;;) {
+		uint64_t w = LD(&sl->state);
+		if (SW_GEN(w) != gen || SW_OWNER(w) != me ||
+		    (SW_STATE(w) != VMSHM_OBJ_CREATING && SW_STATE(w) != VMSHM_OBJ_ABORTED))
+			return;
+		uint64_t dw = SW_MAKE(gen, VMSHM_OBJ_DYING, SW_TYPE(w), me, SW_TAG(w));
+		if (CAS(&sl->state, &w, dw)) {
+			dir_finish_destroy(L, s, dw, me);
+			return;
+		}
+	}
+}
+
+/* After claiming slot I at distance D from HOME, settles races with other
+ * creators of the same name: the one nearer home wins. Returns 0 to go on,
+ * RETRY when we must give up our slot and look again. */
+static int settle(const struct fmt_layout *L, const struct dir_name *n, uint32_t home, uint64_t d,
+		  uint32_t i)
+{
+	uint32_t tag = fmt_tag(n->hash);
+	uint64_t maxp = probe_bound(L, home);
+	for (uint64_t d2 = 0; d2 <= maxp; d2++) {
+		uint32_t j = (uint32_t)((home + d2) & L->slot_mask);
+		if (j == i)
+			continue;
+		struct fmt_slot *sj = fmt_slot(L, j);
+		uint64_t w2 = LD(&sj->state);
+		while (SW_TAG(w2) == tag) {
+			int st = SW_STATE(w2);
+			if (st == VMSHM_OBJ_LIVE) {
+				if (name_equal(L, j, w2, n) && LD(&sj->holders) != 0)
+					return RETRY; /* it exists: open it instead */
+				break;
+			}
+			if (st != VMSHM_OBJ_CREATING)
+				break;
+			if (d2 < d)
+				return RETRY; /* the nearer creator wins; we wait for it */
+			uint64_t aw = SW_MAKE(SW_GEN(w2), VMSHM_OBJ_ABORTED, SW_TYPE(w2),
+					      SW_OWNER(w2), SW_TAG(w2));
+			if (CAS(&sj->state, &w2, aw))
+				break;
+			/* w2 now holds the newer word: look at it again */
+		}
+	}
+	return 0;
+}
+
+static int claim_slot(vmshm_pool *p, int type, const struct dir_name *n, uint32_t *slot,
+		      uint64_t *word, uint64_t *dist, uint32_t *homep)
+{
+	const struct fmt_layout *L = &p->L;
+	static _Atomic uint32_t spread;
+	uint32_t home, tag = 0;
+	if (n->bytes) {
+		home = (uint32_t)(n->hash & L->slot_mask);
+		tag = fmt_tag(n->hash);
+	} else {
+		home = (uint32_t)((atomic_fetch_add(&spread, 0x9e3779b9u) ^ p->self) & L->slot_mask);
+	}
+	struct fmt_slot *hs = fmt_slot(L, home);
+	for (uint64_t d = 0; d <= L->slot_mask; d++) {
+		uint32_t i = (uint32_t)((home + d) & L->slot_mask);
+		struct fmt_slot *sl = fmt_slot(L, i);
+		uint64_t w = LD(&sl->state);
+		if (SW_STATE(w) != VMSHM_OBJ_FREE)
+			continue;
+		if (n->bytes) { /* lookups must see as far as we go */
+			uint64_t m = LD(&hs->maxprobe);
+			while (m < d && !CAS(&hs->maxprobe, &m, d))
+				;
+		}
+		uint64_t nw = SW_MAKE(SW_GEN_NEXT(SW_GEN(w)), VMSHM_OBJ_CREATING, type, p->self, tag);
+		if (CAS(&sl->state, &w, nw)) {
+			*slot = i;
+			*word = nw;
+			*dist = d;
+			*homep = home;
+			return 0;
+		}
+	}
+	return VMSHM_ENOSLOT;
+}
+
+static int add_pool_hold(struct fmt_slot *sl)
+{
+	uint64_t h = LD(&sl->holders);
+	do {
+		if (h == 0)
+			return RETRY;
+	} while (!CAS(&sl->holders, &h, h | 1u));
+	return 0;
+}
+
+int dir_create(vmshm_pool *p, int type, const struct dir_name *n, uint64_t size,
+	       uint32_t protect, unsigned flags, vmshm_ref *out)
+{
+	const struct fmt_layout *L = &p->L;
+	uint64_t pages = (size + FMT_PAGE - 1) / FMT_PAGE;
+	uint64_t name_pages = n->len > FMT_INLINE_NAME ? 1 : 0;
+	uint64_t deadline = 0;
+	if (pages + name_pages > L->data_pages)
+		return VMSHM_ENOSPC;
+	for (;;) {
+		if (n->bytes) {
+			uint64_t w;
+			int64_t busy;
+			int64_t i = chain_find(L, n, &w, &busy);
+			if (i >= 0) {
+				uint32_t s = (uint32_t)i;
+				if (SW_TYPE(w) != type)
+					return VMSHM_ETYPE;
+				if (flags & VMSHM_EXCL)
+					return VMSHM_EEXIST;
+				if (join(p, s, w) == RETRY)
+					continue;
+				int rc = fill_ref(L, s, w, out);
+				if (rc == 0 && size > out->size)
+					rc = VMSHM_ETOOBIG;
+				if (rc == 0 && (flags & VMSHM_PERSIST) &&
+				    add_pool_hold(fmt_slot(L, s)) == RETRY)
+					rc = RETRY;
+				if (rc != 0)
+					unjoin(p, s);
+				if (rc == RETRY)
+					continue;
+				return rc < 0 ? rc : 1;
+			}
+			if (busy >= 0) {
+				int rc = wait_other(p, (uint32_t)busy, &deadline);
+				if (rc < 0)
+					return rc;
+				continue;
+			}
+		}
+		uint32_t s, home;
+		uint64_t nw, d;
+		int rc = claim_slot(p, type, n, &s, &nw, &d, &home);
+		if (rc < 0)
+			return rc;
+		uint32_t gen = SW_GEN(nw);
+		if (n->bytes && settle(L, n, home, d, s) == RETRY) {
+			abandon(L, s, gen, p->self);
+			continue;
+		}
+		struct fmt_slot *sl = fmt_slot(L, s);
+		ST(&sl->size, size);
+		ST(&sl->len_prot, (uint64_t)n->len | ((uint64_t)protect << 32));
+		ST(&sl->hash, n->hash);
+		ST(&sl->created_ns, plat_wall_ns());
+		if (n->len && !name_pages)
+			memcpy(sl->name, n->bytes, n->len);
+		if (pages + name_pages) {
+			int64_t first = space_alloc(L, s, gen, pages + name_pages);
+			if (first < 0) {
+				abandon(L, s, gen, p->self);
+				return (int)first;
+			}
+			memset(fmt_page(L, (uint64_t)first), 0, (pages + name_pages) * FMT_PAGE);
+			if (name_pages)
+				memcpy(fmt_page(L, (uint64_t)first), n->bytes, n->len);
+		}
+		ST(&sl->holders, (1ull << p->self) | ((flags & VMSHM_PERSIST) ? 1u : 0u));
+		uint64_t lw = SW_MAKE(gen, VMSHM_OBJ_LIVE, type, p->self, SW_TAG(nw));
+		uint64_t expect = nw;
+		if (!CAS(&sl->state, &expect, lw)) {
+			/* A creator nearer home aborted us: its object is the one. */
+			ST(&sl->holders, 0);
+			abandon(L, s, gen, p->self);
+			continue;
+		}
+		p->refs[s].gen = gen;
+		p->refs[s].count = 1;
+		rc = fill_ref(L, s, lw, out);
+		if (rc < 0) {
+			unjoin(p, s);
+			return rc;
+		}
+		return 0;
+	}
+}
+
+int dir_open(vmshm_pool *p, int type, const struct dir_name *n, vmshm_ref *out)
+{
+	const struct fmt_layout *L = &p->L;
+	for (;;) {
+		uint64_t w;
+		int64_t busy;
+		int64_t i = chain_find(L, n, &w, &busy);
+		if (i < 0)
+			return VMSHM_ENOENT; /* one being created is not there yet */
+		if (SW_TYPE(w) != type)
+			return VMSHM_ETYPE;
+		if (join(p, (uint32_t)i, w) == RETRY)
+			continue;
+		int rc = fill_ref(L, (uint32_t)i, w, out);
+		if (rc < 0)
+			unjoin(p, (uint32_t)i);
+		return rc;
+	}
+}
+
+/* ---- public entry points ------------------------------------------------ */
+
+static int check_type(int type)
+{
+	return type >= VMSHM_TYPE_SHM && type <= VMSHM_TYPE_SEMAPHORE ? 0 : VMSHM_EINVAL;
+}
+
+int vmshm_create(vmshm_pool *p, int type, const char *name, uint64_t size, uint32_t protect,
+		 unsigned flags, vmshm_ref *out)
+{
+	struct dir_name n;
+	vmshm_ref tmp;
+	int rc;
+	if (!p || check_type(type) < 0 || (type == VMSHM_TYPE_SHM && size == 0) ||
+	    (flags & ~(VMSHM_EXCL | VMSHM_PERSIST)))
+		return VMSHM_EINVAL;
+	if ((rc = dir_name_prepare(name, &n)) < 0)
+		return rc;
+	if ((rc = pool_usable(p)) < 0)
+		return rc;
+	if (!p->self)
+		return VMSHM_EPERM;
+	plat_lock_take(&p->lock);
+	rc = dir_create(p, type, &n, size, protect, flags, out ? out : &tmp);
+	plat_lock_give(&p->lock);
+	return rc;
+}
+
+int vmshm_open(vmshm_pool *p, int type, const char *name, vmshm_ref *out)
+{
+	struct dir_name n;
+	vmshm_ref tmp;
+	int rc;
+	if (!p || check_type(type) < 0 || !name)
+		return VMSHM_EINVAL;
+	if ((rc = dir_name_prepare(name, &n)) < 0)
+		return rc;
+	if ((rc = pool_usable(p)) < 0)
+		return rc;
+	if (!p->self)
+		return VMSHM_EPERM;
+	plat_lock_take(&p->lock);
+	rc = dir_open(p, type, &n, out ? out : &tmp);
+	plat_lock_give(&p->lock);
+	return rc;
+}
+
+int vmshm_close(vmshm_pool *p, const vmshm_ref *ref)
+{
+	int rc;
+	if (!p || !ref)
+		return VMSHM_EINVAL;
+	if ((rc = pool_usable(p)) < 0)
+		return rc;
+	if (ref->slot >= p->L.slot_count)
+		return VMSHM_EINVAL;
+	plat_lock_take(&p->lock);
+	struct local_ref *r = &p->refs[ref->slot];
+	if (r->count == 0 || r->gen != ref->gen) {
+		rc = VMSHM_EINVAL;
+	} else {
+		unjoin(p, ref->slot);
+		rc = 0;
+	}
+	plat_lock_give(&p->lock);
+	return rc;
+}
+
+int vmshm_unpersist(vmshm_pool *p, const char *name)
+{
+	struct dir_name n;
+	int rc;
+	if (!p || !name)
+		return VMSHM_EINVAL;
+	if ((rc = dir_name_prepare(name, &n)) < 0)
+		return rc;
+	if ((rc = pool_usable(p)) < 0)
+		return rc;
+	uint64_t w;
+	int64_t busy;
+	int64_t i = chain_find(&p->L, &n, &w, &busy);
+	if (i < 0)
+		return VMSHM_ENOENT;
+	uint64_t old = atomic_fetch_and(&fmt_slot(&p->L, (uint32_t)i)->holders, ~(uint64_t)1);
+	if (!(old & 1))
+		return VMSHM_ENOENT;
+	if (old == 1)
+		dir_help_destroy(&p->L, (uint32_t)i, p->self);
+	return 0;
+}

@@ -1,0 +1,223 @@
+/*
+ * platform_posix.c - lib/platform.h for Linux, and the thread-local
+ * GetLastError/SetLastError of RtApi.h.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "RtApi.h"
+#include "internal.h"
+
+static _Thread_local DWORD last_error;
+
+DWORD GetLastError(void)
+{
+	return last_error;
+}
+
+void SetLastError(DWORD code)
+{
+	last_error = code;
+}
+
+static int read_file(const char *path, char *buf, size_t len)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	ssize_t n = read(fd, buf, len - 1);
+	close(fd);
+	if (n < 0)
+		return -1;
+	buf[n] = 0;
+	return (int)n;
+}
+
+/* starttime (field 22) and state (field 3) of /proc/PID/stat. */
+static int proc_stat(uint64_t pid, uint64_t *start, char *state)
+{
+	char path[64], buf[1024];
+	snprintf(path, sizeof(path), "/proc/%llu/stat", (unsigned long long)pid);
+	if (read_file(path, buf, sizeof(buf)) < 0)
+		return -1;
+	char *p = strrchr(buf, ')'); /* the command name may hold spaces */
+	if (!p || p[1] != ' ')
+		return -1;
+	*state = p[2];
+	p += 2;
+	for (int field = 3; field < 22; field++) {
+		p = strchr(p, ' ');
+		if (!p)
+			return -1;
+		p++;
+	}
+	*start = strtoull(p, NULL, 10);
+	return 0;
+}
+
+static uint8_t boot_id[16];
+static int boot_ok;
+
+static void boot_init(void)
+{
+	char buf[64];
+	if (read_file("/proc/sys/kernel/random/boot_id", buf, sizeof(buf)) > 0) {
+		buf[strcspn(buf, "\n")] = 0;
+		boot_ok = vmshm_parse_uuid(buf, boot_id) == 0;
+	}
+}
+
+static pthread_once_t boot_once = PTHREAD_ONCE_INIT;
+
+int plat_identity(struct plat_ident *id)
+{
+	char state;
+	memset(id, 0, sizeof(*id));
+	pthread_once(&boot_once, boot_init);
+	if (!boot_ok)
+		return VMSHM_EIO;
+	id->os = VMSHM_OS_LINUX;
+	id->pid = (uint64_t)getpid();
+	if (proc_stat(id->pid, &id->start_time, &state) < 0)
+		return VMSHM_EIO;
+	memcpy(id->boot_id, boot_id, 16);
+	char comm[32];
+	if (read_file("/proc/self/comm", comm, sizeof(comm)) > 0) {
+		comm[strcspn(comm, "\n")] = 0;
+		comm[sizeof(id->comm) - 1] = 0;
+		memcpy(id->comm, comm, sizeof(id->comm));
+	}
+	return 0;
+}
+
+int plat_liveness(uint32_t os, uint64_t pid, uint64_t start_time, const uint8_t boot[16])
+{
+	uint64_t start;
+	char state;
+	pthread_once(&boot_once, boot_init);
+	if (os != VMSHM_OS_LINUX || !boot_ok || memcmp(boot, boot_id, 16) != 0)
+		return VMSHM_LIVE_UNKNOWN;
+	if (pid == 0 || pid > 0x7fffffff)
+		return VMSHM_LIVE_NO;
+	if (proc_stat(pid, &start, &state) < 0)
+		return errno == ENOENT || errno == ESRCH ? VMSHM_LIVE_NO : VMSHM_LIVE_UNKNOWN;
+	if (start != start_time || state == 'Z' || state == 'X')
+		return VMSHM_LIVE_NO; /* pid reused, or the process has exited */
+	return VMSHM_LIVE_YES;
+}
+
+uint64_t plat_now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+uint64_t plat_wall_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+void plat_yield(void)
+{
+	sched_yield();
+}
+
+void plat_sleep_us(unsigned us)
+{
+	struct timespec ts = {us / 1000000u, (long)(us % 1000000u) * 1000};
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
+
+void plat_random(void *buf, size_t len)
+{
+	if (getrandom(buf, len, 0) == (ssize_t)len)
+		return;
+	uint64_t x = plat_now_ns() ^ ((uint64_t)getpid() << 32);
+	for (size_t i = 0; i < len; i++) {
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		((uint8_t *)buf)[i] = (uint8_t)x;
+	}
+}
+
+_Static_assert(sizeof(pthread_mutex_t) <= sizeof(((plat_lock *)0)->impl), "lock size");
+
+void plat_lock_init(plat_lock *l)
+{
+	pthread_mutex_init((pthread_mutex_t *)l->impl, NULL);
+}
+
+void plat_lock_take(plat_lock *l)
+{
+	pthread_mutex_lock((pthread_mutex_t *)l->impl);
+}
+
+void plat_lock_give(plat_lock *l)
+{
+	pthread_mutex_unlock((pthread_mutex_t *)l->impl);
+}
+
+static _Atomic uint64_t fork_epoch;
+static pthread_once_t fork_once = PTHREAD_ONCE_INIT;
+
+static void in_child(void)
+{
+	atomic_fetch_add(&fork_epoch, 1);
+}
+
+static void fork_register(void)
+{
+	pthread_atfork(NULL, NULL, in_child);
+}
+
+uint64_t plat_fork_epoch(void)
+{
+	pthread_once(&fork_once, fork_register);
+	return atomic_load_explicit(&fork_epoch, memory_order_relaxed);
+}
+
+void plat_once(void (*fn)(void))
+{
+	/* One pthread_once per distinct function is enough for the library. */
+	static pthread_mutex_t m = PTHREAD_MUTEX_INITIALIZER;
+	static void (*done[8])(void);
+	pthread_mutex_lock(&m);
+	for (int i = 0; i < 8; i++) {
+		if (done[i] == fn)
+			break;
+		if (!done[i]) {
+			done[i] = fn;
+			fn();
+			break;
+		}
+	}
+	pthread_mutex_unlock(&m);
+}
+
+void plat_at_exit(void (*fn)(void))
+{
+	atexit(fn);
+}
+
+const char *plat_getenv(const char *name)
+{
+	return getenv(name);
+}
+
+void plat_debug(const char *msg)
+{
+	fprintf(stderr, "vmshm: %s\n", msg);
+}

@@ -1,0 +1,384 @@
+/*
+ * platform_win32.c - the OS layer of libvmshm on Windows (platform.h).
+ *
+ * Identity of a process: its pid and its creation FILETIME, plus the boot
+ * identity of this Windows instance. The boot identity is a hash of the boot
+ * time (from NtQuerySystemInformation, else now - GetTickCount64 rounded to
+ * seconds), the MachineGuid and the computer name, shaped as a UUID of
+ * version 8: a Linux boot id (/proc/sys/kernel/random/boot_id) is always a
+ * version 4 UUID, so the two can never be equal.
+ */
+#include <windows.h>
+#include <bcrypt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "vmshm.h"
+#include "platform.h"
+
+/* ---- boot identity ------------------------------------------------------ */
+
+struct timeofday_info {
+	LARGE_INTEGER boot_time;
+	LARGE_INTEGER current_time;
+	LARGE_INTEGER time_zone_bias;
+	ULONG time_zone_id;
+	BYTE reserved[20];
+};
+typedef LONG(WINAPI *query_sysinfo_fn)(ULONG cls, PVOID buf, ULONG len, PULONG ret);
+#define SYSINFO_TIMEOFDAY 3
+
+static uint64_t fnv1a(uint64_t h, const void *p, size_t n)
+{
+	const unsigned char *b = p;
+
+	for (size_t i = 0; i < n; i++) {
+		h ^= b[i];
+		h *= 0x100000001b3ull;
+	}
+	return h;
+}
+
+static uint64_t mix64(uint64_t x)
+{
+	x ^= x >> 33;
+	x *= 0xff51afd7ed558ccdull;
+	x ^= x >> 33;
+	x *= 0xc4ceb9fe1a85ec53ull;
+	x ^= x >> 33;
+	return x;
+}
+
+/* Boot time of this Windows instance, in FILETIME units. */
+static uint64_t boot_filetime(void)
+{
+	HMODULE ntdll = GetModuleHandleW(L"ntdll.dll");
+	query_sysinfo_fn query = NULL;
+	struct timeofday_info tod;
+	FILETIME now;
+	uint64_t t;
+
+	if (ntdll)
+		query = (query_sysinfo_fn)(void (*)(void))GetProcAddress(
+			ntdll, "NtQuerySystemInformation");
+	memset(&tod, 0, sizeof tod);
+	if (query && query(SYSINFO_TIMEOFDAY, &tod, sizeof tod, NULL) >= 0 &&
+	    tod.boot_time.QuadPart > 0)
+		return (uint64_t)tod.boot_time.QuadPart;
+	/* Fallback: now - uptime, rounded to whole seconds. */
+	GetSystemTimeAsFileTime(&now);
+	t = ((uint64_t)now.dwHighDateTime << 32 | now.dwLowDateTime) -
+	    GetTickCount64() * 10000ull;
+	return (t + 5000000ull) / 10000000ull * 10000000ull;
+}
+
+static void make_boot_id(uint8_t out[16])
+{
+	uint64_t boot = boot_filetime();
+	WCHAR guid[64], host[MAX_COMPUTERNAME_LENGTH + 1];
+	DWORD len = sizeof guid, hlen = MAX_COMPUTERNAME_LENGTH + 1;
+	uint64_t a = 0xcbf29ce484222325ull, b = 0x84222325cbf29ce4ull;
+
+	memset(guid, 0, sizeof guid);
+	if (RegGetValueW(HKEY_LOCAL_MACHINE, L"SOFTWARE\\Microsoft\\Cryptography",
+			 L"MachineGuid", RRF_RT_REG_SZ | RRF_SUBKEY_WOW6464KEY, NULL, guid,
+			 &len) != ERROR_SUCCESS)
+		memset(guid, 0, sizeof guid);
+	memset(host, 0, sizeof host);
+	if (!GetComputerNameW(host, &hlen))
+		memset(host, 0, sizeof host);
+
+	a = fnv1a(a, "vmshm-windows-boot", 18);
+	a = fnv1a(a, &boot, sizeof boot);
+	a = fnv1a(a, guid, sizeof guid);
+	a = fnv1a(a, host, sizeof host);
+	b = fnv1a(b, host, sizeof host);
+	b = fnv1a(b, guid, sizeof guid);
+	b = fnv1a(b, &boot, sizeof boot);
+	a = mix64(a);
+	b = mix64(b ^ a);
+	for (int i = 0; i < 8; i++) {
+		out[i] = (uint8_t)(a >> (8 * i));
+		out[8 + i] = (uint8_t)(b >> (8 * i));
+	}
+	out[6] = (uint8_t)((out[6] & 0x0f) | 0x80); /* version 8, never 4 */
+	out[8] = (uint8_t)((out[8] & 0x3f) | 0x80); /* RFC 4122 variant */
+}
+
+static INIT_ONCE ident_once = INIT_ONCE_STATIC_INIT;
+static struct plat_ident self_ident;
+
+static uint64_t filetime_u64(FILETIME ft)
+{
+	return (uint64_t)ft.dwHighDateTime << 32 | ft.dwLowDateTime;
+}
+
+static void short_name(char out[16])
+{
+	WCHAR path[MAX_PATH];
+	DWORD n = GetModuleFileNameW(NULL, path, MAX_PATH);
+	const WCHAR *base = path, *p;
+	size_t o = 0;
+
+	memset(out, 0, 16);
+	if (n == 0 || n >= MAX_PATH)
+		return;
+	path[n] = 0;
+	for (p = path; *p; p++)
+		if (*p == L'\\' || *p == L'/')
+			base = p + 1;
+	/* ASCII only: a comm is a debug label, not a name. */
+	for (p = base; *p && o < 15; p++)
+		out[o++] = (*p >= 0x20 && *p < 0x7f) ? (char)*p : '?';
+}
+
+static BOOL CALLBACK ident_init(PINIT_ONCE once, PVOID param, PVOID *ctx)
+{
+	FILETIME create, exit_t, kernel, user;
+
+	(void)once;
+	(void)param;
+	(void)ctx;
+	self_ident.os = VMSHM_OS_WINDOWS;
+	self_ident.pid = GetCurrentProcessId();
+	if (GetProcessTimes(GetCurrentProcess(), &create, &exit_t, &kernel, &user))
+		self_ident.start_time = filetime_u64(create);
+	make_boot_id(self_ident.boot_id);
+	short_name(self_ident.comm);
+	return TRUE;
+}
+
+int plat_identity(struct plat_ident *id)
+{
+	DWORD saved = GetLastError();
+
+	if (!id)
+		return VMSHM_EINVAL;
+	InitOnceExecuteOnce(&ident_once, ident_init, NULL, NULL);
+	SetLastError(saved);
+	if (self_ident.start_time == 0)
+		return VMSHM_EIO;
+	*id = self_ident;
+	return 0;
+}
+
+static int process_liveness(struct plat_ident me, uint64_t pid, uint64_t start_time)
+{
+	FILETIME create, exit_t, kernel, user;
+	HANDLE h;
+	DWORD code;
+	int live;
+
+	if (pid == me.pid)
+		return start_time == me.start_time ? VMSHM_LIVE_YES : VMSHM_LIVE_NO;
+	if (pid == 0 || pid > 0xffffffffu)
+		return VMSHM_LIVE_NO;
+	h = OpenProcess(PROCESS_QUERY_LIMITED_INFORMATION | SYNCHRONIZE, FALSE, (DWORD)pid);
+	if (!h)
+		h = OpenProcess(PROCESS_QUERY_LIMITED_INFORMATION, FALSE, (DWORD)pid);
+	if (!h) {
+		/* No such process; a process we may not look at still exists. */
+		if (GetLastError() == ERROR_ACCESS_DENIED)
+			return VMSHM_LIVE_YES;
+		return VMSHM_LIVE_NO;
+	}
+	live = VMSHM_LIVE_YES;
+	if (!GetProcessTimes(h, &create, &exit_t, &kernel, &user))
+		live = VMSHM_LIVE_UNKNOWN;
+	else if (filetime_u64(create) != start_time)
+		live = VMSHM_LIVE_NO; /* the pid belongs to a newer process */
+	else if (WaitForSingleObject(h, 0) == WAIT_OBJECT_0)
+		live = VMSHM_LIVE_NO; /* exited; someone still holds its handle */
+	else if (GetExitCodeProcess(h, &code) && code != STILL_ACTIVE)
+		live = VMSHM_LIVE_NO;
+	CloseHandle(h);
+	return live;
+}
+
+/* Win32 calls in here keep the caller's last error (GetLastError). */
+int plat_liveness(uint32_t os, uint64_t pid, uint64_t start_time, const uint8_t boot_id[16])
+{
+	struct plat_ident me;
+	DWORD saved;
+	int live;
+
+	if (plat_identity(&me) != 0 || os != VMSHM_OS_WINDOWS || !boot_id ||
+	    memcmp(boot_id, me.boot_id, 16) != 0)
+		return VMSHM_LIVE_UNKNOWN;
+	saved = GetLastError();
+	live = process_liveness(me, pid, start_time);
+	SetLastError(saved);
+	return live;
+}
+
+/* ---- time ------------------------------------------------------------- */
+
+uint64_t plat_now_ns(void)
+{
+	static LARGE_INTEGER freq;
+	LARGE_INTEGER c;
+
+	if (freq.QuadPart == 0)
+		QueryPerformanceFrequency(&freq);
+	QueryPerformanceCounter(&c);
+	return (uint64_t)(c.QuadPart / freq.QuadPart) * 1000000000ull +
+	       (uint64_t)(c.QuadPart % freq.QuadPart) * 1000000000ull /
+		       (uint64_t)freq.QuadPart;
+}
+
+uint64_t plat_wall_ns(void)
+{
+	FILETIME ft;
+	uint64_t t;
+
+	GetSystemTimePreciseAsFileTime(&ft);
+	t = filetime_u64(ft);
+	/* FILETIME counts 100 ns from 1601-01-01. */
+	if (t < 116444736000000000ull)
+		return 0;
+	return (t - 116444736000000000ull) * 100;
+}
+
+void plat_yield(void)
+{
+	SwitchToThread();
+}
+
+void plat_sleep_us(unsigned us)
+{
+	Sleep(us == 0 ? 0 : (us + 999) / 1000);
+}
+
+void plat_random(void *buf, size_t len)
+{
+	unsigned char *p = buf;
+	DWORD saved = GetLastError();
+	uint64_t x;
+
+	if (len <= 0xffffffffu &&
+	    BCryptGenRandom(NULL, p, (ULONG)len, BCRYPT_USE_SYSTEM_PREFERRED_RNG) >= 0) {
+		SetLastError(saved);
+		return;
+	}
+	SetLastError(saved);
+	x = plat_now_ns() ^ plat_wall_ns() ^ ((uint64_t)GetCurrentProcessId() << 32) ^
+	    GetCurrentThreadId();
+	for (size_t i = 0; i < len; i++) {
+		x += 0x9e3779b97f4a7c15ull;
+		p[i] = (unsigned char)mix64(x);
+	}
+}
+
+/* ---- process-local lock, once, exit ----------------------------------- */
+
+_Static_assert(sizeof(SRWLOCK) <= sizeof(plat_lock), "plat_lock too small for an SRWLOCK");
+
+void plat_lock_init(plat_lock *l)
+{
+	InitializeSRWLock((PSRWLOCK)l->impl);
+}
+
+void plat_lock_take(plat_lock *l)
+{
+	AcquireSRWLockExclusive((PSRWLOCK)l->impl);
+}
+
+void plat_lock_give(plat_lock *l)
+{
+	ReleaseSRWLockExclusive((PSRWLOCK)l->impl);
+}
+
+uint64_t plat_fork_epoch(void)
+{
+	return 0; /* Windows has no fork */
+}
+
+/* One INIT_ONCE per distinct function, so every caller's FN runs once. */
+#define ONCE_MAX 32
+static struct {
+	void (*fn)(void);
+	INIT_ONCE once;
+} once_tab[ONCE_MAX];
+static SRWLOCK once_lock = SRWLOCK_INIT;
+
+static BOOL CALLBACK once_call(PINIT_ONCE once, PVOID param, PVOID *ctx)
+{
+	void (**fn)(void) = param;
+
+	(void)once;
+	(void)ctx;
+	(*fn)();
+	return TRUE;
+}
+
+void plat_once(void (*fn)(void))
+{
+	INIT_ONCE *o = NULL;
+	int i;
+
+	AcquireSRWLockExclusive(&once_lock);
+	for (i = 0; i < ONCE_MAX && once_tab[i].fn; i++)
+		if (once_tab[i].fn == fn)
+			break;
+	if (i < ONCE_MAX) {
+		if (!once_tab[i].fn) {
+			once_tab[i].fn = fn;
+			InitOnceInitialize(&once_tab[i].once);
+		}
+		o = &once_tab[i].once;
+	}
+	ReleaseSRWLockExclusive(&once_lock);
+	if (o)
+		InitOnceExecuteOnce(o, once_call, &fn, NULL);
+	else
+		abort(); /* more distinct once-functions than the table holds */
+}
+
+void plat_at_exit(void (*fn)(void))
+{
+	/* In a DLL, atexit runs FN when the DLL is unloaded or the process
+	 * exits normally (DLL_PROCESS_DETACH), not on TerminateProcess. */
+	atexit(fn);
+}
+
+/* ---- environment, debug output ----------------------------------------- */
+
+/* The value is copied to one of a few per-thread buffers (UTF-8), so a
+ * variable set with SetEnvironmentVariable after start-up is seen too. */
+#define ENV_BUFS 4
+#define ENV_LEN 2048
+static _Thread_local char env_buf[ENV_BUFS][ENV_LEN];
+static _Thread_local unsigned env_next;
+
+const char *plat_getenv(const char *name)
+{
+	WCHAR wname[128], wval[ENV_LEN];
+	char *out = NULL;
+	DWORD saved = GetLastError(), n;
+
+	if (!name || !MultiByteToWideChar(CP_UTF8, 0, name, -1, wname, 128))
+		return NULL;
+	SetLastError(0);
+	n = GetEnvironmentVariableW(wname, wval, ENV_LEN);
+	if ((n > 0 || GetLastError() != ERROR_ENVVAR_NOT_FOUND) && n < ENV_LEN) {
+		wval[n] = 0;
+		out = env_buf[env_next++ % ENV_BUFS];
+		if (!WideCharToMultiByte(CP_UTF8, 0, wval, -1, out, ENV_LEN, NULL, NULL))
+			out = NULL;
+	}
+	SetLastError(saved);
+	return out; /* NULL: unset, or longer than any pool spec */
+}
+
+void plat_debug(const char *msg)
+{
+	HANDLE err = GetStdHandle(STD_ERROR_HANDLE);
+	DWORD saved = GetLastError(), n;
+
+	if (!msg || err == NULL || err == INVALID_HANDLE_VALUE)
+		return;
+	WriteFile(err, msg, (DWORD)strlen(msg), &n, NULL);
+	WriteFile(err, "\n", 1, &n, NULL);
+	SetLastError(saved);
+}
