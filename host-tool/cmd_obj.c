@@ -1,0 +1,555 @@
+/*
+ * cmd_obj.c - objects of a pool: `vmshm ls`, `create`, `rm`, `write`,
+ * `read` and `dump`.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+#define PAGE_READWRITE_PROT 0x04 /* flProtect of regions made by vmshm create */
+
+static const char ls_help[] =
+    "usage: vmshm ls [--pool PATH] [--json]\n"
+    "\n"
+    "Lists every object of the pool: slot, type, state, size, offset, holders\n"
+    "(\"pool\" for the pool's own hold, then peer indices) and name.\n";
+static const char create_help[] =
+    "usage: vmshm create [--pool PATH] NAME SIZE\n"
+    "\n"
+    "Creates the shared-memory region NAME of SIZE bytes (zero-filled). The pool\n"
+    "itself holds it, so it persists after the command exits, until `vmshm rm`.\n"
+    "Fails if NAME exists (as a region or as another type of object).\n";
+static const char rm_help[] =
+    "usage: vmshm rm [--pool PATH] NAME\n"
+    "\n"
+    "Drops the pool's hold on NAME. The region is destroyed when no process in\n"
+    "any VM holds a handle to it any more.\n";
+static const char write_help[] =
+    "usage: vmshm write [--pool PATH] NAME [--offset N] [--file F]\n"
+    "\n"
+    "Copies the bytes of F (default: standard input) into region NAME at\n"
+    "offset N (default 0). Fails, writing nothing, if they do not fit.\n";
+static const char read_help[] =
+    "usage: vmshm read [--pool PATH] NAME [--offset N] [--length N]\n"
+    "\n"
+    "Copies LENGTH bytes (default: to the end) of region NAME from offset N to\n"
+    "standard output. Fails if the range passes the region's end.\n";
+static const char dump_help[] =
+    "usage: vmshm dump [--pool PATH] NAME [--offset N] [--length N]\n"
+    "\n"
+    "Shows bytes of region NAME in hex and ASCII (as hexdump -C does; offsets\n"
+    "from the region's start; repeated lines shown as '*').\n";
+
+static int check_name(const struct cmd_ctx *c, const char *name)
+{
+	int rc = vmshm_name_check(name);
+
+	if (rc == VMSHM_ENAMELEN)
+		return fail(c, EXIT_USAGE, "bad name: longer than %u UTF-16 code units",
+			    VMSHM_NAME_MAX_UNITS);
+	if (rc < 0)
+		return fail(c, EXIT_USAGE, "bad name: empty or not valid UTF-8");
+	return 0;
+}
+
+/* ---- ls ---------------------------------------------------------------- */
+
+struct ls_state {
+	struct json j;
+	int json;
+	unsigned count;
+};
+
+static void holders_text(uint64_t h, char *buf, size_t len)
+{
+	size_t n = 0;
+
+	buf[0] = 0;
+	for (unsigned i = 0; i < 64 && n + 8 < len; i++) {
+		if (!(h >> i & 1))
+			continue;
+		if (i == 0)
+			n += snprintf(buf + n, len - n, "%spool", n ? "," : "");
+		else
+			n += snprintf(buf + n, len - n, "%s%u", n ? "," : "", i);
+	}
+	if (!n)
+		snprintf(buf, len, "-");
+}
+
+static int ls_one(const struct vmshm_objinfo *o, void *arg)
+{
+	struct ls_state *s = arg;
+
+	s->count++;
+	if (s->json) {
+		struct json *j = &s->j;
+
+		json_obj(j, NULL);
+		if (o->named)
+			json_str(j, "name", o->name);
+		else
+			json_null(j, "name");
+		json_str(j, "type", vmshm_type_name(o->type));
+		json_str(j, "state", vmshm_obj_state_name(o->state));
+		json_u64(j, "size", o->size);
+		json_u64(j, "offset", o->offset);
+		json_u64(j, "pages", o->pages);
+		json_u64(j, "slot", o->slot);
+		json_u64(j, "gen", o->gen);
+		json_u64(j, "protect", o->protect);
+		json_u64(j, "owner", o->owner);
+		json_bool(j, "pool_hold", o->holders & 1);
+		json_arr(j, "holders");
+		for (unsigned i = 1; i < 64; i++)
+			if (o->holders >> i & 1)
+				json_u64(j, NULL, i);
+		json_end_arr(j);
+		json_end_obj(j);
+	} else {
+		char h[256];
+
+		holders_text(o->holders, h, sizeof(h));
+		printf("%-6u %-9s %-8s %12" PRIu64 " %12" PRIu64 "  %-16s ", o->slot,
+		       vmshm_type_name(o->type), vmshm_obj_state_name(o->state), o->size, o->offset,
+		       h);
+		if (o->named)
+			put_safe(stdout, o->name);
+		else
+			fputs("(unnamed)", stdout);
+		fputc('\n', stdout);
+	}
+	return 0;
+}
+
+int cmd_ls(int argc, char **argv)
+{
+	struct cmd_ctx c = {.cmd = "ls"};
+	const struct opt opts[] = {{NULL, 0, NULL, NULL}};
+	const char *pos[1];
+	struct ls_state s = {0};
+	vmshm_pool *p;
+	int npos, rc;
+
+	rc = parse_opts(&c, argc, argv, opts, 1, pos, 0, &npos);
+	if (rc)
+		return rc;
+	if (c.help) {
+		fputs(ls_help, stdout);
+		return EXIT_OK;
+	}
+	rc = open_pool(&c, VMSHM_ATTACH_OBSERVER, &p);
+	if (rc)
+		return rc;
+	s.json = c.json;
+	if (c.json) {
+		json_init(&s.j, stdout);
+		json_obj(&s.j, NULL);
+		json_str(&s.j, "pool", c.pool);
+		json_arr(&s.j, "objects");
+	} else {
+		printf("%-6s %-9s %-8s %12s %12s  %-16s %s\n", "SLOT", "TYPE", "STATE", "SIZE",
+		       "OFFSET", "HOLDERS", "NAME");
+	}
+	rc = vmshm_list(p, ls_one, &s);
+	vmshm_detach(p);
+	if (c.json) {
+		json_end_arr(&s.j);
+		json_end_obj(&s.j);
+		json_done(&s.j);
+	}
+	if (rc < 0)
+		return fail(&c, EXIT_FAIL, "%s: %s", c.pool, vmshm_strerror(rc));
+	return EXIT_OK;
+}
+
+/* ---- create, rm -------------------------------------------------------- */
+
+int cmd_create(int argc, char **argv)
+{
+	struct cmd_ctx c = {.cmd = "create"};
+	const struct opt opts[] = {{NULL, 0, NULL, NULL}};
+	const char *pos[2];
+	vmshm_pool *p;
+	vmshm_ref ref;
+	uint64_t size;
+	int npos, rc;
+
+	rc = parse_opts(&c, argc, argv, opts, 0, pos, 2, &npos);
+	if (rc)
+		return rc;
+	if (c.help) {
+		fputs(create_help, stdout);
+		return EXIT_OK;
+	}
+	if (npos != 2)
+		return fail(&c, EXIT_USAGE, "needs NAME and SIZE (see vmshm create --help)");
+	rc = check_name(&c, pos[0]);
+	if (rc)
+		return rc;
+	if (parse_size(pos[1], &size) < 0 || size == 0)
+		return fail(&c, EXIT_USAGE,
+			    "bad size '%s': use a number above 0 with an optional "
+			    "K, M, G or T",
+			    pos[1]);
+	rc = open_pool(&c, 0, &p);
+	if (rc)
+		return rc;
+	/* Look first, so that an existing object is left exactly as it was. */
+	rc = vmshm_open(p, VMSHM_TYPE_SHM, pos[0], &ref);
+	if (rc == 0) {
+		vmshm_close(p, &ref);
+		vmshm_detach(p);
+		if (ref.size < size)
+			return fail(&c, EXIT_FAIL,
+				    "%s already exists with %" PRIu64 " bytes, fewer than %" PRIu64,
+				    pos[0], ref.size, size);
+		return fail(&c, EXIT_FAIL, "%s already exists (%" PRIu64 " bytes)", pos[0],
+			    ref.size);
+	}
+	if (rc == VMSHM_ENOENT)
+		rc = vmshm_create(p, VMSHM_TYPE_SHM, pos[0], size, PAGE_READWRITE_PROT,
+				  VMSHM_PERSIST | VMSHM_EXCL, &ref);
+	if (rc >= 0) {
+		vmshm_close(p, &ref);
+		vmshm_detach(p);
+		return EXIT_OK;
+	}
+	vmshm_detach(p);
+	switch (rc) {
+	case VMSHM_EEXIST:
+		return fail(&c, EXIT_FAIL, "%s already exists", pos[0]);
+	case VMSHM_ETYPE:
+		return fail(&c, EXIT_FAIL, "%s already exists as another type of object", pos[0]);
+	case VMSHM_ENOSPC:
+		return fail(&c, EXIT_FAIL, "no room for %" PRIu64 " bytes in %s", size, c.pool);
+	case VMSHM_ENOSLOT:
+		return fail(&c, EXIT_FAIL, "the directory of %s is full", c.pool);
+	default:
+		return fail(&c, EXIT_FAIL, "%s: %s", pos[0], vmshm_strerror(rc));
+	}
+}
+
+int cmd_rm(int argc, char **argv)
+{
+	struct cmd_ctx c = {.cmd = "rm"};
+	const struct opt opts[] = {{NULL, 0, NULL, NULL}};
+	const char *pos[1];
+	vmshm_pool *p;
+	int npos, rc;
+
+	rc = parse_opts(&c, argc, argv, opts, 0, pos, 1, &npos);
+	if (rc)
+		return rc;
+	if (c.help) {
+		fputs(rm_help, stdout);
+		return EXIT_OK;
+	}
+	if (npos != 1)
+		return fail(&c, EXIT_USAGE, "needs NAME (see vmshm rm --help)");
+	rc = check_name(&c, pos[0]);
+	if (rc)
+		return rc;
+	rc = open_pool(&c, 0, &p);
+	if (rc)
+		return rc;
+	rc = vmshm_unpersist(p, pos[0]);
+	vmshm_detach(p);
+	if (rc == VMSHM_ENOENT)
+		return fail(&c, EXIT_FAIL, "%s: no such object held by the pool", pos[0]);
+	if (rc < 0)
+		return fail(&c, EXIT_FAIL, "%s: %s", pos[0], vmshm_strerror(rc));
+	return EXIT_OK;
+}
+
+/* ---- write, read, dump ------------------------------------------------- */
+
+/* Opens region NAME for the byte commands. */
+static int open_region(const struct cmd_ctx *c, const char *name, vmshm_pool **p, vmshm_ref *ref)
+{
+	int rc = check_name(c, name);
+
+	if (rc)
+		return rc;
+	rc = open_pool(c, 0, p);
+	if (rc)
+		return rc;
+	rc = vmshm_open(*p, VMSHM_TYPE_SHM, name, ref);
+	if (rc == 0)
+		return 0;
+	vmshm_detach(*p);
+	if (rc == VMSHM_ENOENT)
+		return fail(c, EXIT_FAIL, "%s: no such region", name);
+	if (rc == VMSHM_ETYPE)
+		return fail(c, EXIT_FAIL, "%s is not a shared-memory region", name);
+	return fail(c, EXIT_FAIL, "%s: %s", name, vmshm_strerror(rc));
+}
+
+static void close_region(vmshm_pool *p, vmshm_ref *ref)
+{
+	vmshm_close(p, ref);
+	vmshm_detach(p);
+}
+
+/* Reads up to MAX bytes of FD into a new buffer; *LEN gets the count, and
+ * *MORE is set if FD had more than MAX. Returns 0 or an errno. */
+static int slurp(int fd, uint64_t max, unsigned char **out, uint64_t *len, int *more)
+{
+	uint64_t cap = 65536, n = 0;
+	unsigned char *buf = malloc(cap);
+
+	*more = 0;
+	if (!buf)
+		return ENOMEM;
+	for (;;) {
+		ssize_t r;
+
+		if (n == cap) {
+			unsigned char *nb;
+
+			cap *= 2;
+			nb = realloc(buf, cap);
+			if (!nb) {
+				free(buf);
+				return ENOMEM;
+			}
+			buf = nb;
+		}
+		r = read(fd, buf + n, cap - n);
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			free(buf);
+			return errno;
+		}
+		if (r == 0)
+			break;
+		n += (uint64_t)r;
+		if (n > max) {
+			*more = 1;
+			n = max;
+			break;
+		}
+	}
+	*out = buf;
+	*len = n;
+	return 0;
+}
+
+int cmd_write(int argc, char **argv)
+{
+	struct cmd_ctx c = {.cmd = "write"};
+	const char *offset_s = NULL, *file = NULL, *pos[1];
+	const struct opt opts[] = {
+	    {"offset", 1, &offset_s, NULL},
+	    {"file", 1, &file, NULL},
+	    {NULL, 0, NULL, NULL},
+	};
+	uint64_t off = 0, len = 0, room;
+	unsigned char *buf = NULL;
+	vmshm_pool *p;
+	vmshm_ref ref;
+	int npos, rc, fd = STDIN_FILENO, more, e;
+
+	rc = parse_opts(&c, argc, argv, opts, 0, pos, 1, &npos);
+	if (rc)
+		return rc;
+	if (c.help) {
+		fputs(write_help, stdout);
+		return EXIT_OK;
+	}
+	if (npos != 1)
+		return fail(&c, EXIT_USAGE, "needs NAME (see vmshm write --help)");
+	if (offset_s && parse_size(offset_s, &off) < 0)
+		return fail(&c, EXIT_USAGE, "bad offset '%s'", offset_s);
+	if (file && strcmp(file, "-")) {
+		fd = open(file, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			return fail(&c, EXIT_FAIL, "%s: %s", file, strerror(errno));
+	}
+	rc = open_region(&c, pos[0], &p, &ref);
+	if (rc) {
+		if (fd != STDIN_FILENO)
+			close(fd);
+		return rc;
+	}
+	if (off > ref.size) {
+		close_region(p, &ref);
+		return fail(&c, EXIT_FAIL,
+			    "offset %" PRIu64 " is past the end of %s (%" PRIu64 " bytes)", off,
+			    pos[0], ref.size);
+	}
+	room = ref.size - off;
+	e = slurp(fd, room, &buf, &len, &more);
+	if (fd != STDIN_FILENO)
+		close(fd);
+	if (e) {
+		close_region(p, &ref);
+		return fail(&c, EXIT_FAIL, "reading %s: %s", file ? file : "stdin", strerror(e));
+	}
+	if (more) {
+		free(buf);
+		close_region(p, &ref);
+		return fail(&c, EXIT_FAIL,
+			    "input is longer than the %" PRIu64 " bytes of %s from offset %" PRIu64
+			    "; nothing written",
+			    room, pos[0], off);
+	}
+	memcpy((unsigned char *)ref.addr + off, buf, len);
+	free(buf);
+	close_region(p, &ref);
+	return EXIT_OK;
+}
+
+/* Parses --offset/--length against a region of SIZE bytes. */
+static int range(const struct cmd_ctx *c, const char *name, const char *offset_s,
+		 const char *length_s, uint64_t size, uint64_t *off, uint64_t *len)
+{
+	*off = 0;
+	if (offset_s && parse_size(offset_s, off) < 0)
+		return fail(c, EXIT_USAGE, "bad offset '%s'", offset_s);
+	if (length_s && parse_size(length_s, len) < 0)
+		return fail(c, EXIT_USAGE, "bad length '%s'", length_s);
+	if (*off > size)
+		return fail(c, EXIT_FAIL,
+			    "offset %" PRIu64 " is past the end of %s (%" PRIu64 " bytes)", *off,
+			    name, size);
+	if (!length_s)
+		*len = size - *off;
+	if (*len > size - *off)
+		return fail(c, EXIT_FAIL,
+			    "offset %" PRIu64 " + length %" PRIu64
+			    " is past the end of %s (%" PRIu64 " bytes)",
+			    *off, *len, name, size);
+	return 0;
+}
+
+int cmd_read(int argc, char **argv)
+{
+	struct cmd_ctx c = {.cmd = "read"};
+	const char *offset_s = NULL, *length_s = NULL, *pos[1];
+	const struct opt opts[] = {
+	    {"offset", 1, &offset_s, NULL},
+	    {"length", 1, &length_s, NULL},
+	    {NULL, 0, NULL, NULL},
+	};
+	uint64_t off = 0, len = 0, done = 0;
+	vmshm_pool *p;
+	vmshm_ref ref;
+	int npos, rc;
+
+	rc = parse_opts(&c, argc, argv, opts, 0, pos, 1, &npos);
+	if (rc)
+		return rc;
+	if (c.help) {
+		fputs(read_help, stdout);
+		return EXIT_OK;
+	}
+	if (npos != 1)
+		return fail(&c, EXIT_USAGE, "needs NAME (see vmshm read --help)");
+	if ((offset_s && parse_size(offset_s, &off) < 0))
+		return fail(&c, EXIT_USAGE, "bad offset '%s'", offset_s);
+	if ((length_s && parse_size(length_s, &len) < 0))
+		return fail(&c, EXIT_USAGE, "bad length '%s'", length_s);
+	rc = open_region(&c, pos[0], &p, &ref);
+	if (rc)
+		return rc;
+	rc = range(&c, pos[0], offset_s, length_s, ref.size, &off, &len);
+	if (rc) {
+		close_region(p, &ref);
+		return rc;
+	}
+	while (done < len) {
+		ssize_t w = write(STDOUT_FILENO, (unsigned char *)ref.addr + off + done,
+				  len - done > (1u << 30) ? (1u << 30) : len - done);
+
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			rc = fail(&c, EXIT_FAIL, "writing to stdout: %s", strerror(errno));
+			break;
+		}
+		done += (uint64_t)w;
+	}
+	close_region(p, &ref);
+	return rc;
+}
+
+static void dump_line(uint64_t at, const unsigned char *b, size_t n)
+{
+	printf("%08" PRIx64 " ", at);
+	for (size_t i = 0; i < 16; i++) {
+		if (i == 8)
+			fputc(' ', stdout);
+		if (i < n)
+			printf(" %02x", b[i]);
+		else
+			fputs("   ", stdout);
+	}
+	fputs("  |", stdout);
+	for (size_t i = 0; i < n; i++)
+		fputc(b[i] >= 0x20 && b[i] < 0x7f ? b[i] : '.', stdout);
+	fputs("|\n", stdout);
+}
+
+int cmd_dump(int argc, char **argv)
+{
+	struct cmd_ctx c = {.cmd = "dump"};
+	const char *offset_s = NULL, *length_s = NULL, *pos[1];
+	const struct opt opts[] = {
+	    {"offset", 1, &offset_s, NULL},
+	    {"length", 1, &length_s, NULL},
+	    {NULL, 0, NULL, NULL},
+	};
+	uint64_t off = 0, len = 0;
+	const unsigned char *base;
+	vmshm_pool *p;
+	vmshm_ref ref;
+	int npos, rc, starred = 0;
+
+	rc = parse_opts(&c, argc, argv, opts, 0, pos, 1, &npos);
+	if (rc)
+		return rc;
+	if (c.help) {
+		fputs(dump_help, stdout);
+		return EXIT_OK;
+	}
+	if (npos != 1)
+		return fail(&c, EXIT_USAGE, "needs NAME (see vmshm dump --help)");
+	if ((offset_s && parse_size(offset_s, &off) < 0))
+		return fail(&c, EXIT_USAGE, "bad offset '%s'", offset_s);
+	if ((length_s && parse_size(length_s, &len) < 0))
+		return fail(&c, EXIT_USAGE, "bad length '%s'", length_s);
+	rc = open_region(&c, pos[0], &p, &ref);
+	if (rc)
+		return rc;
+	rc = range(&c, pos[0], offset_s, length_s, ref.size, &off, &len);
+	if (rc) {
+		close_region(p, &ref);
+		return rc;
+	}
+	base = (const unsigned char *)ref.addr + off;
+	for (uint64_t i = 0; i < len; i += 16) {
+		size_t n = len - i < 16 ? (size_t)(len - i) : 16;
+
+		if (i >= 16 && n == 16 && !memcmp(base + i, base + i - 16, 16)) {
+			if (!starred)
+				fputs("*\n", stdout);
+			starred = 1;
+			continue;
+		}
+		starred = 0;
+		dump_line(off + i, base + i, n);
+	}
+	if (len)
+		printf("%08" PRIx64 "\n", off + len);
+	fflush(stdout);
+	close_region(p, &ref);
+	return EXIT_OK;
+}

@@ -1,0 +1,635 @@
+/*
+ * serve.c - `vmshm serve`: the ivshmem doorbell server.
+ *
+ * Speaks the protocol of QEMU's ivshmem-doorbell device over a UNIX stream
+ * socket. Every message is one little-endian int64, some carrying one file
+ * descriptor (SCM_RIGHTS). To a new client, in order: the protocol version
+ * (0); its own ID; -1 with the pool's fd; for each existing peer, that
+ * peer's ID once per vector with the peer's eventfd for the vector; then its
+ * own ID once per vector with its own eventfds. Every other client gets the
+ * new ID once per vector with the new eventfds (a connect), and a departed
+ * client's ID without a fd (a disconnect).
+ *
+ * One thread, poll(): every socket is non-blocking and every client has its
+ * own queue of messages, so a client that does not read never stalls the
+ * others (it is dropped when its queue passes a bound). A client that sends
+ * anything is not QEMU and is dropped. When a client goes away the server
+ * declares the peers recorded with its ID dead in the pool and reclaims their
+ * references (vmshm_reclaim_vm), and logs what it reclaimed.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+#define MAX_VECTORS 64
+#define MAX_IDS     65536
+#define MAX_QUEUE   (1u << 17) /* messages queued for one client before it is dropped */
+
+static const char serve_help[] =
+    "usage: vmshm serve [--pool PATH] --socket SOCKET [--vectors N]\n"
+    "\n"
+    "Runs the ivshmem doorbell server for the pool in the foreground: QEMU\n"
+    "devices `-device ivshmem-doorbell,chardev=ID,vectors=N` with\n"
+    "`-chardev socket,path=SOCKET,id=ID` connect to it and receive the pool's\n"
+    "memory, a peer ID (0 to 65535) and N eventfds per peer (default 1, at\n"
+    "most 64). When a VM's QEMU disconnects, the peers that VM recorded in the\n"
+    "pool are declared dead and their references reclaimed. SIGINT or SIGTERM\n"
+    "stops the server and removes SOCKET.\n";
+
+struct fdref {
+	int fd;
+	unsigned refs;
+};
+
+struct msg {
+	int64_t val;
+	struct fdref *fd; /* NULL: no descriptor */
+};
+
+struct client {
+	int sock;
+	unsigned id;
+	struct fdref *vec[MAX_VECTORS];
+	struct msg *q;
+	size_t head, len, cap;
+	size_t sent;      /* bytes of q[head] already sent */
+	const char *dead; /* why it is to be dropped, NULL while fine */
+};
+
+struct server {
+	const char *pool_path;
+	const char *sock_path;
+	ino_t sock_ino;
+	unsigned nvec;
+	int lfd;
+	int reserve_fd; /* spare descriptor for refusing connections at EMFILE */
+	struct fdref *shm;
+	struct client **cl;
+	size_t ncl, capcl;
+	unsigned cur_id;
+	unsigned char used[MAX_IDS / 8];
+};
+
+static int sig_pipe[2] = {-1, -1};
+
+static void logmsg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void logmsg(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("vmshm serve: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	fflush(stderr);
+}
+
+static void on_signal(int sig)
+{
+	unsigned char b = (unsigned char)sig;
+	int e = errno;
+
+	if (write(sig_pipe[1], &b, 1) < 0) {
+		/* the pipe is full: a stop is already pending */
+	}
+	errno = e;
+}
+
+static struct fdref *fdref_new(int fd)
+{
+	struct fdref *r = malloc(sizeof(*r));
+
+	if (!r)
+		return NULL;
+	r->fd = fd;
+	r->refs = 1;
+	return r;
+}
+
+static struct fdref *fdref_get(struct fdref *r)
+{
+	if (r)
+		r->refs++;
+	return r;
+}
+
+static void fdref_put(struct fdref *r)
+{
+	if (r && --r->refs == 0) {
+		close(r->fd);
+		free(r);
+	}
+}
+
+static void enqueue(struct client *c, int64_t val, struct fdref *fd)
+{
+	if (c->dead)
+		return;
+	if (c->len >= MAX_QUEUE) {
+		c->dead = "does not read its socket";
+		return;
+	}
+	if (c->head + c->len == c->cap) {
+		if (c->head > 0) {
+			memmove(c->q, c->q + c->head, c->len * sizeof(*c->q));
+			c->head = 0;
+		} else {
+			size_t ncap = c->cap ? c->cap * 2 : 64;
+			struct msg *nq = realloc(c->q, ncap * sizeof(*nq));
+
+			if (!nq) {
+				c->dead = "out of memory for its queue";
+				return;
+			}
+			c->q = nq;
+			c->cap = ncap;
+		}
+	}
+	c->q[c->head + c->len].val = val;
+	c->q[c->head + c->len].fd = fdref_get(fd);
+	c->len++;
+}
+
+/* Sends what the socket takes now; never waits. */
+static void flush(struct client *c)
+{
+	while (c->len && !c->dead) {
+		struct msg *m = &c->q[c->head];
+		unsigned char buf[8];
+		union {
+			struct cmsghdr h;
+			char space[CMSG_SPACE(sizeof(int))];
+		} ctl;
+		struct iovec iov;
+		struct msghdr mh = {0};
+		ssize_t n;
+
+		for (int i = 0; i < 8; i++)
+			buf[i] = (unsigned char)((uint64_t)m->val >> (8 * i));
+		iov.iov_base = buf + c->sent;
+		iov.iov_len = sizeof(buf) - c->sent;
+		mh.msg_iov = &iov;
+		mh.msg_iovlen = 1;
+		if (m->fd && c->sent == 0) {
+			struct cmsghdr *cm;
+
+			memset(&ctl, 0, sizeof(ctl));
+			mh.msg_control = ctl.space;
+			mh.msg_controllen = sizeof(ctl.space);
+			cm = CMSG_FIRSTHDR(&mh);
+			cm->cmsg_level = SOL_SOCKET;
+			cm->cmsg_type = SCM_RIGHTS;
+			cm->cmsg_len = CMSG_LEN(sizeof(int));
+			memcpy(CMSG_DATA(cm), &m->fd->fd, sizeof(int));
+		}
+		n = sendmsg(c->sock, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				return;
+			c->dead = errno == EPIPE || errno == ECONNRESET ? "disconnected"
+									: "cannot be written to";
+			return;
+		}
+		c->sent += (size_t)n;
+		if (c->sent == sizeof(buf)) {
+			fdref_put(m->fd);
+			c->head++;
+			c->len--;
+			c->sent = 0;
+			if (!c->len)
+				c->head = 0;
+		}
+	}
+}
+
+static void free_client(struct client *c)
+{
+	for (size_t i = 0; i < c->len; i++)
+		fdref_put(c->q[c->head + i].fd);
+	free(c->q);
+	for (unsigned v = 0; v < MAX_VECTORS; v++)
+		fdref_put(c->vec[v]);
+	close(c->sock);
+	free(c);
+}
+
+struct vm_peers {
+	int32_t id;
+	char list[512];
+	size_t n;
+	unsigned count;
+};
+
+static int note_peer(const struct vmshm_peerinfo *pi, void *arg)
+{
+	struct vm_peers *v = arg;
+
+	if (pi->ivposition != v->id || pi->state == VMSHM_PEER_FREE)
+		return 0;
+	v->count++;
+	if (v->n + 64 < sizeof(v->list))
+		v->n += (size_t)snprintf(v->list + v->n, sizeof(v->list) - v->n,
+					 "%s peer %u (pid %" PRIu64 " %.16s)",
+					 v->count > 1 ? "," : "", pi->index, pi->pid, pi->comm);
+	return 0;
+}
+
+/* The VM of client ID is gone: declare its peers dead and reclaim them. */
+static void reclaim_vm(struct server *s, unsigned id)
+{
+	struct vm_peers v = {.id = (int32_t)id};
+	char why[256] = "";
+	vmshm_pool *p;
+	int rc;
+
+	rc = vmshm_attach(s->pool_path, VMSHM_ATTACH_NORECLAIM, &p, why, sizeof(why));
+	if (rc == VMSHM_ENOPEER)
+		rc = vmshm_attach(s->pool_path, VMSHM_ATTACH_OBSERVER | VMSHM_ATTACH_NORECLAIM, &p,
+				  why, sizeof(why));
+	if (rc < 0) {
+		logmsg("VM %u: cannot attach %s to reclaim its peers: %s", id, s->pool_path,
+		       why[0] ? why : vmshm_strerror(rc));
+		return;
+	}
+	vmshm_peers(p, note_peer, &v);
+	rc = vmshm_reclaim_vm(p, NULL, (int32_t)id);
+	vmshm_detach(p);
+	if (rc < 0)
+		logmsg("VM %u: reclaim failed: %s", id, vmshm_strerror(rc));
+	else if (rc > 0 || v.count)
+		logmsg("VM %u: reclaimed %d peer%s:%s", id, rc, rc == 1 ? "" : "s", v.list);
+}
+
+/* Drops every client marked dead, telling the others; repeats while a
+ * notice makes another client dead. */
+static void reap(struct server *s)
+{
+	int again = 1;
+
+	while (again) {
+		again = 0;
+		for (size_t i = 0; i < s->ncl;) {
+			struct client *c = s->cl[i];
+			unsigned id;
+
+			if (!c->dead) {
+				i++;
+				continue;
+			}
+			id = c->id;
+			logmsg("peer %u %s; dropped", id, c->dead);
+			memmove(s->cl + i, s->cl + i + 1, (s->ncl - i - 1) * sizeof(*s->cl));
+			s->ncl--;
+			s->used[id / 8] &= (unsigned char)~(1u << (id % 8));
+			free_client(c);
+			for (size_t k = 0; k < s->ncl; k++) {
+				enqueue(s->cl[k], (int64_t)id, NULL);
+				flush(s->cl[k]);
+				if (s->cl[k]->dead)
+					again = 1;
+			}
+			reclaim_vm(s, id);
+		}
+	}
+}
+
+static void new_client(struct server *s, int fd)
+{
+	struct client *c;
+	unsigned id = 0;
+	size_t i;
+
+	if (s->ncl >= MAX_IDS) {
+		logmsg("refused a connection: all %u peer IDs are in use", MAX_IDS);
+		close(fd);
+		return;
+	}
+	for (i = 0; i < MAX_IDS; i++) {
+		id = s->cur_id;
+		s->cur_id = (s->cur_id + 1) % MAX_IDS;
+		if (!(s->used[id / 8] & (1u << (id % 8))))
+			break;
+	}
+	if (s->ncl == s->capcl) {
+		size_t ncap = s->capcl ? s->capcl * 2 : 16;
+		struct client **ncl = realloc(s->cl, ncap * sizeof(*ncl));
+
+		if (!ncl) {
+			logmsg("refused a connection: out of memory");
+			close(fd);
+			return;
+		}
+		s->cl = ncl;
+		s->capcl = ncap;
+	}
+	c = calloc(1, sizeof(*c));
+	if (!c) {
+		logmsg("refused a connection: out of memory");
+		close(fd);
+		return;
+	}
+	c->sock = fd;
+	c->id = id;
+	for (unsigned v = 0; v < s->nvec; v++) {
+		int efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+
+		c->vec[v] = efd < 0 ? NULL : fdref_new(efd);
+		if (!c->vec[v]) {
+			logmsg("refused a connection: cannot make an eventfd: %s", strerror(errno));
+			if (efd >= 0)
+				close(efd);
+			free_client(c);
+			return;
+		}
+	}
+	s->used[id / 8] |= (unsigned char)(1u << (id % 8));
+
+	enqueue(c, 0, NULL); /* protocol version */
+	enqueue(c, (int64_t)id, NULL);
+	enqueue(c, -1, s->shm);
+	for (i = 0; i < s->ncl; i++) {
+		struct client *o = s->cl[i];
+
+		for (unsigned v = 0; v < s->nvec; v++)
+			enqueue(o, (int64_t)id, c->vec[v]);
+		flush(o);
+	}
+	for (i = 0; i < s->ncl; i++)
+		for (unsigned v = 0; v < s->nvec; v++)
+			enqueue(c, (int64_t)s->cl[i]->id, s->cl[i]->vec[v]);
+	for (unsigned v = 0; v < s->nvec; v++)
+		enqueue(c, (int64_t)id, c->vec[v]);
+	s->cl[s->ncl++] = c;
+	flush(c);
+	logmsg("peer %u connected (%zu peer%s)", id, s->ncl, s->ncl == 1 ? "" : "s");
+}
+
+static void accept_all(struct server *s)
+{
+	for (int n = 0; n < 64; n++) {
+		int fd = accept4(s->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+		if (fd >= 0) {
+			new_client(s, fd);
+			continue;
+		}
+		if (errno == EINTR || errno == ECONNABORTED)
+			continue;
+		if ((errno == EMFILE || errno == ENFILE) && s->reserve_fd >= 0) {
+			/* Out of descriptors: take the connection with the spare and refuse it,
+			 * so that poll() does not spin on it. */
+			close(s->reserve_fd);
+			fd = accept(s->lfd, NULL, NULL);
+			if (fd >= 0)
+				close(fd);
+			s->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+			logmsg("refused a connection: out of file descriptors");
+			continue;
+		}
+		if (errno != EAGAIN && errno != EWOULDBLOCK)
+			logmsg("accept: %s", strerror(errno));
+		return;
+	}
+}
+
+/* Something arrived from client C: QEMU never sends anything. */
+static void client_input(struct client *c)
+{
+	char buf[256];
+	ssize_t n = recv(c->sock, buf, sizeof(buf), MSG_DONTWAIT);
+
+	if (n == 0)
+		c->dead = "disconnected";
+	else if (n > 0)
+		c->dead = "sent data (not an ivshmem peer)";
+	else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+		c->dead = "disconnected with an error";
+}
+
+static int listen_socket(const struct cmd_ctx *cx, struct server *s)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	struct stat st;
+	int fd;
+
+	if (strlen(s->sock_path) >= sizeof(sa.sun_path))
+		return fail(cx, EXIT_USAGE, "socket path is longer than %zu bytes: %s",
+			    sizeof(sa.sun_path) - 1, s->sock_path);
+	strcpy(sa.sun_path, s->sock_path);
+	if (lstat(s->sock_path, &st) == 0) {
+		int probe;
+
+		if (!S_ISSOCK(st.st_mode))
+			return fail(cx, EXIT_FAIL, "%s exists and is not a socket", s->sock_path);
+		probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (probe >= 0 && connect(probe, (struct sockaddr *)&sa, sizeof(sa)) == 0) {
+			close(probe);
+			return fail(cx, EXIT_FAIL, "%s: another server is listening there",
+				    s->sock_path);
+		}
+		if (probe >= 0)
+			close(probe);
+		if (unlink(s->sock_path) < 0)
+			return fail(cx, EXIT_FAIL, "cannot remove the stale socket %s: %s",
+				    s->sock_path, strerror(errno));
+		logmsg("removed the stale socket %s", s->sock_path);
+	}
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return fail(cx, EXIT_FAIL, "socket: %s", strerror(errno));
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		int e = errno;
+
+		close(fd);
+		return fail(cx, EXIT_FAIL, "cannot bind %s: %s", s->sock_path, strerror(e));
+	}
+	if (listen(fd, 128) < 0 || stat(s->sock_path, &st) < 0) {
+		int e = errno;
+
+		close(fd);
+		unlink(s->sock_path);
+		return fail(cx, EXIT_FAIL, "cannot listen on %s: %s", s->sock_path, strerror(e));
+	}
+	s->sock_ino = st.st_ino;
+	s->lfd = fd;
+	return 0;
+}
+
+static void remove_socket(struct server *s)
+{
+	struct stat st;
+
+	if (stat(s->sock_path, &st) == 0 && st.st_ino == s->sock_ino)
+		unlink(s->sock_path);
+}
+
+int cmd_serve(int argc, char **argv)
+{
+	struct cmd_ctx cx = {.cmd = "serve"};
+	const char *sock = NULL, *vectors_s = NULL, *pos[1];
+	const struct opt opts[] = {
+	    {"socket", 1, &sock, NULL},
+	    {"vectors", 1, &vectors_s, NULL},
+	    {NULL, 0, NULL, NULL},
+	};
+	struct server *s;
+	struct pollfd *pfd = NULL;
+	size_t pcap = 0;
+	struct sigaction sa = {0};
+	struct rlimit rl;
+	struct stat st;
+	vmshm_pool *p;
+	uint64_t nvec = 1, size;
+	char a[32];
+	int npos, rc, fd, stop = 0;
+
+	rc = parse_opts(&cx, argc, argv, opts, 0, pos, 0, &npos);
+	if (rc)
+		return rc;
+	if (cx.help) {
+		fputs(serve_help, stdout);
+		return EXIT_OK;
+	}
+	if (!sock || !*sock)
+		return fail(&cx, EXIT_USAGE, "needs --socket SOCKET (see vmshm serve --help)");
+	if (vectors_s && (parse_u64(vectors_s, &nvec) < 0 || nvec < 1 || nvec > MAX_VECTORS))
+		return fail(&cx, EXIT_USAGE, "bad --vectors '%s': use 1 to %d", vectors_s,
+			    MAX_VECTORS);
+	/* The server's own attaches (to reclaim) belong to no VM. */
+	unsetenv("VMSHM_IVPOSITION");
+	rc = open_pool(&cx, VMSHM_ATTACH_OBSERVER, &p);
+	if (rc)
+		return rc;
+	size = vmshm_size(p);
+	vmshm_detach(p);
+	fd = open(cx.pool, O_RDWR | O_CLOEXEC);
+	if (fd < 0)
+		return fail(&cx, EXIT_FAIL, "%s: %s", cx.pool, strerror(errno));
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		return fail(&cx, EXIT_FAIL, "%s: the doorbell server needs a pool file", cx.pool);
+	}
+	s = calloc(1, sizeof(*s));
+	if (!s) {
+		close(fd);
+		return fail(&cx, EXIT_FAIL, "out of memory");
+	}
+	s->shm = fdref_new(fd);
+	s->pool_path = cx.pool;
+	s->sock_path = sock;
+	s->nvec = (unsigned)nvec;
+	s->lfd = -1;
+	if (!s->shm) {
+		close(fd);
+		free(s);
+		return fail(&cx, EXIT_FAIL, "out of memory");
+	}
+
+	/* Many clients mean many descriptors. */
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+	if (pipe2(sig_pipe, O_CLOEXEC | O_NONBLOCK) < 0) {
+		fdref_put(s->shm);
+		free(s);
+		return fail(&cx, EXIT_FAIL, "pipe: %s", strerror(errno));
+	}
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	rc = listen_socket(&cx, s);
+	if (rc) {
+		fdref_put(s->shm);
+		free(s);
+		return rc;
+	}
+	s->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	logmsg("serving %s (%s) on %s, %u vector%s", cx.pool, fmt_size(size, a, sizeof(a)), sock,
+	       s->nvec, s->nvec == 1 ? "" : "s");
+
+	while (!stop) {
+		size_t n = s->ncl + 2;
+
+		if (n > pcap) {
+			struct pollfd *np = realloc(pfd, n * 2 * sizeof(*np));
+
+			if (!np) {
+				logmsg("out of memory; stopping");
+				break;
+			}
+			pfd = np;
+			pcap = n * 2;
+		}
+		pfd[0] = (struct pollfd){.fd = sig_pipe[0], .events = POLLIN};
+		pfd[1] = (struct pollfd){.fd = s->lfd, .events = POLLIN};
+		for (size_t i = 0; i < s->ncl; i++)
+			pfd[i + 2] = (struct pollfd){
+			    .fd = s->cl[i]->sock,
+			    .events = (short)(POLLIN | (s->cl[i]->len ? POLLOUT : 0)),
+			};
+		if (poll(pfd, n, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			logmsg("poll: %s; stopping", strerror(errno));
+			break;
+		}
+		if (pfd[0].revents) {
+			unsigned char sig = 0;
+
+			if (read(sig_pipe[0], &sig, 1) == 1)
+				logmsg("signal %d: stopping", sig);
+			stop = 1;
+			break;
+		}
+		for (size_t i = 0; i < s->ncl; i++) {
+			struct client *c = s->cl[i];
+			short re = pfd[i + 2].revents;
+
+			if (re & POLLOUT)
+				flush(c);
+			if (re & POLLIN)
+				client_input(c);
+			else if (re & (POLLHUP | POLLERR | POLLNVAL))
+				c->dead = "disconnected";
+		}
+		reap(s);
+		if (pfd[1].revents & POLLIN)
+			accept_all(s);
+		reap(s);
+	}
+
+	for (size_t i = 0; i < s->ncl; i++)
+		free_client(s->cl[i]);
+	free(s->cl);
+	free(pfd);
+	close(s->lfd);
+	remove_socket(s);
+	fdref_put(s->shm);
+	if (s->reserve_fd >= 0)
+		close(s->reserve_fd);
+	free(s);
+	logmsg("stopped");
+	return stop ? EXIT_OK : EXIT_FAIL;
+}
