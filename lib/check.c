@@ -187,7 +187,8 @@ int vmshm_check(vmshm_pool *p, void (*fn)(const struct vmshm_fault *, void *), v
 			fault(&c, VMSHM_FAULT_SLOT_PROBE, s,
 			      "slot %u: \"%.60s\" lies %llu slots from home %u, past its bound", s,
 			      name, (unsigned long long)dist, home);
-		hashes[s] = hash;
+		if (h != 0) /* a zero-holder object is dying: it may share its name */
+			hashes[s] = hash;
 	}
 	/* Two live objects of one name. */
 	for (uint32_t s = 0; s < L->slot_count; s++) {
