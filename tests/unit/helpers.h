@@ -1,0 +1,114 @@
+/*
+ * helpers.h - shared code of the vmshm unit tests: a private pool per test,
+ * snapshots of a pool for "nothing changed" checks, UTF-8 to UTF-16 for the
+ * W calls, and a results area shared with forked children.
+ *
+ * Every test runs in its own process (Criterion forks one per test). The
+ * RtApi layer attaches its pool once per process, at its first call, so a
+ * test that uses RtApi calls sets VMSHM_POOL before its first call (the
+ * fixture tp_setup does) and never shares its process with another test.
+ */
+#ifndef VMSHM_TEST_HELPERS_H
+#define VMSHM_TEST_HELPERS_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "RtApi.h"
+#include "vmshm.h"
+
+#define TP_DEFAULT_SIZE  (16ull << 20)
+#define SNAP_MAX_OBJECTS 64
+
+/* The pool of the running test. */
+struct tpool {
+	char path[128];
+	uint64_t size;
+	struct vmshm_stats empty; /* statistics of the pool right after creation */
+};
+extern struct tpool tp;
+
+/* Creates a pool file of SIZE bytes with room for OBJECTS objects (0: the
+ * default) under /dev/shm with a name unique to this process, records its
+ * empty statistics and sets VMSHM_POOL to it. Fails the test on error. */
+void tp_make(uint64_t size, uint32_t objects);
+/* Removes the pool file (if any). */
+void tp_remove(void);
+/* Criterion fixtures: a default pool (16 MiB, default capacity). */
+void tp_setup(void);
+void tp_teardown(void);
+
+/* Statistics of the current pool through an observer attach. */
+struct vmshm_stats tp_stats(void);
+
+/* Everything a test may compare before and after a call that must change
+ * nothing: statistics and every object (slot, generation, state, holders). */
+struct snap_obj {
+	uint32_t slot, gen;
+	int type, state, named;
+	uint64_t size, offset, pages, holders;
+	uint32_t protect;
+	char name[VMSHM_NAME_MAX_BYTES + 1];
+};
+struct snapshot {
+	struct vmshm_stats st;
+	unsigned nobj;
+	struct snap_obj obj[SNAP_MAX_OBJECTS];
+	int truncated;
+};
+void snap_take(struct snapshot *s);
+/* Fails the test (with WHAT in the message) if A and B differ. */
+void snap_assert_same(const struct snapshot *a, const struct snapshot *b, const char *what);
+
+/* Observer-attached look at one named object: 1 found (INFO filled), 0 not. */
+int tp_find(const char *utf8, struct vmshm_objinfo *info);
+/* Number of objects, through an observer attach. */
+uint32_t tp_objects(void);
+/* Runs vmshm_check through an observer attach; prints each fault to stderr
+ * with the prefix WHO. Returns the number of faults (< 0 on error). */
+int tp_check(const char *who);
+int check_pool(vmshm_pool *p, const char *who);
+
+/* The peer indices (bit mask) of peers whose pid is PID. */
+uint64_t tp_peer_mask(pid_t pid);
+
+/* Makes the RtApi layer attach (an open of a name that does not exist). */
+void rt_warm(void);
+
+/* UTF-8 (valid) to a NUL-terminated UTF-16 string in a static rotating
+ * buffer (8 buffers of 4096 units per thread); the W calls of the tests use it. */
+const WCHAR *w16(const char *utf8);
+/* Length in code units of a UTF-16 string. */
+size_t w16len(const WCHAR *s);
+
+/* The A and W calls behind one switch, for tests written once for both. */
+enum { MODE_A = 0, MODE_W = 1 };
+HANDLE rt_create(int mode, DWORD prot, DWORD high, DWORD low, const char *utf8, void **loc);
+HANDLE rt_open(int mode, DWORD access, const char *utf8, void **loc);
+
+/* Fills LEN bytes at P with a pattern derived from SEED; checks it. */
+void pattern_fill(void *p, size_t len, uint32_t seed);
+int pattern_ok(const void *p, size_t len, uint32_t seed);
+/* 1 if LEN bytes at P are all zero. */
+int all_zero(const void *p, size_t len);
+
+/* A MAP_SHARED anonymous mapping that survives fork (results of children). */
+void *shared_area(size_t len);
+void shared_area_free(void *p, size_t len);
+
+/* A barrier for N processes on a counter in a shared area. Returns 0, or -1
+ * after TIMEOUT_MS (the caller reports it and _exit()s). */
+int proc_barrier(_Atomic int *counter, int n, int timeout_ms);
+
+/* Waits for PID; returns its exit code, or 128 + signal, or -1. */
+int wait_child(pid_t pid);
+
+/* Monotonic milliseconds. */
+uint64_t now_ms(void);
+
+/* xorshift64* random numbers, seeded per test. */
+uint64_t rnd_next(uint64_t *state);
+
+#endif

@@ -1,0 +1,176 @@
+/*
+ * test_threads.c - many threads of one process create, open and close at
+ * once: every call's handle and last error are right for its own thread,
+ * handle values are unique, nothing is left behind.
+ */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "aw.h"
+
+enum { THREADS = 8, ITER = 300, SHARED_NAMES = 4, HANDLES_PER_ITER = 3 };
+
+struct worker {
+	int id;
+	pthread_t tid;
+	_Atomic int *go;
+	int failures;
+	char first_failure[200];
+	HANDLE seen[ITER * HANDLES_PER_ITER];
+	int nseen;
+};
+
+static void fail(struct worker *w, const char *what, int it, DWORD err)
+{
+	if (!w->failures++)
+		snprintf(w->first_failure, sizeof w->first_failure,
+			 "thread %d iteration %d: %s (GetLastError() = %u)", w->id, it, what,
+			 (unsigned)err);
+}
+
+static void *work(void *arg)
+{
+	struct worker *w = arg;
+	uint64_t rnd = 0x9e3779b97f4a7c15ull * (uint64_t)(w->id + 1);
+
+	while (!atomic_load(w->go))
+		;
+	for (int it = 0; it < ITER; it++) {
+		char own[32], shared[32], missing[32];
+		void *l1 = NULL, *l2 = NULL, *l3 = NULL;
+		HANDLE h1, h2, h3;
+		DWORD e;
+		size_t size = 1 + rnd_next(&rnd) % 9000;
+
+		snprintf(own, sizeof own, "own-%d-%d", w->id, it);
+		snprintf(shared, sizeof shared, "shared-%d", (int)(rnd_next(&rnd) % SHARED_NAMES));
+		snprintf(missing, sizeof missing, "missing-%d-%d", w->id, it);
+
+		/* A name of its own: created (0), opened (0), same bytes. */
+		SetLastError(1000 + (DWORD)w->id);
+		h1 = RtCreateSharedMemoryA(PAGE_READWRITE, 0, (DWORD)size, own, &l1);
+		e = GetLastError();
+		if (!h1 || e != 0) {
+			fail(w, "create of its own name", it, e);
+			continue;
+		}
+		w->seen[w->nseen++] = h1;
+		if (!all_zero(l1, size))
+			fail(w, "own object not zero-filled", it, 0);
+		pattern_fill(l1, size, (uint32_t)(w->id * ITER + it));
+		SetLastError(1);
+		h2 = RtOpenSharedMemoryW(SHM_MAP_READ, FALSE, w16(own), &l2);
+		e = GetLastError();
+		if (!h2 || e != 0)
+			fail(w, "open of its own name", it, e);
+		else {
+			w->seen[w->nseen++] = h2;
+			if (!pattern_ok(l2, size, (uint32_t)(w->id * ITER + it)))
+				fail(w, "own object shows other bytes", it, 0);
+		}
+
+		/* A name shared by all threads: created or opened. */
+		SetLastError(2);
+		h3 = RtCreateSharedMemoryA(SHM_MAP_ALL_ACCESS, 0, 64, shared, &l3);
+		e = GetLastError();
+		if (!h3 || (e != 0 && e != ERROR_ALREADY_EXISTS))
+			fail(w, "create of a shared name", it, e);
+		else
+			w->seen[w->nseen++] = h3;
+
+		/* Failures are reported to this thread only. */
+		if (RtOpenSharedMemoryA(SHM_MAP_READ, FALSE, missing, &l2) ||
+		    (e = GetLastError()) != ERROR_FILE_NOT_FOUND)
+			fail(w, "open of a missing name", it, e);
+		if (RtCloseHandle(NULL) || (e = GetLastError()) != ERROR_INVALID_HANDLE)
+			fail(w, "close of NULL", it, e);
+
+		SetLastError(3);
+		if (!RtCloseHandle(h1) || (e = GetLastError()) != 0)
+			fail(w, "close of the created handle", it, e);
+		if (h2 && (!RtCloseHandle(h2) || (e = GetLastError()) != 0))
+			fail(w, "close of the opened handle", it, e);
+		if (h3 && (!RtCloseHandle(h3) || (e = GetLastError()) != 0))
+			fail(w, "close of the shared handle", it, e);
+		if (RtCloseHandle(h1) || (e = GetLastError()) != ERROR_INVALID_HANDLE)
+			fail(w, "double close", it, e);
+	}
+	return NULL;
+}
+
+static int cmp_handle(const void *a, const void *b)
+{
+	uintptr_t x = (uintptr_t) * (const HANDLE *)a, y = (uintptr_t) * (const HANDLE *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+Test(threads, create_open_close, .init = tp_setup, .fini = tp_teardown, .timeout = 120)
+{
+	static struct worker w[THREADS];
+	static HANDLE all[THREADS * ITER * HANDLES_PER_ITER];
+	_Atomic int go = 0;
+	size_t n = 0;
+	struct vmshm_stats st;
+
+	rt_warm();
+	for (int i = 0; i < THREADS; i++) {
+		w[i].id = i;
+		w[i].go = &go;
+		cr_assert_eq(pthread_create(&w[i].tid, NULL, work, &w[i]), 0);
+	}
+	atomic_store(&go, 1);
+	for (int i = 0; i < THREADS; i++)
+		pthread_join(w[i].tid, NULL);
+	for (int i = 0; i < THREADS; i++) {
+		cr_expect_eq(w[i].failures, 0, "%d failures, first: %s", w[i].failures,
+			     w[i].first_failure);
+		memcpy(all + n, w[i].seen, (size_t)w[i].nseen * sizeof(HANDLE));
+		n += (size_t)w[i].nseen;
+	}
+	cr_assert_eq(n, (size_t)THREADS * ITER * HANDLES_PER_ITER, "only %zu handles", n);
+	qsort(all, n, sizeof all[0], cmp_handle);
+	for (size_t i = 1; i < n; i++)
+		cr_assert_neq(all[i], all[i - 1], "handle %p given out twice", all[i]);
+
+	st = tp_stats();
+	cr_assert_eq(st.objects, 0, "%u objects left", st.objects);
+	cr_assert_eq(st.free_bytes, tp.empty.free_bytes);
+	cr_assert_eq(tp_check("threads"), 0);
+}
+
+/* SetLastError/GetLastError are per thread. */
+static void *set_and_read(void *arg)
+{
+	DWORD v = (DWORD)(uintptr_t)arg;
+	int bad = 0;
+
+	for (int i = 0; i < 100000; i++) {
+		SetLastError(v + (DWORD)i);
+		if (GetLastError() != v + (DWORD)i)
+			bad++;
+	}
+	return (void *)(uintptr_t)bad;
+}
+
+Test(threads, last_error_per_thread)
+{
+	pthread_t t[4];
+
+	SetLastError(4242);
+	for (int i = 0; i < 4; i++)
+		cr_assert_eq(pthread_create(&t[i], NULL, set_and_read,
+					    (void *)(uintptr_t)(1000000u * (unsigned)(i + 1))),
+			     0);
+	for (int i = 0; i < 4; i++) {
+		void *bad;
+
+		pthread_join(t[i], &bad);
+		cr_assert_eq((uintptr_t)bad, 0, "thread %d saw another thread's last error", i);
+	}
+	cr_assert_eq(GetLastError(), 4242);
+	cr_assert_eq(RtGetLastError(), 4242);
+}
