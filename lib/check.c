@@ -140,7 +140,7 @@ int vmshm_check(vmshm_pool *p, void (*fn)(const struct vmshm_fault *, void *), v
 		int ext_bad = 0;
 		if (en == 0 ? (size || name_pages)
 			    : (!fmt_extent_ok(L, ep, en) || en < name_pages ||
-			       en - name_pages < (size + FMT_PAGE - 1) / FMT_PAGE)) {
+			       en - name_pages < fmt_pages_for(size))) {
 			fault(&c, VMSHM_FAULT_SLOT_EXTENT, s,
 			      "slot %u: extent %llu+%llu pages does not fit size %llu in %llu pages",
 			      s, (unsigned long long)ep, (unsigned long long)en,

@@ -162,7 +162,7 @@ static int fill_ref(const struct fmt_layout *L, uint32_t s, uint64_t w, vmshm_re
 		if (size != 0 || name_pages)
 			return VMSHM_ECORRUPT;
 	} else if (!fmt_extent_ok(L, ep, en) || en < name_pages ||
-		   (en - name_pages) < (size + FMT_PAGE - 1) / FMT_PAGE) {
+		   (en - name_pages) < fmt_pages_for(size)) {
 		return VMSHM_ECORRUPT;
 	}
 	out->slot = s;
@@ -329,7 +329,7 @@ int dir_create(vmshm_pool *p, int type, const struct dir_name *n, uint64_t size,
 	       uint32_t protect, unsigned flags, vmshm_ref *out)
 {
 	const struct fmt_layout *L = &p->L;
-	uint64_t pages = (size + FMT_PAGE - 1) / FMT_PAGE;
+	uint64_t pages = fmt_pages_for(size);
 	uint64_t name_pages = n->len > FMT_INLINE_NAME ? 1 : 0;
 	uint64_t deadline = 0;
 	if (pages + name_pages > L->data_pages)

@@ -149,6 +149,12 @@ static inline int fmt_extent_ok(const struct fmt_layout *L, uint64_t page, uint6
 	return n > 0 && page < L->data_pages && n <= L->data_pages - page;
 }
 
+/* Pages needed for SIZE bytes (no overflow for any SIZE). */
+static inline uint64_t fmt_pages_for(uint64_t size)
+{
+	return size / FMT_PAGE + (size % FMT_PAGE != 0);
+}
+
 /* The name hash of the format: FNV-1a 64 then the 64-bit finalizer of
  * docs/FORMAT.md. home = hash & slot_mask, tag = hash >> 40 (0 becomes 1). */
 uint64_t fmt_hash(const char *name, size_t len);
