@@ -1,0 +1,541 @@
+#!/usr/bin/env python3
+"""The two-guest harness of `make vm-test` and `make demo`.
+
+The host CLI (build/bin/vmshm) creates the pool; two QEMU guests ("win" and
+"rt") boot the vm-images kernel and initramfs under TCG, attach the pool as
+the BAR2 of an ivshmem device and run the scenario named on their kernel
+command line (tests/vm/scenarios/). The harness reads their serial consoles,
+looks at the pool with the CLI while they run, and ends with
+`vm-test: N passed, M failed`.
+"""
+import argparse
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+GUEST_TIMEOUT = 150  # seconds for one guest to reach a point (TCG, 2 cores)
+MiB = 1 << 20
+
+
+class Harness:
+    def __init__(self, build, demo=False):
+        self.build = os.path.abspath(build)
+        self.vm = os.path.join(self.build, "vm")
+        self.kernel = os.path.join(self.vm, "vmlinux")
+        self.initrd = os.path.join(self.vm, "initramfs.cpio")
+        self.cli = os.path.join(self.build, "bin", "vmshm")
+        self.hostctl = os.path.join(self.vm, "bin", "hostctl")
+        self.work = os.path.join(self.build, "vm-test")
+        tag = "demo" if demo else "test"
+        self.pool = "/dev/shm/vmshm-vm%s-%d.pool" % (tag, os.getpid())
+        self.extra_pools = []
+        self.guests = []
+        self.server = None
+        self.passed = 0
+        self.failed = 0
+        self.qemu = shutil.which("qemu-system-x86_64") or "qemu-system-x86_64"
+        os.makedirs(self.work, exist_ok=True)
+
+    # ---- host side ---------------------------------------------------------
+
+    def run(self, *args, check=True, quiet=False):
+        p = subprocess.run(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        if check and p.returncode != 0:
+            raise RuntimeError("%s: exit %d: %s" % (" ".join(args), p.returncode,
+                                                    p.stderr.strip()))
+        return p
+
+    def vmshm(self, *args, pool=None, check=True):
+        return self.run(self.cli, *args, "--pool", pool or self.pool, check=check)
+
+    def vmshm_json(self, *args, pool=None):
+        return json.loads(self.vmshm(*args, "--json", pool=pool).stdout)
+
+    def pool_create(self, path, size):
+        if os.path.exists(path):
+            os.unlink(path)
+        self.run(self.cli, "pool", "create", path, "--size", size)
+
+    def objects(self):
+        return self.vmshm_json("ls")["objects"]
+
+    def peers(self):
+        return self.vmshm_json("peers")["peers"]
+
+    def info(self):
+        return self.vmshm_json("pool", "info")
+
+    def host_go(self):
+        self.run(self.hostctl, self.pool, "go")
+
+    def host_nogo(self):
+        self.run(self.hostctl, self.pool, "nogo")
+
+    # ---- guests ----------------------------------------------------------
+
+    def boot(self, name, run, devices, args=""):
+        log = os.path.join(self.work, "%s-%s.log" % (run, name))
+        cmd = [self.qemu, "-M", "q35", "-accel", "tcg", "-m", "128M", "-nographic",
+               "-no-reboot", "-vga", "none", "-nic", "none", "-kernel", self.kernel,
+               "-initrd", self.initrd, "-append",
+               "console=ttyS0 quiet panic=-1 vmshm.run=%s vmshm.role=%s %s" % (run, name, args)]
+        cmd += devices
+        out = open(log, "w")
+        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT)
+        out.close()
+        g = Guest(name, proc, log)
+        self.guests.append(g)
+        return g
+
+    def plain(self, pool, size, i=0):
+        return ["-object", "memory-backend-file,id=shm%d,mem-path=%s,size=%s,share=on" % (i, pool, size),
+                "-device", "ivshmem-plain,memdev=shm%d" % i]
+
+    def doorbell(self, sock, vectors=1):
+        return ["-chardev", "socket,path=%s,id=ivsh0" % sock,
+                "-device", "ivshmem-doorbell,chardev=ivsh0,vectors=%d" % vectors]
+
+    def stop_guests(self):
+        for g in self.guests:
+            g.kill()
+        self.guests = []
+
+    # ---- results ---------------------------------------------------------
+
+    def result(self, num, title, ok, notes, guests):
+        if ok:
+            self.passed += 1
+            print("PASS  scenario %s: %s" % (num, title))
+        else:
+            self.failed += 1
+            print("FAIL  scenario %s: %s" % (num, title))
+        for n in notes:
+            print("      " + n)
+        if not ok:
+            for g in guests:
+                print("      --- serial log of %s (%s), last lines:" % (g.name, g.log))
+                for line in g.text().splitlines()[-40:]:
+                    print("      | " + line)
+        sys.stdout.flush()
+
+    def scenario(self, num, title, fn):
+        notes = []
+        guests = []
+        try:
+            ok = fn(notes, guests)
+        except Exception as e:  # a failed step, a timeout, bad JSON
+            notes.append("error: %s" % e)
+            ok = False
+        for g in guests:
+            if g.alive():
+                notes.append("guest %s still running: killed" % g.name)
+                ok = False
+        self.stop_guests()
+        self.result(num, title, ok, notes, guests)
+
+    def pool_back(self, notes, empty_free):
+        """The pool is empty again, its space all free, and the check clean."""
+        ok = True
+        objs = self.objects()
+        if objs:
+            notes.append("objects left: %s" % ", ".join(str(o["name"]) for o in objs))
+            ok = False
+        free = self.info()["free_bytes"]
+        if free != empty_free:
+            notes.append("free bytes %d, empty pool has %d" % (free, empty_free))
+            ok = False
+        chk = self.vmshm("check", check=False)
+        if chk.returncode != 0:
+            notes.append("vmshm check: %s" % (chk.stdout + chk.stderr).strip())
+            ok = False
+        if ok:
+            notes.append("pool back to empty: %d bytes free, 0 objects, check clean" % free)
+        return ok
+
+
+class Guest:
+    def __init__(self, name, proc, log):
+        self.name = name
+        self.proc = proc
+        self.log = log
+
+    def text(self):
+        with open(self.log, errors="replace") as f:
+            return f.read()
+
+    def lines(self):
+        return [l.rstrip("\r") for l in self.text().splitlines()]
+
+    def alive(self):
+        return self.proc.poll() is None
+
+    def wait_for(self, pattern, timeout=GUEST_TIMEOUT):
+        end = time.time() + timeout
+        rx = re.compile(pattern)
+        while True:
+            m = rx.search(self.text())
+            if m:
+                return m
+            if not self.alive():
+                raise RuntimeError("guest %s ended before '%s'" % (self.name, pattern))
+            if time.time() > end:
+                raise RuntimeError("guest %s: timed out after %ds waiting for '%s'"
+                                   % (self.name, timeout, pattern))
+            time.sleep(0.1)
+
+    def wait_exit(self, timeout=GUEST_TIMEOUT):
+        try:
+            self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            raise RuntimeError("guest %s: hung, killed after %ds" % (self.name, timeout))
+        return self.proc.returncode
+
+    def boot_id(self):
+        return self.wait_for(r"vmshm-guest: boot ([0-9a-f-]{36})").group(1)
+
+    def passed(self, test):
+        return re.search(r"vmguest: PASS %s\b" % test, self.text()) is not None
+
+    def status(self):
+        m = re.search(r"vmshm-guest: end status (\d+)", self.text())
+        return int(m.group(1)) if m else None
+
+    def kill(self):
+        if self.alive():
+            self.proc.kill()
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            pass
+
+
+def holders_vms(h, name):
+    """The VMs (boot ids) of the peers that hold object NAME."""
+    vm_of = {p["index"]: p["vm"] for p in h.peers()}
+    for o in h.objects():
+        if o["name"] == name:
+            return [vm_of.get(i) for i in o["holders"]], o
+    return None, None
+
+
+def guests_ok(notes, guests, test):
+    ok = True
+    for g in guests:
+        if not g.passed(test) or g.status() != 0:
+            notes.append("guest %s: %s failed (status %s)" % (g.name, test, g.status()))
+            ok = False
+    for g in guests:
+        for line in g.lines():
+            if "vmguest: error:" in line:
+                notes.append("%s: %s" % (g.name, line.split("vmguest: ", 1)[1]))
+    return ok
+
+
+def exchange(h, empty_free, run, args, notes, guests):
+    """Scenarios 1 and 3: win creates sensor, rt opens it, both hold it."""
+    devs = h.plain(h.pool, "1G")
+    win = h.boot("win", run, devs, args)
+    rt = h.boot("rt", run, devs, args)
+    guests += [win, rt]
+    ids = {"win": win.boot_id(), "rt": rt.boot_id()}
+    win.wait_for(r"vmguest: HOLDING exchange")
+    rt.wait_for(r"vmguest: HOLDING exchange")
+    ok = True
+    vms, obj = holders_vms(h, "sensor")
+    if obj is None:
+        notes.append("vmshm ls: no sensor while both guests hold it")
+        ok = False
+    else:
+        held = sorted(set(v for v in vms if v))
+        notes.append("vmshm ls --json: sensor %d bytes, state %s, held by peers %s of VMs %s"
+                     % (obj["size"], obj["state"], obj["holders"], ", ".join(held)))
+        if obj["size"] != MiB or sorted(ids.values()) != held:
+            notes.append("expected holders in exactly the VMs win=%s rt=%s" % (ids["win"], ids["rt"]))
+            ok = False
+    h.host_go()
+    for g in guests:
+        g.wait_exit()
+    h.host_nogo()
+    for g in guests:
+        for line in g.lines():
+            if re.search(r"vmguest: (backend|pat|win: verified|rt: opened)", line):
+                notes.append("%s: %s" % (g.name, re.sub(r"^(win|rt): ", "", line.split("vmguest: ", 1)[1])))
+    ok = guests_ok(notes, guests, "exchange") and ok
+    return h.pool_back(notes, empty_free) and ok
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--build", default="build")
+    ap.add_argument("--demo", action="store_true")
+    ap.add_argument("--only", help="comma-separated scenario numbers")
+    opt = ap.parse_args()
+    h = Harness(opt.build, opt.demo)
+    for f in (h.kernel, h.initrd, h.cli, h.hostctl):
+        if not os.path.exists(f):
+            print("vm-test: missing %s (run make vm-image cli)" % f)
+            print("vm-test: 0 passed, 1 failed")
+            return 1
+    try:
+        if opt.demo:
+            return demo(h)
+        return vm_test(h, opt.only.split(",") if opt.only else None)
+    finally:
+        h.stop_guests()
+        if h.server and h.server.poll() is None:
+            h.server.terminate()
+            try:
+                h.server.wait(10)
+            except subprocess.TimeoutExpired:
+                h.server.kill()
+        for p in [h.pool] + h.extra_pools:
+            if os.path.exists(p):
+                os.unlink(p)
+
+
+def vm_test(h, only):
+    t0 = time.time()
+    qv = re.search(r"version ([0-9.]+)", h.run(h.qemu, "--version").stdout)
+    print("vm-test: QEMU %s under TCG, guest kernel %s"
+          % (qv.group(1) if qv else "?",
+             open(os.path.join(h.vm, "kver")).read().strip()))
+    # 1 GiB: SeaBIOS puts a BAR this large above 4 GiB, outside the firmware's
+    # uncachable MTRR range, so the guest can map it write-back (README).
+    h.pool_create(h.pool, "1G")
+    empty_free = h.info()["free_bytes"]
+    print("vm-test: pool %s, 1 GiB, %d bytes free" % (h.pool, empty_free))
+
+    def want(n):
+        return only is None or n in only
+
+    def s0(notes, guests):
+        pools = []
+        for i in range(2):
+            p = "%s.dev%d" % (h.pool, i)
+            h.extra_pools.append(p)
+            h.pool_create(p, "16M")
+            pools.append(p)
+        g = h.boot("solo", "driver", h.plain(pools[0], "16M", 0) + h.plain(pools[1], "16M", 1))
+        guests.append(g)
+        g.wait_exit()
+        for line in g.lines():
+            if re.search(r"vmguest: (uio\d|backend|unbind)", line):
+                notes.append(line.split("vmguest: ", 1)[1])
+        return guests_ok(notes, guests, "driver")
+
+    if want("0"):
+        h.scenario("0", "guest driver: two devices, maps, sysfs, unbind/rebind, unload", s0)
+
+    def s1(notes, guests):
+        ok = exchange(h, empty_free, "exchange", "", notes, guests)
+        return ok
+
+    if want("1"):
+        h.scenario("1", "win creates sensor (W), rt opens it (A), every byte both ways (uio)", s1)
+        # Scenario 4 ran inside scenario 1's win guest (its mapping was live).
+        g = Guest("win", None, os.path.join(h.work, "exchange-win.log"))
+        notes = [l.split("vmguest: ", 1)[1] for l in g.lines() if "vmguest: pat:" in l
+                 or ("vmguest: error:" in l and "write-back" in l)]
+        h.result("4", "the uio backend maps BAR2 write-back (pat_memtype_list)",
+                 g.passed("pat"), notes, [] if g.passed("pat") else [g])
+
+    def s2(notes, guests):
+        devs = h.plain(h.pool, "1G")
+        guests += [h.boot("win", "race", devs), h.boot("rt", "race", devs)]
+        for g in guests:
+            g.wait_exit()
+        ok = guests_ok(notes, guests, "race")
+        sets = []
+        for g in guests:
+            m = re.search(r"vmguest: race-created:([ 0-9]*)", g.text())
+            sets.append(set(int(x) for x in m.group(1).split()) if m else set())
+            notes.append("%s created %d names" % (g.name, len(sets[-1])))
+        if sets[0] & sets[1]:
+            notes.append("names created by both VMs: %s" % sorted(sets[0] & sets[1]))
+            ok = False
+        if sets[0] | sets[1] != set(range(50)):
+            notes.append("names with no creator: %s" % sorted(set(range(50)) - (sets[0] | sets[1])))
+            ok = False
+        if ok:
+            notes.append("each of the 50 names has exactly one creator across the two VMs")
+        return h.pool_back(notes, empty_free) and ok
+
+    if want("2"):
+        h.scenario("2", "50-name create race across the two VMs", s2)
+
+    def s3(notes, guests):
+        ok = exchange(h, empty_free, "pci", "vmshm.nodriver=1", notes, guests)
+        for g in guests:
+            if "vmguest: backend pci" not in g.text():
+                notes.append("guest %s did not use the pci backend" % g.name)
+                ok = False
+        return ok
+
+    if want("3"):
+        h.scenario("3", "the same exchange through the pci backend (libpciaccess, no driver)", s3)
+
+    sock = os.path.join(h.work, "doorbell.sock")
+    serve_ok = True
+
+    def start_server(notes):
+        if h.server and h.server.poll() is None:
+            return True
+        if os.path.exists(sock):
+            os.unlink(sock)
+        log = open(os.path.join(h.work, "serve.log"), "w")
+        h.server = subprocess.Popen([h.cli, "serve", "--pool", h.pool, "--socket", sock,
+                                     "--vectors", "1"], stdin=subprocess.DEVNULL,
+                                    stdout=log, stderr=subprocess.STDOUT)
+        log.close()
+        end = time.time() + 10
+        while not os.path.exists(sock):
+            if h.server.poll() is not None or time.time() > end:
+                notes.append("vmshm serve did not start: %s"
+                             % open(os.path.join(h.work, "serve.log")).read().strip()[-300:])
+                return False
+            time.sleep(0.05)
+        return True
+
+    def s5(notes, guests):
+        if not start_server(notes):
+            return False
+        devs = h.doorbell(sock)
+        guests += [h.boot("win", "doorbell", devs, "vmshm.rounds=50"),
+                   h.boot("rt", "doorbell", devs, "vmshm.rounds=50")]
+        for g in guests:
+            g.wait_exit()
+        for g in guests:
+            for line in g.lines():
+                if "vmguest: doorbell:" in line:
+                    notes.append("%s: %s" % (g.name, line.split("vmguest: ", 1)[1]))
+        ok = guests_ok(notes, guests, "doorbell")
+        return h.pool_back(notes, empty_free) and ok
+
+    if want("5"):
+        h.scenario("5", "doorbells through vmshm serve + ivshmem-doorbell (uio backend)", s5)
+
+    def s6(notes, guests):
+        if not start_server(notes):
+            return False
+        devs = h.doorbell(sock)
+        win = h.boot("win", "vmdies", devs)
+        rt = h.boot("rt", "vmdies", devs)
+        guests += [win, rt]
+        wid = win.boot_id()
+        win.wait_for(r"vmguest: HOLDING vmdies")
+        rt.wait_for(r"vmguest: HOLDING vmdies")
+        names = sorted(o["name"] for o in h.objects())
+        notes.append("before: objects %s" % ", ".join(names))
+        ok = all(n in names for n in ("vm.w1", "vm.w2", "vm.shared", "vm.r"))
+        win.kill()
+        notes.append("killed the QEMU of win (VM %s)" % wid)
+        end = time.time() + 15
+        while time.time() < end and any(p["vm"] == wid for p in h.peers()):
+            time.sleep(0.2)
+        left = [p for p in h.peers() if p["vm"] == wid]
+        if left:
+            notes.append("the server did not reclaim win's peers: running vmshm gc --vm %s" % wid)
+            h.vmshm("gc", "--vm", wid)
+            ok = False
+        else:
+            notes.append("the server reclaimed win's peers on its disconnect")
+        rid = rt.boot_id()
+        after = {}
+        vm_of = {p["index"]: p["vm"] for p in h.peers()}
+        for o in h.objects():
+            after[o["name"]] = sorted(set(vm_of.get(i) for i in o["holders"]))
+        for n in ("vm.w1", "vm.w2"):
+            if n in after:
+                notes.append("%s (held by win only) survived" % n)
+                ok = False
+        for n in ("vm.shared", "vm.r"):
+            if after.get(n) != [rid]:
+                notes.append("%s: held by VMs %s, expected only rt" % (n, after.get(n)))
+                ok = False
+        notes.append("after: objects %s" % ", ".join(sorted(after)))
+        h.host_go()
+        rt.wait_exit()
+        h.host_nogo()
+        for line in rt.lines():
+            if re.search(r"vmguest: rt: ", line):
+                notes.append("rt: " + line.split("vmguest: rt: ", 1)[1])
+        ok = guests_ok(notes, [rt], "vmdies") and ok
+        return h.pool_back(notes, empty_free) and ok
+
+    if want("6"):
+        h.scenario("6", "a VM dies holding regions: reclaimed, survivor intact, nothing leaks", s6)
+
+    print("vm-test: %.0f s" % (time.time() - t0))
+    print("vm-test: %d passed, %d failed" % (h.passed, h.failed))
+    return 1 if h.failed else 0
+
+
+def demo(h):
+    def show(cmd, out):
+        print("$ " + cmd)
+        for line in out.rstrip("\n").splitlines():
+            print("  " + line)
+
+    print("vmshm demo: a Windows-side guest (win) and a real-time guest (rt) share a region\n")
+    if os.path.exists(h.pool):
+        os.unlink(h.pool)
+    p = h.run(h.cli, "pool", "create", h.pool, "--size", "64M")
+    show("vmshm pool create %s --size 64M" % h.pool, p.stdout + p.stderr)
+    devs = h.plain(h.pool, "64M")
+    print("$ qemu-system-x86_64 ... %s   # twice: guests win and rt (TCG)" % " ".join(devs))
+    win = h.boot("win", "demo", devs)
+    rt = h.boot("rt", "demo", devs)
+    seen = {"win": 0, "rt": 0}
+    ok = True
+
+    def pump():
+        for g in (win, rt):
+            lines = [l for l in g.lines() if l.startswith("vmguest: ")]
+            for l in lines[seen[g.name]:]:
+                text = l.split("vmguest: ", 1)[1]
+                if text.startswith(("PASS", "FAIL", "HOLDING")):
+                    continue
+                text = re.sub(r"^(win|rt): ", "", text)
+                print("  [%-3s] %s" % (g.name, text))
+            seen[g.name] = len(lines)
+
+    try:
+        end = time.time() + GUEST_TIMEOUT
+        while not ("vmguest: HOLDING demo" in win.text() and "vmguest: HOLDING demo" in rt.text()):
+            pump()
+            if not (win.alive() and rt.alive()) or time.time() > end:
+                raise RuntimeError("a guest ended or hung before the exchange")
+            time.sleep(0.1)
+        pump()
+        show("vmshm ls --pool %s" % h.pool, h.vmshm("ls").stdout)
+        show("vmshm peers --pool %s" % h.pool, h.vmshm("peers").stdout)
+        h.host_go()
+        for g in (win, rt):
+            g.wait_exit()
+        h.host_nogo()
+        pump()
+        for g in (win, rt):
+            ok = ok and g.passed("demo")
+        info = h.info()
+        show("vmshm ls --pool %s" % h.pool, h.vmshm("ls").stdout or "(no objects)\n")
+        show("vmshm pool info --pool %s" % h.pool, h.vmshm("pool", "info").stdout)
+        if info["objects"] != 0:
+            ok = False
+    except RuntimeError as e:
+        print("demo: %s" % e)
+        for g in (win, rt):
+            print("--- serial log of %s:" % g.name)
+            print(g.text()[-3000:])
+        ok = False
+    print("\ndemo: %s" % ("the pool is back to empty" if ok else "FAILED"))
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,632 @@
+/*
+ * vmguest.c - the program the two QEMU guests of `make vm-test` and
+ * `make demo` run. It uses the RtApi calls the way an RTX application does,
+ * on whatever pool VMSHM_POOL names (or the first one found).
+ *
+ *   vmguest exchange win|rt SIZE   "sensor": win creates it (W call) and
+ *                                  writes a pattern, rt opens it (A call),
+ *                                  checks every byte and answers; both hold
+ *                                  it until the host says go
+ *   vmguest race win|rt N          both create race.00 .. race.N-1 at once
+ *   vmguest pat                    memory type of the pool's mapping (PAT)
+ *   vmguest doorbell win|rt N      N doorbell round trips between the VMs
+ *   vmguest vmdies win|rt          hold regions; win's VM is then killed
+ *   vmguest backend                prints the backend a plain attach uses
+ *
+ * The two guests meet in a region "sync.<test>" that both create: it holds
+ * barrier counters and their doorbell IDs. The host's go is a region
+ * "host.go" that the host creates. Lines that the harness reads start with
+ * "vmguest:"; the last one is "vmguest: PASS <test>" or "vmguest: FAIL <test>".
+ */
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "RtApi.h"
+#include "vmshm.h"
+
+#define SYNC_SIZE 4096
+#define WAIT_MS   90000 /* the other guest may boot much later under TCG */
+
+struct sync_page {
+	_Atomic uint64_t barrier[16];
+	_Atomic int64_t ivpos[2];
+	_Atomic uint64_t word[16];
+};
+
+static const char *test = "?";
+static int failures;
+
+static void say(const char *fmt, ...)
+{
+	va_list ap;
+
+	printf("vmguest: ");
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	printf("\n");
+	fflush(stdout);
+}
+
+static void fail(const char *fmt, ...)
+{
+	va_list ap;
+
+	printf("vmguest: error: ");
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	printf("\n");
+	fflush(stdout);
+	failures++;
+}
+
+static int finish(void)
+{
+	say("%s %s", failures ? "FAIL" : "PASS", test);
+	return failures ? 1 : 0;
+}
+
+static uint64_t now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
+static int role_index(const char *role)
+{
+	if (strcmp(role, "win") == 0)
+		return 0;
+	if (strcmp(role, "rt") == 0)
+		return 1;
+	fprintf(stderr, "vmguest: role must be win or rt, not %s\n", role);
+	exit(2);
+}
+
+/* Opens NAME, retrying while it does not exist yet. */
+static HANDLE wait_open(const char *name, void **loc, int timeout_ms)
+{
+	uint64_t end = now_us() + (uint64_t)timeout_ms * 1000;
+	HANDLE h;
+
+	for (;;) {
+		h = RtOpenSharedMemoryA(SHM_MAP_ALL_ACCESS, FALSE, name, loc);
+		if (h)
+			return h;
+		if (GetLastError() != ERROR_FILE_NOT_FOUND) {
+			fail("RtOpenSharedMemoryA(%s): error %u", name, (unsigned)GetLastError());
+			return NULL;
+		}
+		if (now_us() > end) {
+			fail("timed out waiting for %s", name);
+			return NULL;
+		}
+		usleep(2000);
+	}
+}
+
+static struct sync_page *sync_page;
+static HANDLE sync_handle;
+
+/* Both guests create sync.<test>: one creates, the other opens it. */
+static int sync_attach(void)
+{
+	char name[64];
+	void *loc = NULL;
+
+	snprintf(name, sizeof(name), "sync.%s", test);
+	sync_handle = RtCreateSharedMemoryA(PAGE_READWRITE, 0, SYNC_SIZE, name, &loc);
+	if (!sync_handle) {
+		fail("RtCreateSharedMemoryA(%s): error %u", name, (unsigned)GetLastError());
+		return -1;
+	}
+	sync_page = loc;
+	return 0;
+}
+
+/* Waits until both guests reached barrier K. SPIN: no sleep, so that both
+ * leave it within a few microseconds (the start of a race). */
+static int barrier_wait(int k, int spin)
+{
+	uint64_t end = now_us() + (uint64_t)WAIT_MS * 1000;
+
+	atomic_fetch_add(&sync_page->barrier[k], 1);
+	while (atomic_load(&sync_page->barrier[k]) < 2) {
+		if (now_us() > end) {
+			fail("timed out at barrier %d", k);
+			return -1;
+		}
+		if (!spin)
+			usleep(500);
+	}
+	return 0;
+}
+
+static int barrier(int k)
+{
+	return barrier_wait(k, 0);
+}
+
+/* Waits for the host's go (the region host.go), then lets go of it. */
+static int host_go(void)
+{
+	void *loc;
+	HANDLE h;
+
+	say("HOLDING %s", test);
+	h = wait_open("host.go", &loc, WAIT_MS);
+	if (!h)
+		return -1;
+	if (!RtCloseHandle(h))
+		fail("RtCloseHandle(host.go): error %u", (unsigned)GetLastError());
+	return 0;
+}
+
+static uint8_t pattern(uint64_t i, int who)
+{
+	uint64_t x = i * 0x9e3779b97f4a7c15ull + (uint64_t)who * 0x632be59bd9b4e019ull;
+
+	return (uint8_t)(x >> 56);
+}
+
+/* Counts the bytes of [from, size) that differ from WHO's pattern. */
+static uint64_t check_pattern(const uint8_t *p, uint64_t from, uint64_t size, int who)
+{
+	uint64_t i, bad = 0;
+
+	for (i = from; i < size; i++)
+		bad += p[i] != pattern(i, who);
+	return bad;
+}
+
+static void fill_pattern(uint8_t *p, uint64_t from, uint64_t size, int who)
+{
+	uint64_t i;
+
+	for (i = from; i < size; i++)
+		p[i] = pattern(i, who);
+}
+
+static const WCHAR sensor_w[] = {'s', 'e', 'n', 's', 'o', 'r', 0};
+
+/* The region's first 8 bytes are its state: 0 new, 1 pattern written by
+ * win, 2 reply written by rt. The rest is data, checked byte by byte. */
+static int wait_state(_Atomic uint64_t *state, uint64_t want)
+{
+	uint64_t end = now_us() + (uint64_t)WAIT_MS * 1000;
+
+	while (atomic_load(state) != want) {
+		if (now_us() > end) {
+			fail("timed out waiting for state %llu", (unsigned long long)want);
+			return -1;
+		}
+		usleep(500);
+	}
+	return 0;
+}
+
+static int cmd_exchange(int me, uint64_t size)
+{
+	SHARED_MEMORY_INFO info;
+	uint64_t bad, t0;
+	void *loc = NULL;
+	uint8_t *p;
+	HANDLE h;
+
+	if (sync_attach() || barrier(0))
+		return finish();
+	t0 = now_us();
+	if (me == 0) {
+		h = RtCreateSharedMemoryW(PAGE_READWRITE, 0, (DWORD)size, sensor_w, &loc);
+		if (!h || GetLastError() != 0) {
+			fail("RtCreateSharedMemoryW(sensor): handle %p error %u", h,
+			     (unsigned)GetLastError());
+			return finish();
+		}
+		p = loc;
+		bad = 0;
+		for (uint64_t i = 0; i < size; i++)
+			bad += p[i] != 0;
+		if (bad)
+			fail("new region sensor is not zero-filled");
+		fill_pattern(p, 8, size, 0);
+		atomic_store((_Atomic uint64_t *)p, 1);
+		say("win: created sensor (%llu bytes, W call), wrote the pattern",
+		    (unsigned long long)size);
+		if (wait_state((_Atomic uint64_t *)p, 2))
+			return finish();
+		bad = check_pattern(p, 8, size, 1);
+		if (bad)
+			fail("win: %llu bytes of rt's reply differ", (unsigned long long)bad);
+		else
+			say("win: verified all %llu bytes of rt's reply",
+			    (unsigned long long)(size - 8));
+	} else {
+		h = wait_open("sensor", &loc, WAIT_MS);
+		if (!h)
+			return finish();
+		if (!RtQuerySharedMemory(h, &info) || info.dwSize != size ||
+		    info.flProtect != PAGE_READWRITE)
+			fail("RtQuerySharedMemory(sensor): size %u protect %u",
+			     (unsigned)info.dwSize, (unsigned)info.flProtect);
+		p = loc;
+		if (wait_state((_Atomic uint64_t *)p, 1))
+			return finish();
+		bad = check_pattern(p, 8, size, 0);
+		if (bad)
+			fail("rt: %llu bytes of win's pattern differ", (unsigned long long)bad);
+		else
+			say("rt: opened sensor (A call), verified all %llu bytes",
+			    (unsigned long long)(size - 8));
+		fill_pattern(p, 8, size, 1);
+		atomic_store((_Atomic uint64_t *)p, 2);
+		say("rt: wrote the reply");
+	}
+	say("exchange took %llu us", (unsigned long long)(now_us() - t0));
+	host_go();
+	if (!RtCloseHandle(h))
+		fail("RtCloseHandle(sensor): error %u", (unsigned)GetLastError());
+	if (barrier(1) == 0 && RtCloseHandle(sync_handle) != TRUE)
+		fail("RtCloseHandle(sync): error %u", (unsigned)GetLastError());
+	return finish();
+}
+
+static int cmd_race(int me, int n)
+{
+	HANDLE *h = calloc((size_t)n, sizeof(*h));
+	uint64_t **loc = calloc((size_t)n, sizeof(*loc));
+	char *created = calloc((size_t)n, 1);
+	char name[32], list[1024];
+	int i, ncreated = 0, len = 0;
+	uint64_t t0;
+
+	if (!h || !loc || !created)
+		return 1;
+	/* Both guests wait at barrier 0 sleeping, then spin at barrier 1 and
+	 * start together. win goes up the names, rt down: they meet and
+	 * collide in the middle, and each creates about half. */
+	if (sync_attach() || barrier(0) || barrier_wait(1, 1))
+		return finish();
+	t0 = now_us();
+	for (int k = 0; k < n; k++) {
+		i = me == 0 ? k : n - 1 - k;
+		snprintf(name, sizeof(name), "race.%02d", i);
+		h[i] = RtCreateSharedMemoryA(PAGE_READWRITE, 0, 4096, name, (void **)&loc[i]);
+		if (!h[i]) {
+			fail("RtCreateSharedMemoryA(%s): error %u", name, (unsigned)GetLastError());
+			continue;
+		}
+		if (GetLastError() == 0) {
+			created[i] = 1;
+			ncreated++;
+			atomic_store((_Atomic uint64_t *)loc[i], 0x1000u + (unsigned)me);
+		} else if (GetLastError() != ERROR_ALREADY_EXISTS) {
+			fail("%s: GetLastError %u after success", name, (unsigned)GetLastError());
+		}
+	}
+	say("race: %d creates in %llu us", n, (unsigned long long)(now_us() - t0));
+	if (barrier(2))
+		return finish();
+	/* Every region carries the tag of its one creator. */
+	for (i = 0; i < n; i++) {
+		uint64_t tag;
+
+		if (!h[i])
+			continue;
+		tag = atomic_load((_Atomic uint64_t *)loc[i]);
+		if (tag != 0x1000u + (unsigned)(created[i] ? me : !me))
+			fail("race.%02d: tag %#llx, %s it", i, (unsigned long long)tag,
+			     created[i] ? "I created" : "the other VM created");
+		if (created[i])
+			len += snprintf(list + len, sizeof(list) - (size_t)len, " %d", i);
+	}
+	say("race: created %d opened %d", ncreated, n - ncreated);
+	say("race-created:%s", list);
+	if (barrier(3))
+		return finish();
+	for (i = 0; i < n; i++)
+		if (h[i] && !RtCloseHandle(h[i]))
+			fail("RtCloseHandle(race.%02d): error %u", i, (unsigned)GetLastError());
+	if (barrier(4) == 0)
+		RtCloseHandle(sync_handle);
+	return finish();
+}
+
+/* The PAT memory type of the pool's mapping: map 1 of the vmshm UIO device. */
+static int cmd_pat(void)
+{
+	char why[256], line[256], path[96], want[64];
+	unsigned long long addr = 0;
+	vmshm_pool *pool;
+	int n, found = 0;
+	FILE *f;
+
+	n = vmshm_attach(NULL, 0, &pool, why, sizeof(why));
+	if (n < 0) {
+		fail("attach: %s (%s)", vmshm_strerror(n), why);
+		return finish();
+	}
+	if (strcmp(vmshm_backend_name(pool), "uio") != 0) {
+		fail("backend %s, not uio", vmshm_backend_name(pool));
+		vmshm_detach(pool);
+		return finish();
+	}
+	n = -1;
+	{
+		const char *spec = getenv("VMSHM_POOL");
+
+		if (spec && sscanf(spec, "/dev/uio%d", &n) != 1)
+			n = -1;
+	}
+	snprintf(path, sizeof(path), "/sys/class/uio/uio%d/maps/map1/addr", n < 0 ? 0 : n);
+	f = fopen(path, "r");
+	if (!f || fscanf(f, "%llx", &addr) != 1)
+		fail("cannot read %s", path);
+	if (f)
+		fclose(f);
+	snprintf(want, sizeof(want), "[mem 0x%016llx-", addr);
+	f = fopen("/sys/kernel/debug/x86/pat_memtype_list", "r");
+	if (!f) {
+		fail("cannot read /sys/kernel/debug/x86/pat_memtype_list");
+		vmshm_detach(pool);
+		return finish();
+	}
+	while (fgets(line, sizeof(line), f)) {
+		if (!strstr(line, want))
+			continue;
+		line[strcspn(line, "\n")] = 0;
+		say("pat: %s", line);
+		found++;
+		if (!strstr(line, "write-back"))
+			fail("the pool's mapping is not write-back: %s", line);
+	}
+	fclose(f);
+	if (!found)
+		fail("no PAT entry for the pool at %#llx", addr);
+	vmshm_detach(pool);
+	return finish();
+}
+
+static int cmd_backend(void)
+{
+	char why[256];
+	vmshm_pool *pool;
+	int err;
+
+	err = vmshm_attach(NULL, VMSHM_ATTACH_OBSERVER, &pool, why, sizeof(why));
+	if (err < 0) {
+		fail("attach: %s (%s)", vmshm_strerror(err), why);
+		return finish();
+	}
+	err = vmshm_ivposition(pool);
+	if (err >= 0)
+		say("backend %s, pool %llu bytes, ivshmem ID %d", vmshm_backend_name(pool),
+		    (unsigned long long)vmshm_size(pool), err);
+	else
+		say("backend %s, pool %llu bytes, no doorbells", vmshm_backend_name(pool),
+		    (unsigned long long)vmshm_size(pool));
+	vmshm_detach(pool);
+	return finish();
+}
+
+static int cmd_doorbell(int me, int rounds)
+{
+	uint64_t t0, total = 0, best = UINT64_MAX;
+	char why[256];
+	vmshm_pool *pool;
+	int err, other, i, r;
+
+	err = vmshm_attach(NULL, 0, &pool, why, sizeof(why));
+	if (err < 0) {
+		fail("attach: %s (%s)", vmshm_strerror(err), why);
+		return finish();
+	}
+	err = vmshm_ivposition(pool);
+	if (err < 0) {
+		fail("ivposition: %s", vmshm_strerror(err));
+		vmshm_detach(pool);
+		return finish();
+	}
+	say("doorbell: %s backend, my ivshmem ID %d", vmshm_backend_name(pool), err);
+	if (sync_attach()) {
+		vmshm_detach(pool);
+		return finish();
+	}
+	atomic_store(&sync_page->ivpos[me], err);
+	if (barrier(0))
+		goto out;
+	other = (int)atomic_load(&sync_page->ivpos[!me]);
+	for (i = 0; i < rounds; i++) {
+		if (me == 0) {
+			t0 = now_us();
+			err = vmshm_doorbell_ring(pool, (uint16_t)other, 0);
+			r = err < 0 ? err : vmshm_doorbell_wait(pool, 5000);
+			t0 = now_us() - t0;
+			total += t0;
+			best = t0 < best ? t0 : best;
+		} else {
+			r = vmshm_doorbell_wait(pool, 20000);
+			err = r == 1 ? vmshm_doorbell_ring(pool, (uint16_t)other, 0) : 0;
+		}
+		if (err < 0 || r != 1) {
+			fail("round %d: ring %s, wait %d", i, vmshm_strerror(err), r);
+			break;
+		}
+	}
+	if (me == 0 && i == rounds)
+		say("doorbell: %d round trips, mean %llu us, best %llu us", rounds,
+		    (unsigned long long)(total / (uint64_t)rounds), (unsigned long long)best);
+	else if (i == rounds)
+		say("doorbell: answered %d doorbells", rounds);
+	barrier(1);
+out:
+	RtCloseHandle(sync_handle);
+	vmshm_detach(pool);
+	return finish();
+}
+
+/* win: vm.w1, vm.w2 (only win), vm.shared (win creates, rt opens);
+ * rt: vm.r (only rt). Then win's VM is killed by the host; rt checks that
+ * its regions survived and that win's own ones are gone. */
+static int cmd_vmdies(int me)
+{
+	static const char *names[] = {"vm.w1", "vm.w2", "vm.shared", "vm.r"};
+	static const int creator[] = {0, 0, 0, 1};
+	static const uint64_t sizes[] = {65536, 8192, 262144, 131072};
+	HANDLE h[4] = {0};
+	uint8_t *p[4] = {0};
+	int i;
+
+	if (sync_attach() || barrier(0))
+		return finish();
+	for (i = 0; i < 4; i++) {
+		if (creator[i] != me)
+			continue;
+		h[i] = RtCreateSharedMemoryA(PAGE_READWRITE, 0, (DWORD)sizes[i], names[i],
+					     (void **)&p[i]);
+		if (!h[i] || GetLastError() != 0) {
+			fail("RtCreateSharedMemoryA(%s): error %u", names[i],
+			     (unsigned)GetLastError());
+			return finish();
+		}
+		fill_pattern(p[i], 0, sizes[i], 10 + i);
+	}
+	if (barrier(1))
+		return finish();
+	if (me == 0) {
+		h[3] = wait_open("vm.r", (void **)&p[3], 1000);
+	} else {
+		h[2] = wait_open("vm.shared", (void **)&p[2], 1000);
+	}
+	if (barrier(2))
+		return finish();
+	if (me == 0) {
+		say("HOLDING %s", test);
+		for (;;)
+			pause(); /* until the host kills this VM */
+	}
+	host_go();
+	/* win's VM is gone and reclaimed. */
+	for (i = 2; i < 4; i++) {
+		uint64_t bad = check_pattern(p[i], 0, sizes[i], 10 + i);
+
+		if (bad)
+			fail("%s: %llu bytes changed", names[i], (unsigned long long)bad);
+		else
+			say("rt: %s intact (%llu bytes)", names[i], (unsigned long long)sizes[i]);
+	}
+	for (i = 0; i < 2; i++) {
+		void *loc;
+		HANDLE g = RtOpenSharedMemoryA(SHM_MAP_ALL_ACCESS, FALSE, names[i], &loc);
+
+		if (g || GetLastError() != ERROR_FILE_NOT_FOUND)
+			fail("%s still exists after win's VM died (error %u)", names[i],
+			     (unsigned)GetLastError());
+		else
+			say("rt: %s is gone", names[i]);
+		if (g)
+			RtCloseHandle(g);
+	}
+	for (i = 2; i < 4; i++)
+		if (!RtCloseHandle(h[i]))
+			fail("RtCloseHandle(%s): error %u", names[i], (unsigned)GetLastError());
+	RtCloseHandle(sync_handle);
+	return finish();
+}
+
+/* The demo: a short conversation through one region. */
+static int cmd_demo(int me)
+{
+	static const WCHAR name_w[] = {'p', 'l', 'a', 'n', 't', '/', 's',
+				       't', 'a', 't', 'u', 's', 0};
+	struct msg {
+		_Atomic uint64_t state;
+		char question[120];
+		char answer[120];
+	} * m;
+	void *loc = NULL;
+	HANDLE h;
+
+	if (sync_attach() || barrier(0))
+		return finish();
+	if (me == 0) {
+		h = RtCreateSharedMemoryW(PAGE_READWRITE, 0, 65536, name_w, &loc);
+		if (!h) {
+			fail("RtCreateSharedMemoryW(plant/status): error %u",
+			     (unsigned)GetLastError());
+			return finish();
+		}
+		say("win: RtCreateSharedMemoryW(L\"plant/status\", 64 KiB) -> handle, "
+		    "GetLastError() = %u",
+		    (unsigned)GetLastError());
+		m = loc;
+		snprintf(m->question, sizeof(m->question),
+			 "setpoint 42.5 C, valve 3 open: please confirm");
+		atomic_store(&m->state, 1);
+		say("win: wrote \"%s\"", m->question);
+		if (wait_state(&m->state, 2) == 0)
+			say("win: read the answer \"%s\"", m->answer);
+	} else {
+		h = wait_open("plant/status", &loc, WAIT_MS);
+		if (!h)
+			return finish();
+		say("rt: RtOpenSharedMemoryA(\"plant/status\") -> handle, GetLastError() = %u",
+		    (unsigned)GetLastError());
+		m = loc;
+		if (wait_state(&m->state, 1))
+			return finish();
+		say("rt: read \"%s\"", m->question);
+		snprintf(m->answer, sizeof(m->answer), "confirmed by the RT loop at tick %llu",
+			 (unsigned long long)(now_us() / 1000));
+		atomic_store(&m->state, 2);
+		say("rt: answered \"%s\"", m->answer);
+	}
+	host_go();
+	RtCloseHandle(h);
+	if (barrier(1) == 0)
+		RtCloseHandle(sync_handle);
+	say("%s: closed its handles", me ? "rt" : "win");
+	return finish();
+}
+
+static void usage(void)
+{
+	fprintf(stderr, "usage: vmguest exchange|race|doorbell|vmdies|demo win|rt [N] | pat | "
+			"backend\n");
+	exit(2);
+}
+
+int main(int argc, char **argv)
+{
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	if (argc < 2)
+		usage();
+	test = argv[1];
+	if (strcmp(test, "pat") == 0)
+		return cmd_pat();
+	if (strcmp(test, "backend") == 0)
+		return cmd_backend();
+	if (argc < 3)
+		usage();
+	if (strcmp(test, "exchange") == 0)
+		return cmd_exchange(role_index(argv[2]),
+				    argc > 3 ? strtoull(argv[3], NULL, 0) : 1u << 20);
+	if (strcmp(test, "race") == 0)
+		return cmd_race(role_index(argv[2]), argc > 3 ? atoi(argv[3]) : 50);
+	if (strcmp(test, "doorbell") == 0)
+		return cmd_doorbell(role_index(argv[2]), argc > 3 ? atoi(argv[3]) : 20);
+	if (strcmp(test, "vmdies") == 0)
+		return cmd_vmdies(role_index(argv[2]));
+	if (strcmp(test, "demo") == 0)
+		return cmd_demo(role_index(argv[2]));
+	usage();
+	return 2;
+}

@@ -1,0 +1,36 @@
+# vm-images/build.mk - the guest initramfs and the two-guest targets:
+#   make vm-image   kernel, driver, guest programs and initramfs under $(BUILD)/vm
+#   make vm-test    the QEMU two-guest harness (a step of `make test`)
+#   make demo       two guests share a region through the RtApi calls
+
+# (guest-driver/build.mk, included after this file, builds these two.)
+VM_DIR := $(BUILD)/vm
+GUEST_KO := $(BUILD)/guest-driver/vmshm_uio.ko
+VM_INITRD := $(VM_DIR)/initramfs.cpio
+VM_GUEST := $(BUILD)/vm/bin/vmguest
+VM_HOSTCTL := $(BUILD)/vm/bin/hostctl
+VM_SCENARIOS := $(wildcard tests/vm/scenarios/*)
+VM_CLI := $(BUILD)/bin/vmshm
+
+.PHONY: vm-image vm-test demo
+vm-image: $(VM_INITRD) $(VM_HOSTCTL)
+
+# Guest programs are static: the initramfs has no C library.
+$(VM_GUEST): tests/vm/vmguest.c $(LIBA) include/RtApi.h include/vmshm.h
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -static -o $@ $< $(LIBA) -lpciaccess -lz -lpthread
+
+$(VM_HOSTCTL): tests/vm/hostctl.c $(LIBA) include/vmshm.h
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(LIBA) $(LIB_LIBS)
+
+$(VM_INITRD): vm-images/mkinitramfs.sh vm-images/init $(GUEST_KO) $(VM_GUEST) $(VM_SCENARIOS)
+	sh vm-images/mkinitramfs.sh $@ $(VM_DIR) $(GUEST_KO) $(VM_GUEST)=bin/vmguest \
+		$(foreach s,$(VM_SCENARIOS),$(s)=scenarios/$(notdir $(s)))
+
+TEST_STEPS += vm-test
+vm-test: check-deps $(VM_INITRD) $(VM_HOSTCTL) $(VM_CLI)
+	python3 tests/vm/harness.py --build $(BUILD)
+
+demo: check-deps $(VM_INITRD) $(VM_HOSTCTL) $(VM_CLI)
+	python3 tests/vm/harness.py --build $(BUILD) --demo
