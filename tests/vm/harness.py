@@ -491,19 +491,22 @@ def demo(h):
     print("$ qemu-system-x86_64 ... %s   # twice: guests win and rt (TCG)" % " ".join(devs))
     win = h.boot("win", "demo", devs)
     rt = h.boot("rt", "demo", devs)
-    seen = {"win": 0, "rt": 0}
+    state = {"next": 1, "done": set()}
     ok = True
 
-    def pump():
+    def pump(final=False):
+        """Prints the guests' demo lines in the order of their step numbers."""
+        steps = {}
         for g in (win, rt):
-            lines = [l for l in g.lines() if l.startswith("vmguest: ")]
-            for l in lines[seen[g.name]:]:
-                text = l.split("vmguest: ", 1)[1]
-                if text.startswith(("PASS", "FAIL", "HOLDING")):
-                    continue
-                text = re.sub(r"^(win|rt): ", "", text)
-                print("  [%-3s] %s" % (g.name, text))
-            seen[g.name] = len(lines)
+            for l in g.lines():
+                m = re.match(r"vmguest: demo (\d+) (.*)", l)
+                if m:
+                    steps[int(m.group(1))] = (g.name, m.group(2))
+        while state["next"] in steps or (final and steps and state["next"] <= max(steps)):
+            n = state["next"]
+            if n in steps:
+                print("  [%-3s] %s" % steps[n])
+            state["next"] += 1
 
     try:
         end = time.time() + GUEST_TIMEOUT
@@ -513,13 +516,15 @@ def demo(h):
                 raise RuntimeError("a guest ended or hung before the exchange")
             time.sleep(0.1)
         pump()
+        print("  (win is VM %s, rt is VM %s; sync.demo is where the two guests meet)"
+              % (win.boot_id(), rt.boot_id()))
         show("vmshm ls --pool %s" % h.pool, h.vmshm("ls").stdout)
         show("vmshm peers --pool %s" % h.pool, h.vmshm("peers").stdout)
         h.host_go()
         for g in (win, rt):
             g.wait_exit()
         h.host_nogo()
-        pump()
+        pump(final=True)
         for g in (win, rt):
             ok = ok and g.passed("demo")
         info = h.info()
