@@ -143,6 +143,20 @@ int cmd_peers(int argc, char **argv)
 	return EXIT_OK;
 }
 
+struct peer_look {
+	uint32_t index;
+	int state;
+};
+
+static int look_peer(const struct vmshm_peerinfo *pi, void *arg)
+{
+	struct peer_look *l = arg;
+
+	if (pi->index == l->index)
+		l->state = pi->state;
+	return 0;
+}
+
 int cmd_gc(int argc, char **argv)
 {
 	struct cmd_ctx c = {.cmd = "gc"};
@@ -185,19 +199,28 @@ int cmd_gc(int argc, char **argv)
 	rc = open_pool(&c, VMSHM_ATTACH_NORECLAIM, &p);
 	if (rc)
 		return rc;
-	if (peer_s)
+	if (peer_s) {
+		struct peer_look look = {.index = (uint32_t)v, .state = -1};
+
+		vmshm_peers(p, look_peer, &look);
+		if (look.state < 0 || look.state == VMSHM_PEER_FREE) {
+			vmshm_detach(p);
+			return fail(&c, EXIT_FAIL, "no peer %s in %s", peer_s, c.pool);
+		}
 		rc = vmshm_reclaim_peer(p, (uint32_t)v, force);
-	else if (vm_s)
+		if (rc == 0) {
+			vmshm_detach(p);
+			return fail(&c, EXIT_FAIL,
+				    "peer %s was not reclaimed: it looks alive (%s) or cannot be "
+				    "judged; --force reclaims it anyway",
+				    peer_s, vmshm_peer_state_name(look.state));
+		}
+	} else if (vm_s)
 		rc = vmshm_reclaim_vm(p, by_uuid ? boot : NULL, by_uuid ? -1 : (int32_t)v);
 	else
 		rc = vmshm_reclaim(p);
 	vmshm_detach(p);
 	if (rc < 0) {
-		if (peer_s && rc == VMSHM_EBUSY)
-			return fail(&c, EXIT_FAIL,
-				    "peer %s looks alive or cannot be judged: use --force to "
-				    "reclaim it anyway",
-				    peer_s);
 		return fail(&c, EXIT_FAIL, "%s", vmshm_strerror(rc));
 	}
 	if (c.json) {

@@ -1,0 +1,83 @@
+/*
+ * rtpeer.c - a test helper that uses a region through the RtApi calls, the
+ * way an RTX program does. The pool is $VMSHM_POOL.
+ *
+ *   rtpeer create NAME SIZE INFILE   RtCreateSharedMemory, copy INFILE into it
+ *   rtpeer open NAME OUTFILE         RtOpenSharedMemory, copy it to OUTFILE
+ *
+ * Both print "lasterr=E size=S" (GetLastError after the call, the size
+ * RtQuerySharedMemory reports), then hold the handle until a line or EOF
+ * arrives on stdin, then RtCloseHandle and print "closed". On failure they
+ * print "lasterr=E" and exit 1.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "RtApi.h"
+
+static int hold_and_close(HANDLE h)
+{
+	char line[64];
+
+	fflush(stdout);
+	if (!fgets(line, sizeof(line), stdin)) {
+		/* EOF: close now */
+	}
+	if (!RtCloseHandle(h)) {
+		printf("close failed lasterr=%u\n", (unsigned)GetLastError());
+		return 1;
+	}
+	printf("closed\n");
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	SHARED_MEMORY_INFO info = {0};
+	VOID *loc = NULL;
+	HANDLE h;
+	FILE *f;
+
+	if (argc == 5 && !strcmp(argv[1], "create")) {
+		unsigned long size = strtoul(argv[3], NULL, 0);
+		size_t n;
+
+		h = RtCreateSharedMemoryA(PAGE_READWRITE, 0, (DWORD)size, argv[2], &loc);
+		if (!h) {
+			printf("lasterr=%u\n", (unsigned)GetLastError());
+			return 1;
+		}
+		printf("lasterr=%u", (unsigned)GetLastError());
+		RtQuerySharedMemory(h, &info);
+		printf(" size=%u\n", (unsigned)info.dwSize);
+		f = fopen(argv[4], "rb");
+		if (!f) {
+			perror(argv[4]);
+			return 1;
+		}
+		n = fread(loc, 1, info.dwSize, f);
+		fclose(f);
+		printf("copied=%zu\n", n);
+		return hold_and_close(h);
+	}
+	if (argc == 4 && !strcmp(argv[1], "open")) {
+		h = RtOpenSharedMemoryA(SHM_MAP_ALL_ACCESS, FALSE, argv[2], &loc);
+		if (!h) {
+			printf("lasterr=%u\n", (unsigned)GetLastError());
+			return 1;
+		}
+		printf("lasterr=%u", (unsigned)GetLastError());
+		RtQuerySharedMemory(h, &info);
+		printf(" size=%u\n", (unsigned)info.dwSize);
+		f = fopen(argv[3], "wb");
+		if (!f || fwrite(loc, 1, info.dwSize, f) != info.dwSize) {
+			perror(argv[3]);
+			return 1;
+		}
+		fclose(f);
+		return hold_and_close(h);
+	}
+	fprintf(stderr, "usage: rtpeer create NAME SIZE INFILE | rtpeer open NAME OUTFILE\n");
+	return 2;
+}

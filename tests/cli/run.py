@@ -1,0 +1,831 @@
+#!/usr/bin/env python3
+"""The vmshm CLI suite: every command, its --json output (parsed), its exit
+codes and its errors; regions shared with a process using the RtApi calls;
+reclaim; the consistency check against injected corruptions; hugetlbfs
+pools; the doorbell server driven by its own test client and by QEMU.
+
+Run by `make cli-test` as: python3 tests/cli/run.py --build BUILD
+Prints one line per check and closes with "N passed, M failed"; exits 1 if
+any check failed.
+"""
+
+import argparse
+import json
+import os
+import random
+import shlex
+import shutil
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+import xml.etree.ElementTree as ET
+
+PASSED = 0
+FAILED = 0
+
+
+def check(cond, what, detail=""):
+    global PASSED, FAILED
+    if cond:
+        PASSED += 1
+        print("ok - " + what)
+    else:
+        FAILED += 1
+        print("not ok - " + what + (" :: " + detail if detail else ""))
+    sys.stdout.flush()
+    return cond
+
+
+class Env:
+    def __init__(self, build):
+        self.build = build
+        self.vmshm = os.path.abspath(os.path.join(build, "bin", "vmshm"))
+        self.rtpeer = os.path.abspath(os.path.join(build, "tests", "cli", "rtpeer"))
+        self.dbclient = os.path.abspath(os.path.join(build, "tests", "cli", "dbclient"))
+        self.tag = "vmshm-cli-%d" % os.getpid()
+        self.paths = []
+        self.tmp = tempfile.mkdtemp(prefix=self.tag + "-")
+        self.n = 0
+
+    def pool_path(self):
+        self.n += 1
+        p = "/dev/shm/%s-%d" % (self.tag, self.n)
+        self.paths.append(p)
+        return p
+
+    def cleanup(self):
+        for p in self.paths:
+            try:
+                os.unlink(p)
+            except OSError:
+                pass
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+E = None
+
+
+def run(args, pool=None, input=None, env=None, timeout=60):
+    """Runs vmshm ARGS; returns (rc, stdout bytes, stderr text)."""
+    e = dict(os.environ)
+    e.pop("VMSHM_POOL", None)
+    e.pop("VMSHM_IVPOSITION", None)
+    if pool is not None:
+        e["VMSHM_POOL"] = pool
+    if env:
+        e.update(env)
+    p = subprocess.run([E.vmshm] + args, input=input, stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE, env=e, timeout=timeout)
+    return p.returncode, p.stdout, p.stderr.decode("utf-8", "replace")
+
+
+def run_json(args, pool=None):
+    rc, out, err = run(args + ["--json"], pool=pool)
+    try:
+        return rc, json.loads(out.decode("utf-8")), err
+    except ValueError as ex:
+        return rc, None, err + " (JSON: %s)" % ex
+
+
+def one_line(err):
+    return len(err.strip().splitlines()) == 1
+
+
+def expect_error(args, code, needle, what, pool=None, input=None):
+    rc, out, err = run(args, pool=pool, input=input)
+    check(rc == code and needle in err and one_line(err),
+          "%s: exit %d, one line naming '%s'" % (what, code, needle),
+          "rc=%d err=%r" % (rc, err))
+    return rc, out, err
+
+
+def new_pool(size="4M", extra=()):
+    p = E.pool_path()
+    rc, out, err = run(["pool", "create", p, "--size", size] + list(extra))
+    if rc != 0:
+        raise RuntimeError("pool create failed: %s" % err)
+    return p
+
+
+def info(pool):
+    rc, j, err = run_json(["pool", "info"], pool=pool)
+    return j
+
+
+def objects(pool):
+    rc, j, err = run_json(["ls"], pool=pool)
+    if rc != 0 or j is None:
+        return None
+    return {o["name"]: o for o in j["objects"]}
+
+
+def peers(pool):
+    rc, j, err = run_json(["peers"], pool=pool)
+    return j["peers"] if j else None
+
+
+def hexdump_c(data, base=0):
+    """The output of hexdump -C (offsets from BASE)."""
+    lines = []
+    prev = None
+    starred = False
+    for i in range(0, len(data), 16):
+        chunk = data[i:i + 16]
+        if i and len(chunk) == 16 and chunk == prev:
+            if not starred:
+                lines.append("*")
+            starred = True
+            continue
+        starred = False
+        prev = chunk
+        hx = ""
+        for k in range(16):
+            if k == 8:
+                hx += " "
+            hx += " %02x" % chunk[k] if k < len(chunk) else "   "
+        asc = "".join(chr(b) if 0x20 <= b < 0x7f else "." for b in chunk)
+        lines.append("%08x %s  |%s|" % (base + i, hx, asc))
+    if data:
+        lines.append("%08x" % (base + len(data)))
+    return "".join(l + "\n" for l in lines)
+
+
+class RtPeer:
+    """A running tests/cli/rtpeer holding a handle until release()."""
+
+    def __init__(self, pool, args, extra_env=None):
+        e = dict(os.environ)
+        e["VMSHM_POOL"] = pool
+        e.pop("VMSHM_IVPOSITION", None)
+        if extra_env:
+            e.update(extra_env)
+        self.p = subprocess.Popen([E.rtpeer] + args, stdin=subprocess.PIPE,
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=e)
+        self.first = self.p.stdout.readline().decode().strip()
+        self.fields = dict(kv.split("=", 1) for kv in self.first.split() if "=" in kv)
+
+    def lasterr(self):
+        return int(self.fields.get("lasterr", "-1"))
+
+    def size(self):
+        return int(self.fields.get("size", "-1"))
+
+    def release(self):
+        out, err = self.p.communicate(b"\n", timeout=30)
+        return self.p.returncode, out.decode()
+
+    def kill(self):
+        self.p.kill()
+        self.p.wait()
+
+
+# ---------------------------------------------------------------------------
+
+def test_usage():
+    rc, out, err = run([])
+    check(rc == 2 and "usage" in err, "no command: exit 2 with the usage", err)
+    rc, out, err = run(["--help"])
+    check(rc == 0 and b"pool create PATH" in out, "--help: exit 0, lists the commands")
+    expect_error(["frobnicate"], 2, "unknown command", "unknown command")
+    expect_error(["pool"], 2, "missing subcommand", "pool without subcommand")
+    expect_error(["pool", "destroy"], 2, "unknown subcommand", "pool destroy")
+    for cmd in (["pool", "create"], ["pool", "info"], ["ls"], ["create"], ["rm"], ["write"],
+                ["read"], ["dump"], ["peers"], ["gc"], ["check"], ["qemu-args"],
+                ["libvirt-xml"], ["serve"]):
+        rc, out, err = run(cmd + ["--help"])
+        check(rc == 0 and out.startswith(b"usage: vmshm " + " ".join(cmd).encode()),
+              "vmshm %s --help: exit 0 and its usage" % " ".join(cmd), repr(out[:60]))
+    expect_error(["ls", "--bogus"], 2, "unknown option '--bogus'", "unknown option")
+    expect_error(["ls", "extra"], 2, "unexpected argument 'extra'", "stray argument")
+    expect_error(["ls"], 2, "no pool given", "no pool given")
+    expect_error(["ls", "--pool", "/dev/shm/%s-missing" % E.tag], 1, "no such pool",
+                 "missing pool (--pool)")
+    expect_error(["pool", "info"], 1, "no such pool", "missing pool ($VMSHM_POOL)",
+                 pool="/dev/shm/%s-missing" % E.tag)
+    junk = os.path.join(E.tmp, "junk")
+    with open(junk, "wb") as f:
+        f.write(b"\x01" * (1 << 20))
+    rc, out, err = run(["ls"], pool=junk)
+    check(rc == 1 and one_line(err) and junk in err, "a file that is not a pool: exit 1",
+          err)
+
+
+def test_pool_create():
+    p = E.pool_path()
+    for bad in ("abc", "12Q", "", "-4M", "4MX", "99999999999999999999"):
+        expect_error(["pool", "create", p, "--size", bad], 2, "bad size",
+                     "pool create --size %r" % bad)
+    expect_error(["pool", "create", p, "--size", "3M"], 2, "use 4M", "3M is refused, names 4M")
+    expect_error(["pool", "create", p, "--size", "5000000"], 2, "use 8M",
+                 "5000000 is refused, names 8M")
+    expect_error(["pool", "create", p, "--size", "1536K"], 2, "use 2M",
+                 "1536K is refused, names 2M")
+    expect_error(["pool", "create", p, "--size", "512K"], 2, "too small", "512K is too small")
+    expect_error(["pool", "create", p], 2, "needs --size", "no --size")
+    expect_error(["pool", "create", "--size", "4M"], 2, "needs the pool's PATH", "no PATH")
+    expect_error(["pool", "create", p, "--size", "4M", "--objects", "0"], 2, "bad --objects",
+                 "--objects 0")
+    check(not os.path.exists(p), "refused creates leave no file")
+    expect_error(["pool", "create", "/nonexistent-%s/pool" % E.tag, "--size", "4M"], 1,
+                 "no such directory", "no such directory")
+
+    rc, out, err = run(["pool", "create", p, "--size", "4M"])
+    check(rc == 0 and os.path.getsize(p) == 4 << 20, "pool create 4M: exit 0, 4194304 bytes",
+          err)
+    st = os.stat(p)
+    check(st.st_blocks * 512 >= 4 << 20, "the file is preallocated (%d blocks)" % st.st_blocks)
+    j = info(p)
+    check(j and j["size"] == 4 << 20 and j["version_major"] == 1 and j["version_minor"] == 0
+          and j["objects"] == 0 and j["peers"] == 0 and j["used_bytes"] == 0
+          and j["free_bytes"] == j["data_bytes"] and j["object_capacity"] == 1024
+          and j["peer_capacity"] == 63 and j["backend"] == "file" and j["pool"] == p,
+          "pool info --json of a new 4M pool", repr(j))
+    rc, out, err = run(["pool", "info"], pool=p)
+    check(rc == 0 and b"4194304 (4M)" in out and b"format:   1.0" in out,
+          "pool info (text)", repr(out))
+
+    # overwrite refusal, and --force
+    run(["create", "keep", "4096"], pool=p)
+    expect_error(["pool", "create", p, "--size", "8M"], 1, "use --force",
+                 "pool create over a pool")
+    check("keep" in (objects(p) or {}) and os.path.getsize(p) == 4 << 20,
+          "the refused overwrite left the pool as it was")
+    old_id = j["pool_id"]
+    rc, out, err = run(["pool", "create", p, "--size", "8M", "--objects", "100", "--force"])
+    j = info(p)
+    check(rc == 0 and j and j["size"] == 8 << 20 and j["object_capacity"] == 128
+          and j["objects"] == 0 and j["pool_id"] != old_id,
+          "pool create --force --objects 100: a new empty 8M pool (128 slots)", repr(j))
+    check(not [f for f in os.listdir("/dev/shm") if f.startswith("." + os.path.basename(p))],
+          "no temporary file left behind")
+    jf = os.path.join(E.tmp, "notapool")
+    with open(jf, "wb") as f:
+        f.write(b"precious")
+    expect_error(["pool", "create", jf, "--size", "1M"], 1, "not a vmshm pool",
+                 "pool create over another file")
+    check(open(jf, "rb").read() == b"precious", "the other file is untouched")
+
+    # no space: a small tmpfs
+    d = os.path.join(E.tmp, "small")
+    os.mkdir(d)
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2M", "tmpfs", d]).returncode == 0:
+        try:
+            expect_error(["pool", "create", d + "/p", "--size", "4M"], 1, "no space",
+                         "4M pool on a 2M tmpfs")
+            check(os.listdir(d) == [], "nothing left on the full file system")
+        finally:
+            subprocess.run(["umount", d])
+    else:
+        check(False, "mount a 2M tmpfs for the no-space test")
+
+    # no permission: an unprivileged user and a root-owned directory
+    d2 = os.path.join(E.tmp, "rootonly")
+    os.mkdir(d2, 0o755)
+    os.chmod(E.tmp, 0o755)
+    pr = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+                         E.vmshm, "pool", "create", d2 + "/p", "--size", "1M"],
+                        stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    err = pr.stderr.decode()
+    check(pr.returncode == 1 and "permission denied" in err and one_line(err),
+          "pool create as nobody in a root-owned directory: permission denied", err)
+
+
+def test_hugepages():
+    base = "/sys/kernel/mm/hugepages/hugepages-2048kB"
+    if not os.path.isdir(base):
+        check(False, "the kernel offers 2 MiB huge pages")
+        return
+    p = E.pool_path()
+    expect_error(["pool", "create", p, "--size", "4M", "--hugepages"], 1,
+                 "not a hugetlbfs mount", "--hugepages on /dev/shm")
+    nr_path = base + "/nr_hugepages"
+    nr0 = int(open(nr_path).read())
+    d = os.path.join(E.tmp, "huge")
+    os.mkdir(d)
+    mounted = False
+    try:
+        with open(nr_path, "w") as f:
+            f.write(str(nr0 + 3))
+        free = int(open(base + "/free_hugepages").read())
+        resv = int(open(base + "/resv_hugepages").read())
+        if not check(free - resv >= 3, "reserve 3 huge pages (free %d, reserved %d)"
+                     % (free, resv)):
+            return
+        mounted = subprocess.run(["mount", "-t", "hugetlbfs", "-o", "pagesize=2M", "none",
+                                  d]).returncode == 0
+        if not check(mounted, "mount hugetlbfs"):
+            return
+        hp = d + "/pool"
+        expect_error(["pool", "create", hp, "--size", "1M", "--hugepages"], 1,
+                     "not a multiple of the huge page size 2M", "1M pool on 2M pages")
+        rc, out, err = run(["pool", "create", hp, "--size", "4M", "--hugepages"])
+        free2 = int(open(base + "/free_hugepages").read())
+        check(rc == 0 and free - free2 == 2, "4M pool on hugetlbfs takes 2 huge pages "
+              "(free %d -> %d)" % (free, free2), err)
+        j = info(hp)
+        check(j and j["size"] == 4 << 20 and j["objects"] == 0, "pool info of the hugetlbfs pool")
+        run(["create", "big", "1M"], pool=hp)
+        rc, out, err = run(["write", "big"], pool=hp, input=b"huge" * 1000)
+        rc2, out2, err2 = run(["read", "big", "--length", "4000"], pool=hp)
+        check(rc == 0 and rc2 == 0 and out2 == b"huge" * 1000, "write/read on hugetlbfs")
+        rc, out, err = run(["pool", "create", d + "/pool2", "--size", "4M", "--hugepages"])
+        check(rc == 1 and "not enough huge pages" in err and "1 are free" in err
+              and "nr_hugepages" in err and one_line(err),
+              "a second 4M pool: not enough huge pages, says 1 free and how to reserve", err)
+        check(not os.path.exists(d + "/pool2") and os.listdir(d) == ["pool"],
+              "the refused pool left no file")
+        os.unlink(hp)
+    finally:
+        if mounted:
+            subprocess.run(["umount", d])
+        with open(nr_path, "w") as f:
+            f.write(str(nr0))
+
+
+def test_regions():
+    p = new_pool("4M")
+    j0 = info(p)
+    rc, out, err = run(["create", "r1", "10000"], pool=p)
+    check(rc == 0 and out == b"" and err == "", "create r1 10000: exit 0, silent", err)
+    o = objects(p)
+    r1 = o and o.get("r1")
+    check(r1 and r1["type"] == "shm" and r1["state"] == "live" and r1["size"] == 10000
+          and r1["pool_hold"] is True and r1["holders"] == [] and r1["pages"] == 3
+          and r1["offset"] % 4096 == 0 and r1["offset"] >= j0["data_offset"],
+          "ls --json: r1 is a live 10000-byte shm region held by the pool only", repr(r1))
+    j1 = info(p)
+    check(j1["objects"] == 1 and j1["used_bytes"] == 3 * 4096
+          and j1["free_bytes"] == j0["free_bytes"] - 3 * 4096 and j1["peers"] == 0,
+          "pool info: 1 object, 3 pages used, no peer left behind", repr(j1))
+    rc, out, err = run(["ls"], pool=p)
+    lines = out.decode().splitlines()
+    check(rc == 0 and len(lines) == 2 and lines[0].split()[-1] == "NAME"
+          and lines[1].split()[-1] == "r1" and " pool " in lines[1], "ls (text)", repr(out))
+
+    expect_error(["create", "r1", "10000"], 1, "already exists", "create r1 again", pool=p)
+    expect_error(["create", "r1", "20000"], 1, "fewer than 20000", "create r1 larger", pool=p)
+    expect_error(["create", "", "4096"], 2, "bad name", "empty name")
+    expect_error(["create", "x" * 260, "4096"], 2, "longer than 259", "260-unit name")
+    rc, out, err = run(["create", "x" * 259, "4096"], pool=p)
+    check(rc == 0 and ("x" * 259) in (objects(p) or {}), "259-unit name is fine (name page)",
+          err)
+    rc, out, err = run(["create", "é" * 259, "4096"], pool=p)
+    check(rc == 0 and ("é" * 259) in (objects(p) or {}),
+          "259 two-byte UTF-8 characters: fine, listed by name", err)
+    p2 = subprocess.run([E.vmshm, "create", b"bad\xff\xfe", "4096"], stdout=subprocess.PIPE,
+                        stderr=subprocess.PIPE, env=dict(os.environ, VMSHM_POOL=p))
+    check(p2.returncode == 2 and b"bad name" in p2.stderr, "invalid UTF-8 name: exit 2")
+    for bad in ("0", "abc", "4Q"):
+        expect_error(["create", "rz", bad], 2, "bad size", "create size %r" % bad, pool=p)
+    expect_error(["create", "toobig", "1G"], 1, "no room", "create 1G in a 4M pool", pool=p)
+    expect_error(["create", "r1"], 2, "needs NAME and SIZE", "create without SIZE", pool=p)
+    check(set(objects(p)) == {"r1", "x" * 259, "é" * 259}, "failed creates changed nothing")
+
+    # write / read / dump
+    data = bytes(random.Random(7).getrandbits(8) for _ in range(10000))
+    rc, out, err = run(["write", "r1"], pool=p, input=data)
+    rc2, out2, err2 = run(["read", "r1"], pool=p)
+    check(rc == 0 and rc2 == 0 and out2 == data, "write from stdin, read back: same 10000 bytes",
+          err + err2)
+    f = os.path.join(E.tmp, "part")
+    with open(f, "wb") as fh:
+        fh.write(b"0123456789" * 5)
+    rc, out, err = run(["write", "r1", "--offset", "100", "--file", f], pool=p)
+    rc2, out2, err2 = run(["read", "r1", "--offset", "100", "--length", "50"], pool=p)
+    check(rc == 0 and out2 == b"0123456789" * 5, "write --file --offset 100, read it back")
+    data = data[:100] + b"0123456789" * 5 + data[150:]
+    rc, out, err = run(["read", "r1"], pool=p)
+    check(out == data, "bytes around the write are unchanged")
+    expect_error(["read", "r1", "--offset", "9990", "--length", "20"], 1, "past the end",
+                 "read past the region's end", pool=p)
+    expect_error(["read", "r1", "--offset", "10001"], 1, "past the end",
+                 "read from beyond the end", pool=p)
+    rc, out, err = run(["read", "r1", "--offset", "10000"], pool=p)
+    check(rc == 0 and out == b"", "read at the very end: 0 bytes")
+    rc, out, err = run(["read", "r1", "--offset", "9990"], pool=p)
+    check(rc == 0 and out == data[9990:], "read --offset without --length: to the end")
+    expect_error(["write", "r1"], 1, "nothing written", "write 10001 bytes into 10000",
+                 pool=p, input=b"Z" * 10001)
+    expect_error(["write", "r1", "--offset", "9999"], 1, "nothing written",
+                 "write 2 bytes at 9999", pool=p, input=b"ZZ")
+    rc, out, err = run(["read", "r1"], pool=p)
+    check(out == data, "the refused writes changed nothing")
+    expect_error(["read", "r1", "--offset", "x"], 2, "bad offset", "bad --offset", pool=p)
+    expect_error(["read", "nope"], 1, "no such region", "read a missing region", pool=p)
+    expect_error(["write", "nope"], 1, "no such region", "write a missing region", pool=p,
+                 input=b"")
+    rc, out, err = run(["dump", "r1"], pool=p)
+    check(rc == 0 and out.decode() == hexdump_c(data), "dump: hexdump -C of the region")
+    rc, out, err = run(["dump", "r1", "--offset", "96", "--length", "70"], pool=p)
+    check(rc == 0 and out.decode() == hexdump_c(data[96:166], 96),
+          "dump --offset 96 --length 70", out.decode())
+    if shutil.which("hexdump"):
+        f2 = os.path.join(E.tmp, "r1.bin")
+        with open(f2, "wb") as fh:
+            fh.write(data)
+        ref = subprocess.run(["hexdump", "-C", f2], stdout=subprocess.PIPE).stdout
+        rc, out, err = run(["dump", "r1"], pool=p)
+        check(out == ref, "dump matches the system's hexdump -C byte for byte")
+    rc, out, err = run(["create", "zeros", "8192"], pool=p)
+    rc, out, err = run(["dump", "zeros"], pool=p)
+    check(out.decode() == "00000000  " + "00 " * 8 + " " + "00 " * 8 + " |" + "." * 16
+          + "|\n*\n00002000\n", "dump of zeros folds repeats into '*'", out.decode())
+    expect_error(["dump", "r1", "--length", "10001"], 1, "past the end", "dump past the end",
+                 pool=p)
+
+    # rm
+    free_before = info(p)["free_bytes"]
+    rc, out, err = run(["rm", "zeros"], pool=p)
+    check(rc == 0 and "zeros" not in objects(p) and info(p)["free_bytes"] == free_before + 8192,
+          "rm zeros (no handle left): gone, its 2 pages free")
+    expect_error(["rm", "zeros"], 1, "no such object", "rm it again", pool=p)
+    expect_error(["rm", ""], 2, "bad name", "rm with an empty name", pool=p)
+    return p
+
+
+def test_rtapi(p):
+    # vmshm create -> RtOpenSharedMemory
+    data = bytes(range(256)) * 32
+    run(["create", "fromcli", "8192"], pool=p)
+    run(["write", "fromcli"], pool=p, input=data)
+    out = os.path.join(E.tmp, "rt.out")
+    rt = RtPeer(p, ["open", "fromcli", out])
+    check(rt.lasterr() == 0 and rt.size() == 8192, "RtOpenSharedMemory of a CLI region: "
+          "GetLastError 0, size 8192", rt.first)
+    rc, txt = rt.release()
+    check(rc == 0 and open(out, "rb").read() == data, "RtApi sees the bytes vmshm wrote")
+    rt = RtPeer(p, ["open", "nosuch", out])
+    check(rt.lasterr() == 2, "RtOpenSharedMemory of a missing name: 2 (FILE_NOT_FOUND)",
+          rt.first)
+    rt.release()
+
+    # RtCreateSharedMemory -> vmshm read, ls, peers
+    inp = os.path.join(E.tmp, "rt.in")
+    payload = os.urandom(5000)
+    with open(inp, "wb") as fh:
+        fh.write(payload)
+    rt = RtPeer(p, ["create", "fromrt", "5000", inp])
+    rt.p.stdout.readline()  # copied=
+    check(rt.lasterr() == 0 and rt.size() == 5000, "RtCreateSharedMemory: new, 5000 bytes",
+          rt.first)
+    rc, got, err = run(["read", "fromrt"], pool=p)
+    check(rc == 0 and got == payload, "vmshm read sees the bytes RtApi wrote")
+    o = objects(p).get("fromrt")
+    pe = peers(p)
+    mine = [x for x in pe if x["pid"] == rt.p.pid]
+    check(o and o["pool_hold"] is False and len(o["holders"]) == 1,
+          "ls: fromrt is held by one peer, not by the pool", repr(o))
+    check(len(mine) == 1 and mine[0]["state"] == "alive" and mine[0]["os"] == "linux"
+          and mine[0]["liveness"] == "yes" and mine[0]["comm"] == "rtpeer"
+          and mine[0]["ivposition"] is None and o and o["holders"] == [mine[0]["index"]]
+          and len(mine[0]["vm"]) == 36,
+          "peers --json: the RtApi process, alive, holding fromrt", repr(mine))
+    expect_error(["rm", "fromrt"], 1, "no such object held by the pool",
+                 "rm of a region the pool does not hold", pool=p)
+    expect_error(["create", "fromrt", "5000"], 1, "already exists",
+                 "vmshm create of the RtApi region", pool=p)
+    rt2 = RtPeer(p, ["create", "fromrt", "4096", inp])
+    check(rt2.lasterr() == 183, "RtCreateSharedMemory of the same name, smaller: 183",
+          rt2.first)
+    rt2.release()
+    rc, txt = rt.release()
+    check(rc == 0 and "fromrt" not in objects(p), "after RtCloseHandle the region is gone")
+
+    # vmshm rm while a handle is open; the last close frees it
+    j0 = info(p)
+    run(["create", "shared", "100000"], pool=p)
+    j1 = info(p)
+    check(j1["free_bytes"] == j0["free_bytes"] - 25 * 4096 and j1["objects"] == j0["objects"] + 1,
+          "create shared 100000: 25 pages taken")
+    rt = RtPeer(p, ["open", "shared", out])
+    rc, o, err = run(["rm", "shared"], pool=p)
+    o = objects(p).get("shared")
+    check(rc == 0 and o and o["pool_hold"] is False and len(o["holders"]) == 1,
+          "rm while an RtApi handle is open: still listed, no pool hold", repr(o))
+    rc, txt = rt.release()
+    j2 = info(p)
+    check("shared" not in objects(p) and j2["free_bytes"] == j0["free_bytes"]
+          and j2["objects"] == j0["objects"] and j2["used_bytes"] == j0["used_bytes"],
+          "after the last close: not listed, pool info shows the space back", repr(j2))
+
+
+def test_gc(p):
+    run(["create", "held", "4096"], pool=p)
+    out = os.path.join(E.tmp, "gc.out")
+    # a process killed while holding a handle
+    rt = RtPeer(p, ["open", "held", out])
+    pid = rt.p.pid
+    rt.kill()
+    pe = [x for x in peers(p) if x["pid"] == pid]
+    check(len(pe) == 1 and pe[0]["liveness"] == "no", "peers: the killed process is judged dead",
+          repr(pe))
+    o = objects(p)["held"]
+    check(pe and o["holders"] == [pe[0]["index"]], "its reference is still counted")
+    rc, j, err = run_json(["gc"], pool=p)
+    check(rc == 0 and j and j["reclaimed"] == 1, "gc --json: reclaimed 1", repr(j) + err)
+    check(objects(p)["held"]["holders"] == [] and not [x for x in peers(p) if x["pid"] == pid],
+          "after gc: its reference and its peer entry are gone")
+    rc, out2, err = run(["gc"], pool=p)
+    check(rc == 0 and out2 == b"reclaimed 0 peers\n", "gc again: reclaimed 0 peers")
+
+    # a live process: --peer refuses without --force
+    rt = RtPeer(p, ["open", "held", out])
+    idx = [x for x in peers(p) if x["pid"] == rt.p.pid][0]["index"]
+    expect_error(["gc", "--peer", str(idx)], 1, "looks alive", "gc --peer of a live peer",
+                 pool=p)
+    check(objects(p)["held"]["holders"] == [idx], "the live peer keeps its reference")
+    rc, j, err = run_json(["gc", "--peer", str(idx), "--force"], pool=p)
+    check(rc == 0 and j["reclaimed"] == 1 and objects(p)["held"]["holders"] == [],
+          "gc --peer N --force reclaims it", err)
+    rt.release()
+    expect_error(["gc", "--peer", "62"], 1, "no peer 62", "gc --peer of a free entry", pool=p)
+
+    # a VM by ivshmem peer ID
+    rt = RtPeer(p, ["open", "held", out], {"VMSHM_IVPOSITION": "7"})
+    pe = [x for x in peers(p) if x["pid"] == rt.p.pid]
+    check(len(pe) == 1 and pe[0]["ivposition"] == 7, "peers: ivposition 7 recorded", repr(pe))
+    rc, j, err = run_json(["gc", "--vm", "8"], pool=p)
+    check(rc == 0 and j["reclaimed"] == 0, "gc --vm 8: no peer of that VM")
+    rc, j, err = run_json(["gc", "--vm", "7"], pool=p)
+    check(rc == 0 and j["reclaimed"] == 1 and not [x for x in peers(p) if x["pid"] == rt.p.pid]
+          and objects(p)["held"]["holders"] == [], "gc --vm 7: its peer reclaimed", err)
+    rt.release()
+    for bad, needle in ((["--peer", "0"], "bad peer index"), (["--peer", "64"], "bad peer index"),
+                        (["--vm", "xyz"], "bad VM"), (["--vm", "65536"], "bad VM"),
+                        (["--peer", "1", "--vm", "1"], "not both"), (["--force"], "--force goes")):
+        expect_error(["gc"] + bad, 2, needle, "gc %s" % " ".join(bad), pool=p)
+    run(["rm", "held"], pool=p)
+
+
+def rw(path, off, fmt, value=None):
+    with open(path, "r+b") as f:
+        f.seek(off)
+        if value is None:
+            return struct.unpack(fmt, f.read(struct.calcsize(fmt)))[0]
+        f.write(struct.pack(fmt, value))
+
+
+def test_check():
+    src = new_pool("4M")
+    run(["create", "alpha", "8192"], pool=src)
+    run(["create", "beta", "4096"], pool=src)
+    rc, j, err = run_json(["check"], pool=src)
+    check(rc == 0 and j and j["clean"] is True and j["count"] == 0 and j["faults"] == [],
+          "check --json of a clean pool: exit 0, no fault", repr(j))
+    rc, out, err = run(["check"], pool=src)
+    check(rc == 0 and out.decode().endswith(": clean\n"), "check (text) of a clean pool")
+    objs = objects(src)
+    sa, sb = objs["alpha"]["slot"], objs["beta"]["slot"]
+    slots_off = rw(src, 64, "<Q")
+    owners_off = rw(src, 80, "<Q")
+    data_off = rw(src, 88, "<Q")
+    slot = lambda s: slots_off + 256 * s
+    page_a = (objs["alpha"]["offset"] - data_off) // 4096
+    free_page = page_a + 10
+
+    def corrupt(name, edits, fault):
+        dst = E.pool_path()
+        shutil.copyfile(src, dst)
+        for off, fmt, val in edits:
+            rw(dst, off, fmt, val)
+        rc, j, err = run_json(["check"], pool=dst)
+        names = [f["fault"] for f in j["faults"]] if j else []
+        check(rc == 1 and fault in names and j["clean"] is False and j["count"] == len(names),
+              "check finds %s: fault '%s'" % (name, fault), "rc=%d %r %s" % (rc, j, err))
+        rc, out, err = run(["check"], pool=dst)
+        check(rc == 1 and [l for l in out.decode().splitlines() if l.startswith(fault + " ")]
+              and "fault" in err,
+              "check (text) names '%s' and exits 1" % fault, out.decode() + err)
+        os.unlink(dst)
+
+    sw = rw(src, slot(sa), "<Q")
+    corrupt("a bad magic", [(0, "<Q", 0x1122334455667788)], "header")
+    corrupt("a wrong slot count", [(72, "<I", 100)], "header")
+    corrupt("an invalid object type", [(slot(sa), "<Q", sw | (0xF << 28))], "slot-state")
+    corrupt("an invalid object state", [(slot(sa), "<Q", (sw & ~(0xF << 24)) | (9 << 24))],
+            "slot-state")
+    corrupt("a name byte changed", [(slot(sa) + 72, "<B", ord("A"))], "slot-name")
+    corrupt("a name length too long", [(slot(sa) + 48, "<I", 185)], "slot-name")
+    corrupt("an extent past the object space", [(slot(sa) + 32, "<Q", 1 << 40)], "slot-extent")
+    corrupt("a live object with no holder", [(slot(sa) + 8, "<Q", 0)], "holders")
+    corrupt("a holder bit of a free peer", [(slot(sa) + 8, "<Q", 1 | (1 << 9))], "holders")
+    nslots = rw(src, 72, "<I")
+    free_slot = next(k for k in range(nslots) if k not in (sa, sb))
+    corrupt("a free page owned by a free slot",
+            [(owners_off + 8 * free_page, "<Q", (free_slot + 1) | (1 << 32))], "page-leak")
+    corrupt("a page of alpha owned by beta",
+            [(owners_off + 8 * page_a, "<Q", (sb + 1) | (1 << 32))], "page-owner")
+    corrupt("an invalid peer state", [(4096 + 128 * 5, "<Q", 7)], "peer-state")
+    # a second live slot with alpha's name, right after alpha's
+    with open(src, "rb") as f:
+        f.seek(slot(sa))
+        raw = f.read(256)
+    dup = (sa + 1) % rw(src, 72, "<I")
+    if dup == sb:
+        dup = (sa + 2) % rw(src, 72, "<I")
+    dst = E.pool_path()
+    shutil.copyfile(src, dst)
+    with open(dst, "r+b") as f:
+        f.seek(slot(dup))
+        f.write(raw)
+    rc, j, err = run_json(["check"], pool=dst)
+    names = [x["fault"] for x in j["faults"]] if j else []
+    check(rc == 1 and "dup-name" in names, "check finds a duplicated name: 'dup-name'", repr(j))
+    rc, j, err = run_json(["check"], pool=src)
+    check(rc == 0 and j["clean"], "the source pool is still clean")
+
+
+def test_qemu(p):
+    rc, j, err = run_json(["qemu-args"], pool=p)
+    want = ["-object", "memory-backend-file,id=vmshm0,mem-path=%s,size=4M,share=on" % p,
+            "-device", "ivshmem-plain,memdev=vmshm0"]
+    check(rc == 0 and j["args"] == want and j["size"] == 4 << 20
+          and j["device"] == "ivshmem-plain", "qemu-args --json", repr(j))
+    rc, out, err = run(["qemu-args"], pool=p)
+    check(rc == 0 and shlex.split(out.decode()) == want, "qemu-args text is the same words")
+    sock = os.path.join(E.tmp, "door.sock")
+    rc, j, err = run_json(["qemu-args", "--doorbell", sock, "--vectors", "2", "--id", "db1"],
+                          pool=p)
+    check(rc == 0 and j["args"] == ["-chardev", "socket,path=%s,id=db1" % sock, "-device",
+                                    "ivshmem-doorbell,chardev=db1,vectors=2"],
+          "qemu-args --doorbell --vectors 2 --id db1", repr(j))
+    comma = E.pool_path() + ",x"
+    E.paths.append(comma)
+    run(["pool", "create", comma, "--size", "1M"])
+    rc, j, err = run_json(["qemu-args"], pool=comma)
+    check(rc == 0 and ("mem-path=%s,,x," % comma[:-2]) in j["args"][1],
+          "a comma in the path is doubled for QEMU", repr(j))
+    expect_error(["qemu-args", "--vectors", "2"], 2, "goes with --doorbell", "--vectors alone",
+                 pool=p)
+    expect_error(["qemu-args", "--doorbell", sock, "--vectors", "0"], 2, "bad --vectors",
+                 "--vectors 0", pool=p)
+    expect_error(["qemu-args", "--id", "9x"], 2, "bad --id", "--id 9x", pool=p)
+
+    rc, out, err = run(["libvirt-xml", "vmshm-demo"], pool=p)
+    x = ET.fromstring(out.decode()) if rc == 0 else None
+    check(x is not None and x.tag == "shmem" and x.get("name") == "vmshm-demo"
+          and x.find("model").get("type") == "ivshmem-plain"
+          and x.find("size").get("unit") == "M" and x.find("size").text == "4"
+          and x.find("server") is None,
+          "libvirt-xml: <shmem name> ivshmem-plain, 4 M", out.decode())
+    check("/dev/shm/vmshm-demo" in err and "ln -s" in err,
+          "libvirt-xml notes the /dev/shm/NAME rule when the pool is elsewhere", err)
+    name = os.path.basename(p)
+    rc, out, err = run(["libvirt-xml", name], pool=p)
+    check(rc == 0 and err == "", "libvirt-xml for the pool's own /dev/shm name: no note", err)
+    rc, out, err = run(["libvirt-xml", "a&b", "--doorbell", sock, "--vectors", "4"], pool=p)
+    x = ET.fromstring(out.decode()) if rc == 0 else None
+    check(x is not None and x.get("name") == "a&b"
+          and x.find("model").get("type") == "ivshmem-doorbell"
+          and x.find("server").get("path") == sock
+          and x.find("msi").get("vectors") == "4", "libvirt-xml --doorbell (escaped name)",
+          out.decode())
+    expect_error(["libvirt-xml", "a/b"], 2, "bad name", "libvirt-xml a/b", pool=p)
+
+    # QEMU itself accepts the options
+    qemu = shutil.which("qemu-system-x86_64")
+    if not check(qemu is not None, "qemu-system-x86_64 is installed"):
+        return
+    rc, out, err = run(["qemu-args"], pool=p)
+    args = shlex.split(out.decode())
+    q = subprocess.run([qemu, "-M", "pc", "-accel", "tcg", "-S", "-nodefaults", "-display",
+                        "none", "-monitor", "stdio"] + args, input=b"info pci\nquit\n",
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
+    check(q.returncode == 0 and b"PCI device 1af4:1110" in q.stdout
+          and b"prefetchable memory at 0xffffffffffffffff [0x003ffffe]" in q.stdout,
+          "QEMU starts with the qemu-args options: ivshmem 1af4:1110 with a 4M BAR2",
+          q.stderr.decode()[-300:])
+
+
+def serve(pool, sock, vectors):
+    e = dict(os.environ, VMSHM_POOL=pool)
+    e.pop("VMSHM_IVPOSITION", None)
+    logf = open(os.path.join(E.tmp, "serve-%d.log" % E.n), "w+")
+    s = subprocess.Popen([E.vmshm, "serve", "--socket", sock, "--vectors", str(vectors)],
+                         stdout=logf, stderr=logf, env=e)
+    for _ in range(200):
+        if " on %s, " % sock in log_text(logf) or s.poll() is not None:
+            break
+        time.sleep(0.05)
+    return s, logf
+
+
+def log_text(logf):
+    logf.flush()
+    logf.seek(0)
+    return logf.read()
+
+
+def test_serve():
+    p = new_pool("4M")
+    sock = os.path.join(E.tmp, "db.sock")
+    expect_error(["serve"], 2, "needs --socket", "serve without --socket", pool=p)
+    expect_error(["serve", "--socket", sock, "--vectors", "0"], 2, "bad --vectors",
+                 "serve --vectors 0", pool=p)
+    expect_error(["serve", "--socket", sock], 1, "no such pool", "serve a missing pool",
+                 pool=p + "-missing")
+    reg = os.path.join(E.tmp, "regular")
+    open(reg, "w").close()
+    expect_error(["serve", "--socket", reg], 1, "not a socket", "serve onto a regular file",
+                 pool=p)
+
+    s, logf = serve(p, sock, 2)
+    check(s.poll() is None and os.path.exists(sock), "serve is listening")
+    c = subprocess.run([E.dbclient, sock, p, "2"], stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE, timeout=120)
+    for line in c.stdout.decode().splitlines():
+        if line.startswith("ok - "):
+            check(True, "doorbell: " + line[5:])
+        elif line.startswith("not ok - "):
+            check(False, "doorbell: " + line[9:])
+    check(c.returncode == 0, "dbclient exit status 0", c.stderr.decode())
+    log = log_text(logf)
+    check("VM 3: reclaimed 1 peer: peer" in log, "the server logs the reclaim of VM 3", log[-500:])
+    check("peer 4 sent data (not an ivshmem peer); dropped" in log,
+          "the server logs the garbage client it dropped")
+    check(s.poll() is None, "serve survived every client")
+
+    # real QEMU as a doorbell peer
+    qemu = shutil.which("qemu-system-x86_64")
+    if qemu:
+        rc, out, err = run(["qemu-args", "--doorbell", sock, "--vectors", "2"], pool=p)
+        q = subprocess.run([qemu, "-M", "pc", "-accel", "tcg", "-S", "-nodefaults", "-display",
+                            "none", "-monitor", "stdio"] + shlex.split(out.decode()),
+                           input=b"info pci\nquit\n", stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, timeout=60)
+        time.sleep(0.3)
+        log = log_text(logf)
+        check(q.returncode == 0 and b"PCI device 1af4:1110" in q.stdout
+              and b"BAR1: 32 bit memory" in q.stdout and b"[0x003ffffe]" in q.stdout,
+              "QEMU's ivshmem-doorbell takes the server's fds and starts",
+              q.stderr.decode()[-300:])
+        check(log.count("peer 108 connected") == 1 and "peer 108 disconnected" in log,
+              "the server saw QEMU (peer 108) come and go", log[-300:])
+
+    expect_error(["serve", "--socket", sock], 1, "another server", "a second server on the "
+                 "same socket", pool=p)
+    s.send_signal(signal.SIGTERM)
+    rc = s.wait(timeout=10)
+    check(rc == 0 and not os.path.exists(sock), "SIGTERM: exit 0, socket removed")
+
+    # a stale socket from a killed server; SIGINT
+    s, logf = serve(p, sock, 1)
+    s.kill()
+    s.wait()
+    check(os.path.exists(sock), "a killed server leaves its socket")
+    s, logf = serve(p, sock, 1)
+    ok = s.poll() is None and "removed the stale socket" in log_text(logf)
+    if ok:
+        c = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        c.connect(sock)
+        c.settimeout(5)
+        msg, anc, flags, addr = c.recvmsg(8, socket.CMSG_SPACE(4))
+        ok = struct.unpack("<q", msg)[0] == 0
+        c.close()
+    check(ok, "a new server replaces the stale socket and serves")
+    s.send_signal(signal.SIGINT)
+    rc = s.wait(timeout=10)
+    check(rc == 0 and not os.path.exists(sock), "SIGINT: exit 0, socket removed")
+
+
+def main():
+    global E
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--build", default="build")
+    a = ap.parse_args()
+    E = Env(a.build)
+    t0 = time.time()
+    try:
+        for name, fn in (("usage", test_usage), ("pool create", test_pool_create),
+                         ("hugepages", test_hugepages)):
+            print("# " + name)
+            fn()
+        print("# regions")
+        p = test_regions()
+        print("# RtApi")
+        test_rtapi(p)
+        print("# gc")
+        test_gc(p)
+        print("# check")
+        test_check()
+        print("# qemu-args, libvirt-xml")
+        test_qemu(p)
+        print("# serve")
+        test_serve()
+    except Exception as ex:  # a crash of the suite is a failure, never a pass
+        import traceback
+        traceback.print_exc()
+        check(False, "the suite ran to its end", repr(ex))
+    finally:
+        E.cleanup()
+    print("# %.1f s" % (time.time() - t0))
+    print("%d passed, %d failed" % (PASSED, FAILED))
+    return 1 if FAILED else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
