@@ -19,7 +19,7 @@ import sys
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-GUEST_TIMEOUT = 150  # seconds for one guest to reach a point (TCG, 2 cores)
+GUEST_TIMEOUT = int(os.environ.get("VMSHM_VM_TIMEOUT", "150"))  # seconds for one guest step (TCG, 2 cores)
 MiB = 1 << 20
 
 
@@ -120,8 +120,8 @@ class Harness:
         if not ok:
             for g in guests:
                 print("      --- serial log of %s (%s), last lines:" % (g.name, g.log))
-                for line in g.text().splitlines()[-40:]:
-                    print("      | " + line)
+                for line in g.lines()[-40:]:
+                    print("      | " + re.sub(r"\x1b\[[0-9;?]*[a-zA-Z]|\x1bc", "", line))
         sys.stdout.flush()
 
     def scenario(self, num, title, fn):
