@@ -269,6 +269,19 @@ def test_pool_create():
                  "pool create over another file")
     check(open(jf, "rb").read() == b"precious", "the other file is untouched")
 
+    # a progress bar on a terminal for a large pool, none otherwise
+    big = E.pool_path()
+    rc, out, err = run(["pool", "create", big, "--size", "256M"])
+    check(rc == 0 and err == "", "256M pool, stderr not a terminal: no progress bar", err)
+    if shutil.which("script"):
+        q = subprocess.run(["script", "-qec", "%s pool create %s --size 256M --force"
+                            % (shlex.quote(E.vmshm), shlex.quote(big)), "/dev/null"],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        txt = q.stdout.decode("utf-8", "replace")
+        check(q.returncode == 0 and "preallocating" in txt and "] 100% 256M/256M" in txt,
+              "256M pool on a terminal: a progress bar up to 100%", txt[-200:])
+    os.unlink(big)
+
     # no space: a small tmpfs
     d = os.path.join(E.tmp, "small")
     os.mkdir(d)
