@@ -325,7 +325,7 @@ def vm_test(h, only):
         guests.append(g)
         g.wait_exit()
         for line in g.lines():
-            if re.search(r"vmguest: (uio\d|backend|unbind)", line):
+            if re.search(r"vmguest: (uio\d|backend|unbind|attach)", line):
                 notes.append(line.split("vmguest: ", 1)[1])
         return guests_ok(notes, guests, "driver")
 
@@ -351,6 +351,10 @@ def vm_test(h, only):
         for g in guests:
             g.wait_exit()
         ok = guests_ok(notes, guests, "race")
+        for g in guests:
+            if "vmguest: backend uio" not in g.text():
+                notes.append("guest %s: VMSHM_POOL unset did not find the uio device" % g.name)
+                ok = False
         sets = []
         for g in guests:
             m = re.search(r"vmguest: race-created:([ 0-9]*)", g.text())

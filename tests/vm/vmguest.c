@@ -12,6 +12,7 @@
  *   vmguest doorbell win|rt N      N doorbell round trips between the VMs
  *   vmguest vmdies win|rt          hold regions; win's VM is then killed
  *   vmguest backend                prints the backend a plain attach uses
+ *   vmguest attach-error SPEC ERR  attaching SPEC fails with code ERR
  *
  * The two guests meet in a region "sync.<test>" that both create: it holds
  * barrier counters and their doorbell IDs. The host's go is a region
@@ -421,6 +422,29 @@ static int cmd_backend(void)
 	return finish();
 }
 
+/* Attaching SPEC must fail with the error named EXPECT (e.g. VMSHM_ENOPOOL),
+ * leaving a one-line reason. */
+static int cmd_attach_error(const char *spec, const char *expect)
+{
+	char why[256] = "";
+	vmshm_pool *pool;
+	int err;
+
+	err = vmshm_attach(spec, 0, &pool, why, sizeof(why));
+	if (err >= 0) {
+		fail("attach %s succeeded (backend %s)", spec, vmshm_backend_name(pool));
+		vmshm_detach(pool);
+	} else if (err != atoi(expect)) {
+		fail("attach %s: %s (%s), expected %s", spec, vmshm_strerror(err), why,
+		     vmshm_strerror(atoi(expect)));
+	} else if (!why[0]) {
+		fail("attach %s: %s without a reason", spec, vmshm_strerror(err));
+	} else {
+		say("attach %s: %s: %s", spec, vmshm_strerror(err), why);
+	}
+	return finish();
+}
+
 static int cmd_doorbell(int me, int rounds)
 {
 	uint64_t t0, total = 0, best = UINT64_MAX;
@@ -624,6 +648,8 @@ int main(int argc, char **argv)
 		return cmd_pat();
 	if (strcmp(test, "backend") == 0)
 		return cmd_backend();
+	if (strcmp(test, "attach-error") == 0 && argc == 4)
+		return cmd_attach_error(argv[2], argv[3]);
 	if (argc < 3)
 		usage();
 	if (strcmp(test, "exchange") == 0)
