@@ -61,15 +61,14 @@ static uint64_t boot_filetime(void)
 
 	if (ntdll)
 		query = (query_sysinfo_fn)(void (*)(void))GetProcAddress(
-			ntdll, "NtQuerySystemInformation");
+		    ntdll, "NtQuerySystemInformation");
 	memset(&tod, 0, sizeof tod);
 	if (query && query(SYSINFO_TIMEOFDAY, &tod, sizeof tod, NULL) >= 0 &&
 	    tod.boot_time.QuadPart > 0)
 		return (uint64_t)tod.boot_time.QuadPart;
 	/* Fallback: now - uptime, rounded to whole seconds. */
 	GetSystemTimeAsFileTime(&now);
-	t = ((uint64_t)now.dwHighDateTime << 32 | now.dwLowDateTime) -
-	    GetTickCount64() * 10000ull;
+	t = ((uint64_t)now.dwHighDateTime << 32 | now.dwLowDateTime) - GetTickCount64() * 10000ull;
 	return (t + 5000000ull) / 10000000ull * 10000000ull;
 }
 
@@ -81,9 +80,8 @@ static void make_boot_id(uint8_t out[16])
 	uint64_t a = 0xcbf29ce484222325ull, b = 0x84222325cbf29ce4ull;
 
 	memset(guid, 0, sizeof guid);
-	if (RegGetValueW(HKEY_LOCAL_MACHINE, L"SOFTWARE\\Microsoft\\Cryptography",
-			 L"MachineGuid", RRF_RT_REG_SZ | RRF_SUBKEY_WOW6464KEY, NULL, guid,
-			 &len) != ERROR_SUCCESS)
+	if (RegGetValueW(HKEY_LOCAL_MACHINE, L"SOFTWARE\\Microsoft\\Cryptography", L"MachineGuid",
+			 RRF_RT_REG_SZ | RRF_SUBKEY_WOW6464KEY, NULL, guid, &len) != ERROR_SUCCESS)
 		memset(guid, 0, sizeof guid);
 	memset(host, 0, sizeof host);
 	if (!GetComputerNameW(host, &hlen))
@@ -223,8 +221,7 @@ uint64_t plat_now_ns(void)
 		QueryPerformanceFrequency(&freq);
 	QueryPerformanceCounter(&c);
 	return (uint64_t)(c.QuadPart / freq.QuadPart) * 1000000000ull +
-	       (uint64_t)(c.QuadPart % freq.QuadPart) * 1000000000ull /
-		       (uint64_t)freq.QuadPart;
+	       (uint64_t)(c.QuadPart % freq.QuadPart) * 1000000000ull / (uint64_t)freq.QuadPart;
 }
 
 uint64_t plat_wall_ns(void)
@@ -347,7 +344,7 @@ void plat_at_exit(void (*fn)(void))
 /* The value is copied to one of a few per-thread buffers (UTF-8), so a
  * variable set with SetEnvironmentVariable after start-up is seen too. */
 #define ENV_BUFS 4
-#define ENV_LEN 2048
+#define ENV_LEN  2048
 static _Thread_local char env_buf[ENV_BUFS][ENV_LEN];
 static _Thread_local unsigned env_next;
 

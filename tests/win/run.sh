@@ -1,0 +1,113 @@
+#!/bin/sh
+# run.sh BUILD_WIN - the Windows tests under Wine, headless, against Linux
+# peers. BUILD_WIN holds RtApi.dll, the .exe tests and xos-linux.
+#
+# Wine recipe (see the project notes): a WINEPREFIX of our own under the
+# build directory, one persistent wineserver, a warm-up run with output to a
+# file, WINEDEBUG=-all, every Wine program's output to a file (never a pipe),
+# and `wineserver -k` at the end. Prints "win-test: N passed, M failed".
+set -u
+
+W=$(cd "$1" && pwd)
+export WINEPREFIX="$W/wineprefix"
+export WINEDEBUG=-all
+export WINEDLLOVERRIDES="mscoree,mshtml=" # no Mono/Gecko installers
+unset DISPLAY WAYLAND_DISPLAY
+unset VMSHM_POOL VMSHM_DEBUG
+
+tag=vmshm-win-test-$$
+run="$W/run"
+rm -rf "$run"
+mkdir -p "$run"
+pools=""
+passed=0
+failed=0
+
+# A Linux path as Wine's Z: drive sees it.
+winpath() {
+	printf 'Z:%s' "$1" | tr / '\\'
+}
+
+cleanup() {
+	for p in $pools; do rm -f "$p"; done
+	wineserver -k >/dev/null 2>&1
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM
+
+# Adds a log's closing "N passed, M failed" to the totals; a log without
+# one (crash, hang) or a non-zero exit counts as one more failure.
+tally() { # NAME LOG STATUS
+	echo "--- $1"
+	tr -d '\r' <"$2" >"$2.txt" # Wine writes CRLF
+	cat "$2.txt"
+	line=$(grep -E '^(\[[a-z]+\] )?[0-9]+ passed, [0-9]+ failed$' "$2.txt" | tail -n 1)
+	if [ -z "$line" ]; then
+		echo "$1: no result line (exit status $3)"
+		failed=$((failed + 1))
+		return
+	fi
+	p=$(echo "$line" | sed -E 's/^(\[[a-z]+\] )?([0-9]+) passed, ([0-9]+) failed$/\2/')
+	f=$(echo "$line" | sed -E 's/^(\[[a-z]+\] )?([0-9]+) passed, ([0-9]+) failed$/\3/')
+	passed=$((passed + p))
+	failed=$((failed + f))
+	if [ "$3" -ne 0 ] && [ "$f" -eq 0 ]; then
+		echo "$1: exit status $3"
+		failed=$((failed + 1))
+	fi
+}
+
+newpool() { # NAME SIZE [OBJECTS]: a fresh pool file in $pool
+	pool=/dev/shm/$tag-$1
+	pools="$pools $pool"
+	"$W/xos-linux" mkpool "$pool" "$2" ${3:-}
+}
+
+# One wineserver for every run; the first run creates the prefix.
+t0=$(date +%s)
+setsid wineserver -p </dev/null >/dev/null 2>&1 &
+timeout 300 wine "$W/ivshmem_test.exe" "$(winpath "$run")" >"$run/warmup.log" 2>&1 </dev/null
+t1=$(date +%s)
+echo "wine: prefix and wineserver ready in $((t1 - t0)) s"
+
+# (c) the ivshmem backend's discovery and error paths, no pool set.
+timeout 120 wine "$W/ivshmem_test.exe" "$(winpath "$run")" >"$run/ivshmem.log" 2>&1 </dev/null
+tally ivshmem_test "$run/ivshmem.log" $?
+
+# (a) the RtApi semantics suite on a fresh pool, and the directory-full rule.
+if newpool rtapi 16777216; then
+	VMSHM_POOL=$(winpath "$pool") timeout 300 wine "$W/rtapi_test.exe" \
+		>"$run/rtapi.log" 2>&1 </dev/null
+	tally rtapi_test "$run/rtapi.log" $?
+else
+	echo "rtapi_test: cannot create a pool"; failed=$((failed + 1))
+fi
+if newpool small 1048576 16; then
+	VMSHM_POOL=$(winpath "$pool") timeout 120 wine "$W/rtapi_test.exe" small 16 \
+		>"$run/small.log" 2>&1 </dev/null
+	tally "rtapi_test small" "$run/small.log" $?
+else
+	echo "rtapi_test small: cannot create a pool"; failed=$((failed + 1))
+fi
+
+# (b) cross-OS: xos-linux and xos.exe on one pool file at the same time.
+if newpool xos 16777216; then
+	mkdir -p "$run/xos"
+	VMSHM_POOL=$pool timeout 300 "$W/xos-linux" lin "$run/xos" >"$run/xos-lin.log" 2>&1 &
+	lin=$!
+	VMSHM_POOL=$(winpath "$pool") timeout 300 wine "$W/xos.exe" win "$(winpath "$run/xos")" \
+		>"$run/xos-win.log" 2>&1 </dev/null &
+	win=$!
+	wait $win
+	ws=$?
+	wait $lin
+	ls=$?
+	tally "xos (Windows side)" "$run/xos-win.log" $ws
+	tally "xos (Linux side)" "$run/xos-lin.log" $ls
+else
+	echo "xos: cannot create a pool"; failed=$((failed + 1))
+fi
+
+echo "win-test: $(($(date +%s) - t0)) s"
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
