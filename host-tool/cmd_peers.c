@@ -291,7 +291,8 @@ int cmd_check(int argc, char **argv)
 	if (rc == VMSHM_EFORMAT || rc == VMSHM_EVERSION || rc == VMSHM_ECORRUPT) {
 		struct vmshm_fault f = {.code = VMSHM_FAULT_HEADER, .where = 0};
 
-		snprintf(f.what, sizeof(f.what), "%s", why[0] ? why : vmshm_strerror(rc));
+		snprintf(f.what, sizeof(f.what), "%.*s", (int)sizeof(f.what) - 1,
+			 why[0] ? why : vmshm_strerror(rc));
 		if (c.json) {
 			json_init(&s.j, stdout);
 			json_obj(&s.j, NULL);

@@ -389,6 +389,15 @@ def test_regions():
     rc, out, err = run(["create", "é" * 259, "4096"], pool=p)
     check(rc == 0 and ("é" * 259) in (objects(p) or {}),
           "259 two-byte UTF-8 characters: fine, listed by name", err)
+    odd = 'q"uote\\back\nline\ttab\x01ctl \u2028 \U0001F600'
+    rc, out, err = run(["create", odd, "4096"], pool=p)
+    check(rc == 0 and odd in (objects(p) or {}),
+          "a name with quote, backslash, newline, tab, control, U+2028, emoji: exact in JSON",
+          err)
+    rc, out, err = run(["ls"], pool=p)
+    check(rc == 0 and b"q\"uote\\x5cback\\x0aline\\x09tab\\x01ctl" in out,
+          "ls (text) escapes the name's control bytes and backslash", repr(out))
+    run(["rm", odd], pool=p)
     p2 = subprocess.run([E.vmshm, "create", b"bad\xff\xfe", "4096"], stdout=subprocess.PIPE,
                         stderr=subprocess.PIPE, env=dict(os.environ, VMSHM_POOL=p))
     check(p2.returncode == 2 and b"bad name" in p2.stderr, "invalid UTF-8 name: exit 2")
