@@ -229,6 +229,8 @@ def test_pool_create():
     expect_error(["pool", "create", "--size", "4M"], 2, "needs the pool's PATH", "no PATH")
     expect_error(["pool", "create", p, "--size", "4M", "--objects", "0"], 2, "bad --objects",
                  "--objects 0")
+    expect_error(["pool", "create", p, "--size", "1M", "--objects", "1048576"], 2,
+                 "1048576 objects do not fit in a pool of 1M", "--objects too many for 1M")
     check(not os.path.exists(p), "refused creates leave no file")
     expect_error(["pool", "create", "/nonexistent-%s/pool" % E.tag, "--size", "4M"], 1,
                  "no such directory", "no such directory")
@@ -299,8 +301,11 @@ def test_pool_create():
     d2 = os.path.join(E.tmp, "rootonly")
     os.mkdir(d2, 0o755)
     os.chmod(E.tmp, 0o755)
+    exe = os.path.join(E.tmp, "vmshm")  # reachable by nobody wherever the build is
+    shutil.copy(E.vmshm, exe)
+    os.chmod(exe, 0o755)
     pr = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
-                         E.vmshm, "pool", "create", d2 + "/p", "--size", "1M"],
+                         exe, "pool", "create", d2 + "/p", "--size", "1M"],
                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     err = pr.stderr.decode()
     check(pr.returncode == 1 and "permission denied" in err and one_line(err),
