@@ -53,8 +53,9 @@ uint64_t next_pow2(uint64_t v);
 
 /* Attaches the pool of C (error message printed, EXIT_* returned). */
 int open_pool(const struct cmd_ctx *c, unsigned flags, vmshm_pool **out);
-/* Writes S to F with non-printable bytes escaped (for text listings). */
-void put_safe(FILE *f, const char *s);
+/* Writes S to F with control bytes and '\\' escaped as \\xNN (for text
+ * listings); returns the bytes written. */
+int put_safe(FILE *f, const char *s);
 
 /* 16 bytes as a UUID string (36 characters and the NUL). */
 void uuid_str(const uint8_t id[16], char out[37]);

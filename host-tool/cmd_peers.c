@@ -87,6 +87,7 @@ static int peers_one(const struct vmshm_peerinfo *pi, void *arg)
 		json_end_obj(j);
 	} else {
 		char comm[17], ivpos[16];
+		int pad;
 
 		snprintf(comm, sizeof(comm), "%.16s", pi->comm);
 		if (pi->ivposition >= 0)
@@ -96,8 +97,9 @@ static int peers_one(const struct vmshm_peerinfo *pi, void *arg)
 		/* comm may hold anything: it is printed escaped */
 		printf("%-5u %-10s %-7s %8" PRIu64 " ", pi->index, vmshm_peer_state_name(pi->state),
 		       os_name(pi->os), pi->pid);
-		put_safe(stdout, comm[0] ? comm : "-");
-		printf("  %-36.36s %5s %-7s %s\n", pi->vm, ivpos, live_name(pi->liveness), when);
+		pad = 8 - put_safe(stdout, comm[0] ? comm : "-");
+		printf("%*s", pad > 0 ? pad : 0, "");
+		printf(" %-36.36s %5s %-7s %s\n", pi->vm, ivpos, live_name(pi->liveness), when);
 	}
 	return 0;
 }
@@ -128,8 +130,8 @@ int cmd_peers(int argc, char **argv)
 		json_str(&s.j, "pool", c.pool);
 		json_arr(&s.j, "peers");
 	} else {
-		printf("%-5s %-10s %-7s %8s %s  %-36s %5s %-7s %s\n", "INDEX", "STATE", "OS", "PID",
-		       "PROGRAM", "VM", "IVPOS", "ALIVE", "ATTACHED");
+		printf("%-5s %-10s %-7s %8s %-8s %-36s %5s %-7s %s\n", "INDEX", "STATE", "OS",
+		       "PID", "PROGRAM", "VM", "IVPOS", "ALIVE", "ATTACHED");
 	}
 	rc = vmshm_peers(p, peers_one, &s);
 	vmshm_detach(p);

@@ -221,14 +221,20 @@ uint64_t next_pow2(uint64_t v)
 	return p;
 }
 
-void put_safe(FILE *f, const char *s)
+int put_safe(FILE *f, const char *s)
 {
+	int n = 0;
+
 	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-		if (*p < 0x20 || *p == 0x7f || *p == '\\')
+		if (*p < 0x20 || *p == 0x7f || *p == '\\') {
 			fprintf(f, "\\x%02x", *p);
-		else
+			n += 4;
+		} else {
 			fputc(*p, f);
+			n++;
+		}
 	}
+	return n;
 }
 
 int open_pool(const struct cmd_ctx *c, unsigned flags, vmshm_pool **out)
