@@ -4,7 +4,7 @@
  * process (xos-linux, VMSHM_POOL=/dev/shm/...). The same source builds both.
  *
  *   xos lin DIR      the Linux side        xos win DIR     the Windows side
- *   xos holder DIR   (Windows) a process the Windows side starts and kills
+ *   xos holder DIR TAG   (Windows) a process the Windows side starts and kills
  *   xos mkpool PATH SIZE [OBJECTS]   (Linux) creates a fresh pool file
  *
  * The two sides step through the scenario together: at each step a side
@@ -251,24 +251,28 @@ static void fault_cb(const struct vmshm_fault *f, void *arg)
 
 #ifdef _WIN32
 /* ---- the holder: a Windows process that is killed holding handles ------- */
-static int run_holder(void)
+static int run_holder(const char *tag)
 {
 	void *p = NULL, *q = NULL;
-	char pid[32];
+	char pid[32], name[64];
 	HANDLE a, b;
 
+	snprintf(name, sizeof name, "xos-crash-%s", tag);
 	a = RtOpenSharedMemoryA(SHM_MAP_ALL_ACCESS, FALSE, "xos-shared", &p);
-	b = RtCreateSharedMemoryA(PAGE_READWRITE, 0, 4096, "xos-crash-only", &q);
+	b = RtCreateSharedMemoryA(PAGE_READWRITE, 0, 4096, name, &q);
 	if (!a || !b || !same_fill(p, 0, 4096, 'S'))
 		return 1;
 	memcpy(q, "held by the holder", 19);
 	snprintf(pid, sizeof pid, "%lu", (unsigned long)GetCurrentProcessId());
-	write_file("holder.ready", pid);
+	snprintf(name, sizeof name, "holder-%s.ready", tag);
+	write_file(name, pid);
 	Sleep(INFINITE);
 	return 0;
 }
 
-static HANDLE spawn_holder(void)
+/* Starts "xos holder DIR TAG", waits until it holds its handles; writes its
+ * pid to DIR/holder-TAG.pid. Returns its process handle. */
+static HANDLE spawn_holder(const char *tag)
 {
 	WCHAR exe[MAX_PATH], cmd[3 * MAX_PATH + 16];
 	STARTUPINFOW si;
@@ -288,12 +292,21 @@ static HANDLE spawn_holder(void)
 		return NULL;
 	o += d - 1;
 	cmd[o++] = L'"';
+	cmd[o++] = L' ';
+	for (const char *t = tag; *t; t++)
+		cmd[o++] = (WCHAR)*t;
 	cmd[o] = 0;
 	memset(&si, 0, sizeof si);
 	si.cb = sizeof si;
 	if (!CreateProcessW(exe, cmd, NULL, NULL, TRUE, 0, NULL, NULL, &si, &pi))
 		return NULL;
 	CloseHandle(pi.hThread);
+
+	char file[64], buf[32];
+	snprintf(file, sizeof file, "holder-%s.ready", tag);
+	CHECK(wait_file(file, buf, sizeof buf) == 0, "the holder %s never got ready", tag);
+	snprintf(file, sizeof file, "holder-%s.pid", tag);
+	write_file(file, buf);
 	return pi.hProcess;
 }
 #endif
@@ -541,12 +554,9 @@ static int run_side(void)
 #ifdef _WIN32
 	HANDLE holder = NULL;
 	if (is_win) {
-		holder = spawn_holder();
+		holder = spawn_holder("only");
 		CHECK(holder != NULL, "start the holder process");
-		CHECK(wait_file("holder.ready", buf, sizeof buf) == 0,
-		      "the holder never got ready");
-		holder_pid = strtoul(buf, NULL, 10);
-		write_file("holder.pid", buf);
+		holder_pid = holder ? GetProcessId(holder) : 0;
 	}
 #endif
 	sync_step(11);
@@ -554,7 +564,7 @@ static int run_side(void)
 		struct vmshm_peerinfo pi;
 		vmshm_pool *p2 = NULL;
 
-		CHECK(read_file("holder.pid", buf, sizeof buf) == 0, "holder.pid");
+		CHECK(read_file("holder-only.pid", buf, sizeof buf) == 0, "holder-only.pid");
 		holder_pid = strtoul(buf, NULL, 10);
 		CHECK(in_directory("xos-crash-only", NULL), "the holder's region is not listed");
 		CHECK(find_peer(VMSHM_OS_WINDOWS, holder_pid, &pi) == 1,
@@ -615,11 +625,57 @@ static int run_side(void)
 		CHECK(RtOpenSharedMemoryA(SHM_MAP_READ, FALSE, "xos-crash-only", &q) == NULL,
 		      "xos-crash-only alive after the reclaim");
 		CHECK_ERR(GetLastError(), ERROR_FILE_NOT_FOUND, "xos-crash-only after reclaim");
+	}
+#ifdef _WIN32
+	/* 13..14: another holder is killed; this time the host side (here the
+	 * Linux process, as `vmshm gc --peer ID --force` does) reclaims it. */
+	if (is_win) {
+		holder = spawn_holder("2");
+		CHECK(holder != NULL, "start the second holder");
+		if (holder) {
+			CHECK(TerminateProcess(holder, 9), "TerminateProcess");
+			WaitForSingleObject(holder, 10000);
+			CloseHandle(holder);
+		}
+	}
+#endif
+	sync_step(14);
+	if (!is_win) {
+		struct vmshm_peerinfo pi;
+		vmshm_pool *p2 = NULL;
+
+		CHECK(read_file("holder-2.pid", buf, sizeof buf) == 0, "holder-2.pid");
+		holder_pid = strtoul(buf, NULL, 10);
+		CHECK(find_peer(VMSHM_OS_WINDOWS, holder_pid, &pi) == 1,
+		      "the second holder has no peer entry");
+		CHECK(pi.liveness == VMSHM_LIVE_UNKNOWN, "Linux judged a Windows peer: %d",
+		      pi.liveness);
+		r = vmshm_attach(NULL, 0, &p2, why, sizeof why);
+		CHECK(r == 0, "Linux attach: %d %s", r, why);
+		if (r == 0) {
+			r = vmshm_reclaim_peer(p2, pi.index, 0);
+			CHECK(r <= 0, "reclaim without force took a peer Linux cannot judge: %d",
+			      r);
+			CHECK(in_directory("xos-crash-2", NULL), "xos-crash-2 died without force");
+			r = vmshm_reclaim_peer(p2, pi.index, 1);
+			CHECK(r == 1, "forced reclaim of the dead Windows peer: %d, want 1", r);
+			vmshm_detach(p2);
+		}
+		CHECK(!in_directory("xos-crash-2", NULL),
+		      "xos-crash-2 survived the forced reclaim");
+		CHECK(find_peer(VMSHM_OS_WINDOWS, holder_pid, NULL) == 0,
+		      "the second holder still has a peer entry");
+		q = NULL;
+		h = RtOpenSharedMemoryA(SHM_MAP_READ, FALSE, "xos-shared", &q);
+		CHECK(h != NULL && q && same_fill(q, 0, 4096, 'S'),
+		      "xos-shared is not intact after the forced reclaim");
+		if (h)
+			RtCloseHandle(h);
 		CHECK(!h_shared || RtCloseHandle(h_shared), "close xos-shared");
 		CHECK(!in_directory("xos-shared", NULL), "xos-shared outlived its last holder");
 	}
 	CHECK(RtCloseHandle(h_ctl), "close xos-ctl");
-	sync_step(14);
+	sync_step(16);
 
 	/* 15: the pool is clean and empty, seen from both systems. */
 	r = vmshm_check(obs, fault_cb, NULL);
@@ -627,7 +683,7 @@ static int run_side(void)
 	CHECK(vmshm_stats(obs, &st) == 0 && st.objects == 0, "%u objects left", st.objects);
 	CHECK(st.free_bytes == free0, "free bytes %llu, at start %llu",
 	      (unsigned long long)st.free_bytes, (unsigned long long)free0);
-	sync_step(15);
+	sync_step(17);
 	vmshm_detach(obs);
 	return check_summary();
 }
@@ -651,8 +707,8 @@ int main(int argc, char **argv)
 	}
 	dir = argv[2];
 #ifdef _WIN32
-	if (strcmp(argv[1], "holder") == 0)
-		return run_holder();
+	if (strcmp(argv[1], "holder") == 0 && argc >= 4)
+		return run_holder(argv[3]);
 #endif
 	is_win = strcmp(argv[1], "win") == 0;
 	if (!is_win && strcmp(argv[1], "lin") != 0)
