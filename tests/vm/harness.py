@@ -264,9 +264,10 @@ def exchange(h, empty_free, run, args, notes, guests):
     h.host_nogo()
     for g in guests:
         for line in g.lines():
-            if re.search(r"vmguest: (backend|pat|win: verified|rt: opened)", line):
+            if re.search(r"vmguest: (backend|pat|rules|win: verified|rt: opened)", line):
                 notes.append("%s: %s" % (g.name, re.sub(r"^(win|rt): ", "", line.split("vmguest: ", 1)[1])))
     ok = guests_ok(notes, guests, "exchange") and ok
+    ok = guests_ok(notes, guests, "rules") and ok
     return h.pool_back(notes, empty_free) and ok
 
 
@@ -424,10 +425,13 @@ def vm_test(h, only):
     if want("5"):
         h.scenario("5", "doorbells through vmshm serve + ivshmem-doorbell (uio backend)", s5)
 
-    def s6(notes, guests):
-        if not start_server(notes):
-            return False
-        devs = h.doorbell(sock)
+    def s6(notes, guests, by_server):
+        if by_server:
+            if not start_server(notes):
+                return False
+            devs = h.doorbell(sock)
+        else:
+            devs = h.plain(h.pool, "1G")
         win = h.boot("win", "vmdies", devs)
         rt = h.boot("rt", "vmdies", devs)
         guests += [win, rt]
@@ -439,16 +443,23 @@ def vm_test(h, only):
         ok = all(n in names for n in ("vm.w1", "vm.w2", "vm.shared", "vm.r"))
         win.kill()
         notes.append("killed the QEMU of win (VM %s)" % wid)
-        end = time.time() + 15
-        while time.time() < end and any(p["vm"] == wid for p in h.peers()):
-            time.sleep(0.2)
-        left = [p for p in h.peers() if p["vm"] == wid]
-        if left:
-            notes.append("the server did not reclaim win's peers: running vmshm gc --vm %s" % wid)
-            h.vmshm("gc", "--vm", wid)
-            ok = False
+        if by_server:
+            end = time.time() + 15
+            while time.time() < end and any(p["vm"] == wid for p in h.peers()):
+                time.sleep(0.2)
+            if any(p["vm"] == wid for p in h.peers()):
+                notes.append("the server did not reclaim win's peers: vmshm gc --vm %s" % wid)
+                h.vmshm("gc", "--vm", wid)
+                ok = False
+            else:
+                notes.append("the server reclaimed win's peers on its disconnect")
         else:
-            notes.append("the server reclaimed win's peers on its disconnect")
+            # Plain devices: no server sees the VM go; the host says which VM died.
+            n = h.vmshm_json("gc", "--vm", wid)["reclaimed"]
+            notes.append("vmshm gc --vm %s: %d peer(s) reclaimed" % (wid, n))
+            if n < 1 or any(p["vm"] == wid for p in h.peers()):
+                notes.append("win's peers are still in the pool")
+                ok = False
         rid = rt.boot_id()
         after = {}
         vm_of = {p["index"]: p["vm"] for p in h.peers()}
@@ -473,7 +484,10 @@ def vm_test(h, only):
         return h.pool_back(notes, empty_free) and ok
 
     if want("6"):
-        h.scenario("6", "a VM dies holding regions: reclaimed, survivor intact, nothing leaks", s6)
+        h.scenario("6", "a VM dies holding regions: the server's disconnect reclaims it, "
+                   "survivor intact, nothing leaks", lambda n, g: s6(n, g, True))
+        h.scenario("6b", "a VM dies holding regions: vmshm gc --vm reclaims it (plain devices)",
+                   lambda n, g: s6(n, g, False))
 
     print("vm-test: %.0f s" % (time.time() - t0))
     print("vm-test: %d passed, %d failed" % (h.passed, h.failed))

@@ -12,6 +12,7 @@
  *   vmguest doorbell win|rt N      N doorbell round trips between the VMs
  *   vmguest vmdies win|rt          hold regions; win's VM is then killed
  *   vmguest backend                prints the backend a plain attach uses
+ *   vmguest rules win|rt           the RtApi rules and error codes
  *   vmguest attach-error SPEC ERR  attaching SPEC fails with code ERR
  *
  * The two guests meet in a region "sync.<test>" that both create: it holds
@@ -422,6 +423,99 @@ static int cmd_backend(void)
 	return finish();
 }
 
+#define EXPECT(cond, ...)                                                                          \
+	do {                                                                                       \
+		if (!(cond))                                                                       \
+			fail(__VA_ARGS__);                                                         \
+	} while (0)
+
+/* The RtApi rules users rely on, with their exact error codes, on this
+ * guest's backend. Names are per role; the pool is left as it was. */
+static int cmd_rules(const char *role)
+{
+	char a[64], b[64], big[300];
+	void *loc = NULL, *loc2 = NULL;
+	WCHAR wname[64];
+	HANDLE h, h2;
+	DWORD err;
+	size_t i;
+
+	snprintf(a, sizeof(a), "rules.%s.a", role);
+	snprintf(b, sizeof(b), "rules.%s.missing", role);
+	for (i = 0; a[i]; i++)
+		wname[i] = (WCHAR)(unsigned char)a[i];
+	wname[i] = 0;
+
+	h = RtCreateSharedMemoryA(PAGE_READWRITE, 0, 10000, a, &loc);
+	err = GetLastError();
+	EXPECT(h && err == 0 && loc && ((uintptr_t)loc & 4095) == 0,
+	       "create %s: handle %p error %u", a, h, (unsigned)err);
+	if (!h)
+		return finish();
+	memset(loc, 0xa5, 10000);
+	/* The W call finds the name the A call created: 183, the same bytes. */
+	h2 = RtCreateSharedMemoryW(PAGE_READWRITE, 0, 4096, wname, &loc2);
+	err = GetLastError();
+	EXPECT(h2 && err == ERROR_ALREADY_EXISTS && ((uint8_t *)loc2)[9999] == 0xa5,
+	       "re-create (W) %s: handle %p error %u", a, h2, (unsigned)err);
+	if (h2)
+		RtCloseHandle(h2);
+	/* Larger than the existing object: 87, nothing changed. */
+	loc2 = NULL;
+	h2 = RtCreateSharedMemoryA(PAGE_READWRITE, 0, 20000, a, &loc2);
+	err = GetLastError();
+	EXPECT(!h2 && err == ERROR_INVALID_PARAMETER, "larger re-create: handle %p error %u", h2,
+	       (unsigned)err);
+	/* MaximumSizeHigh must be 0; size 0 and NULL location are refused. */
+	EXPECT(!RtCreateSharedMemoryA(PAGE_READWRITE, 1, 4096, b, &loc2) &&
+		   GetLastError() == ERROR_INVALID_PARAMETER,
+	       "high size: error %u", (unsigned)GetLastError());
+	EXPECT(!RtCreateSharedMemoryA(PAGE_READWRITE, 0, 0, b, &loc2) &&
+		   GetLastError() == ERROR_INVALID_PARAMETER,
+	       "zero size: error %u", (unsigned)GetLastError());
+	EXPECT(!RtCreateSharedMemoryA(PAGE_READWRITE, 0, 4096, b, NULL) &&
+		   GetLastError() == ERROR_INVALID_PARAMETER,
+	       "NULL location: error %u", (unsigned)GetLastError());
+	/* Open: missing name 2, bad access 87, an existing one 0. */
+	EXPECT(!RtOpenSharedMemoryA(SHM_MAP_ALL_ACCESS, FALSE, b, &loc2) &&
+		   GetLastError() == ERROR_FILE_NOT_FOUND,
+	       "open missing: error %u", (unsigned)GetLastError());
+	EXPECT(!RtOpenSharedMemoryA(0x40, FALSE, a, &loc2) &&
+		   GetLastError() == ERROR_INVALID_PARAMETER,
+	       "open bad access: error %u", (unsigned)GetLastError());
+	h2 = RtOpenSharedMemoryA(SHM_MAP_READ, FALSE, a, &loc2);
+	err = GetLastError();
+	EXPECT(h2 && err == 0 && ((uint8_t *)loc2)[0] == 0xa5, "open: handle %p error %u", h2,
+	       (unsigned)err);
+	/* Names: empty 123, 260 characters 206. */
+	EXPECT(!RtCreateSharedMemoryA(PAGE_READWRITE, 0, 4096, "", &loc2) &&
+		   GetLastError() == ERROR_INVALID_NAME,
+	       "empty name: error %u", (unsigned)GetLastError());
+	memset(big, 'n', 260);
+	big[260] = 0;
+	EXPECT(!RtCreateSharedMemoryA(PAGE_READWRITE, 0, 4096, big, &loc2) &&
+		   GetLastError() == ERROR_FILENAME_EXCED_RANGE,
+	       "260-character name: error %u", (unsigned)GetLastError());
+	/* Close: each handle once; a second close and NULL are 6. */
+	EXPECT(h2 && RtCloseHandle(h2), "close opened handle: error %u", (unsigned)GetLastError());
+	EXPECT(!RtCloseHandle(h2) && GetLastError() == ERROR_INVALID_HANDLE,
+	       "double close: error %u", (unsigned)GetLastError());
+	EXPECT(!RtCloseHandle(NULL) && GetLastError() == ERROR_INVALID_HANDLE,
+	       "close NULL: error %u", (unsigned)GetLastError());
+	EXPECT(RtCloseHandle(h), "close: error %u", (unsigned)GetLastError());
+	/* The last close destroyed it: a new create gets fresh zeroed memory. */
+	h = RtCreateSharedMemoryA(PAGE_READWRITE, 0, 10000, a, &loc);
+	err = GetLastError();
+	EXPECT(h && err == 0 && ((uint8_t *)loc)[0] == 0 && ((uint8_t *)loc)[9999] == 0,
+	       "create after the last close: handle %p error %u", h, (unsigned)err);
+	if (h)
+		RtCloseHandle(h);
+	if (!failures)
+		say("rules: create 0 / 183 / 87, open 0 / 2 / 87, names 123 / 206, close 6: as on "
+		    "the file backend");
+	return finish();
+}
+
 /* Attaching SPEC must fail with the error named EXPECT (e.g. VMSHM_ENOPOOL),
  * leaving a one-line reason. */
 static int cmd_attach_error(const char *spec, const char *expect)
@@ -648,6 +742,8 @@ int main(int argc, char **argv)
 		return cmd_pat();
 	if (strcmp(test, "backend") == 0)
 		return cmd_backend();
+	if (strcmp(test, "rules") == 0 && argc == 3)
+		return cmd_rules(argv[2]);
 	if (strcmp(test, "attach-error") == 0 && argc == 4)
 		return cmd_attach_error(argv[2], argv[3]);
 	if (argc < 3)
