@@ -4,6 +4,7 @@
  *
  *   rtpeer create NAME SIZE INFILE   RtCreateSharedMemory, copy INFILE into it
  *   rtpeer open NAME OUTFILE         RtOpenSharedMemory, copy it to OUTFILE
+ *   rtpeer event NAME                an event object of that name (native API)
  *
  * Both print "lasterr=E size=S" (GetLastError after the call, the size
  * RtQuerySharedMemory reports), then hold the handle until a line or EOF
@@ -15,6 +16,7 @@
 #include <string.h>
 
 #include "RtApi.h"
+#include "vmshm.h"
 
 static int hold_and_close(HANDLE h)
 {
@@ -78,6 +80,26 @@ int main(int argc, char **argv)
 		fclose(f);
 		return hold_and_close(h);
 	}
-	fprintf(stderr, "usage: rtpeer create NAME SIZE INFILE | rtpeer open NAME OUTFILE\n");
+	if (argc == 3 && !strcmp(argv[1], "event")) {
+		vmshm_pool *pool;
+		vmshm_ref ref;
+		char line[64];
+		int rc = vmshm_attach(NULL, 0, &pool, NULL, 0);
+
+		if (rc == 0)
+			rc = vmshm_create(pool, VMSHM_TYPE_EVENT, argv[2], 8, 0, VMSHM_EXCL, &ref);
+		printf("rc=%d\n", rc);
+		if (rc < 0)
+			return 1;
+		fflush(stdout);
+		if (!fgets(line, sizeof(line), stdin)) {
+			/* EOF: close now */
+		}
+		vmshm_close(pool, &ref);
+		vmshm_detach(pool);
+		printf("closed\n");
+		return 0;
+	}
+	fprintf(stderr, "usage: rtpeer create NAME SIZE INFILE | open NAME OUTFILE | event NAME\n");
 	return 2;
 }

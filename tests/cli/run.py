@@ -522,6 +522,20 @@ def test_rtapi(p):
     rc, txt = rt.release()
     check(rc == 0 and "fromrt" not in objects(p), "after RtCloseHandle the region is gone")
 
+    # an object of another type under the name
+    ev = RtPeer(p, ["event", "anevent"])
+    check(ev.fields.get("rc") == "0", "a process creates the event 'anevent'", ev.first)
+    o = objects(p).get("anevent")
+    check(o and o["type"] == "event" and o["state"] == "live", "ls: anevent is an event",
+          repr(o))
+    expect_error(["create", "anevent", "4096"], 1, "another type of object",
+                 "vmshm create over an event's name", pool=p)
+    expect_error(["read", "anevent"], 1, "not a shared-memory region", "read of an event",
+                 pool=p)
+    check(objects(p)["anevent"] == o, "the event is unchanged")
+    ev.release()
+    check("anevent" not in objects(p), "the event is gone with its last handle")
+
     # vmshm rm while a handle is open; the last close frees it
     j0 = info(p)
     run(["create", "shared", "100000"], pool=p)
