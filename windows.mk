@@ -15,7 +15,8 @@ WIN_LIB_OBJS := $(patsubst %.c,$(WIN_BUILD)/obj/%.o,$(WIN_LIB_SRCS))
 WIN_DLL := $(WIN_BUILD)/RtApi.dll
 WIN_IMPLIB := $(WIN_BUILD)/libRtApi.dll.a
 WIN_DEF := $(WIN_BUILD)/RtApi.def
-WIN_TEST_EXES := $(WIN_BUILD)/rtapi_test.exe $(WIN_BUILD)/xos.exe $(WIN_BUILD)/ivshmem_test.exe
+WIN_TEST_EXES := $(WIN_BUILD)/rtapi_test.exe $(WIN_BUILD)/xos.exe $(WIN_BUILD)/ivshmem_test.exe \
+	$(WIN_BUILD)/ivorder_test.exe
 # The Linux half of the cross-OS test: the same xos.c, linked to libvmshm.a.
 WIN_XOS_LINUX := $(WIN_BUILD)/xos-linux
 
@@ -39,9 +40,9 @@ $(WIN_DLL) $(WIN_IMPLIB) &: $(WIN_LIB_OBJS) $(WIN_DEF)
 	$(WIN_CC) -shared -o $(WIN_DLL) $(WIN_LIB_OBJS) $(WIN_DEF) \
 		-Wl,--out-implib,$(WIN_IMPLIB) $(WIN_LIBS)
 
-$(WIN_BUILD)/%.exe: tests/win/%.c tests/win/check.h $(WIN_IMPLIB) $(LIB_HDRS)
+$(WIN_BUILD)/%.exe: tests/win/%.c tests/win/check.h $(WIN_IMPLIB) $(LIB_HDRS) $(LIB_WIN)
 	@mkdir -p $(dir $@)
-	$(WIN_CC) $(ALL_CFLAGS) -Itests/win -o $@ $< $(WIN_IMPLIB) -static-libgcc
+	$(WIN_CC) $(ALL_CFLAGS) -Itests/win -o $@ $< $(WIN_IMPLIB) $(WIN_LIBS)
 
 $(WIN_XOS_LINUX): tests/win/xos.c tests/win/check.h $(LIBA) $(LIB_HDRS)
 	@mkdir -p $(dir $@)

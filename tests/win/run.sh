@@ -73,6 +73,8 @@ echo "wine: prefix and wineserver ready in $((t1 - t0)) s"
 # (c) the ivshmem backend's discovery and error paths, no pool set.
 timeout 120 wine "$W/ivshmem_test.exe" "$(winpath "$run")" >"$run/ivshmem.log" 2>&1 </dev/null
 tally ivshmem_test "$run/ivshmem.log" $?
+timeout 60 wine "$W/ivorder_test.exe" >"$run/ivorder.log" 2>&1 </dev/null
+tally ivorder_test "$run/ivorder.log" $?
 
 # (a) the RtApi semantics suite on a fresh pool, and the directory-full rule.
 if newpool rtapi 16777216; then
