@@ -350,6 +350,16 @@ def test_hugepages():
         rc, out, err = run(["write", "big"], pool=hp, input=b"huge" * 1000)
         rc2, out2, err2 = run(["read", "big", "--length", "4000"], pool=hp)
         check(rc == 0 and rc2 == 0 and out2 == b"huge" * 1000, "write/read on hugetlbfs")
+        qemu = shutil.which("qemu-system-x86_64")
+        if qemu:
+            rc, out, err = run(["qemu-args"], pool=hp)
+            q = subprocess.run([qemu, "-M", "pc", "-accel", "tcg", "-S", "-nodefaults",
+                                "-display", "none", "-monitor", "stdio"]
+                               + shlex.split(out.decode()), input=b"info pci\nquit\n",
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
+            check(q.returncode == 0 and b"PCI device 1af4:1110" in q.stdout,
+                  "QEMU maps the hugetlbfs pool with the qemu-args options",
+                  q.stderr.decode()[-300:])
         rc, out, err = run(["pool", "create", d + "/pool2", "--size", "4M", "--hugepages"])
         check(rc == 1 and "not enough huge pages" in err and "1 are free" in err
               and "nr_hugepages" in err and one_line(err),
