@@ -97,7 +97,7 @@ class Harness:
         return ["-object", "memory-backend-file,id=shm%d,mem-path=%s,size=%s,share=on" % (i, pool, size),
                 "-device", "ivshmem-plain,memdev=shm%d" % i]
 
-    def doorbell(self, sock, vectors=1):
+    def doorbell(self, sock, vectors=2):
         return ["-chardev", "socket,path=%s,id=ivsh0" % sock,
                 "-device", "ivshmem-doorbell,chardev=ivsh0,vectors=%d" % vectors]
 
@@ -395,7 +395,7 @@ def vm_test(h, only):
             os.unlink(sock)
         log = open(os.path.join(h.work, "serve.log"), "w")
         h.server = subprocess.Popen([h.cli, "serve", "--pool", h.pool, "--socket", sock,
-                                     "--vectors", "1"], stdin=subprocess.DEVNULL,
+                                     "--vectors", "2"], stdin=subprocess.DEVNULL,
                                     stdout=log, stderr=subprocess.STDOUT)
         log.close()
         end = time.time() + 10
@@ -452,7 +452,9 @@ def vm_test(h, only):
                 h.vmshm("gc", "--vm", wid)
                 ok = False
             else:
-                notes.append("the server reclaimed win's peers on its disconnect")
+                notes.append("the server reclaimed win's peers on its disconnect:")
+                with open(os.path.join(h.work, "serve.log")) as f:
+                    notes += ["  " + l.strip() for l in f if "reclaimed" in l]
         else:
             # Plain devices: no server sees the VM go; the host says which VM died.
             n = h.vmshm_json("gc", "--vm", wid)["reclaimed"]
