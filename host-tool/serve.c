@@ -78,6 +78,8 @@ struct server {
 	int lfd;
 	int reserve_fd; /* spare descriptor for refusing connections at EMFILE */
 	struct fdref *shm;
+	dev_t pool_dev; /* identity of the file served, to notice a replaced pool */
+	ino_t pool_ino;
 	struct client **cl;
 	size_t ncl, capcl;
 	unsigned cur_id;
@@ -251,6 +253,14 @@ static int note_peer(const struct vmshm_peerinfo *pi, void *arg)
 	return 0;
 }
 
+/* Is the file at the pool's path still the one served? */
+static int same_pool(const struct server *s)
+{
+	struct stat st;
+
+	return stat(s->pool_path, &st) == 0 && st.st_dev == s->pool_dev && st.st_ino == s->pool_ino;
+}
+
 /* The VM of client ID is gone: declare its peers dead and reclaim them. */
 static void reclaim_vm(struct server *s, unsigned id)
 {
@@ -259,6 +269,12 @@ static void reclaim_vm(struct server *s, unsigned id)
 	vmshm_pool *p;
 	int rc;
 
+	if (!same_pool(s)) {
+		logmsg("VM %u: %s is no longer the pool served (replaced or removed); its peers "
+		       "are not reclaimed",
+		       id, s->pool_path);
+		return;
+	}
 	rc = vmshm_attach(s->pool_path, VMSHM_ATTACH_NORECLAIM, &p, why, sizeof(why));
 	if (rc == VMSHM_ENOPEER)
 		rc = vmshm_attach(s->pool_path, VMSHM_ATTACH_OBSERVER | VMSHM_ATTACH_NORECLAIM, &p,
@@ -360,6 +376,10 @@ static void new_client(struct server *s, int fd)
 		}
 	}
 	s->used[id / 8] |= (unsigned char)(1u << (id % 8));
+	if (!same_pool(s))
+		logmsg("warning: %s was replaced or removed; peer %u gets the pool this server "
+		       "started with (restart the server to serve the new one)",
+		       s->pool_path, id);
 
 	enqueue(c, 0, NULL); /* protocol version */
 	enqueue(c, (int64_t)id, NULL);
@@ -532,6 +552,8 @@ int cmd_serve(int argc, char **argv)
 		return fail(&cx, EXIT_FAIL, "out of memory");
 	}
 	s->shm = fdref_new(fd);
+	s->pool_dev = st.st_dev;
+	s->pool_ino = st.st_ino;
 	s->pool_path = cx.pool;
 	s->sock_path = sock;
 	s->nvec = (unsigned)nvec;

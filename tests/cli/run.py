@@ -838,6 +838,28 @@ def test_serve():
         ok = struct.unpack("<q", msg)[0] == 0
         c.close()
     check(ok, "a new server replaces the stale socket and serves")
+
+    # the pool file replaced under a running server
+    old_ino = os.stat(p).st_ino
+    rc, out, err = run(["pool", "create", p, "--size", "4M", "--force"])
+    c = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    c.connect(sock)
+    c.settimeout(5)
+    fds = []
+    for _ in range(3):
+        msg, anc, flags, addr = c.recvmsg(8, socket.CMSG_SPACE(4))
+        for lvl, typ, data in anc:
+            fds += list(struct.unpack("%di" % (len(data) // 4), data))
+    c.close()
+    check(rc == 0 and len(fds) == 1 and os.fstat(fds[0]).st_ino == old_ino
+          and os.stat(p).st_ino != old_ino,
+          "pool replaced under the server: a new client still gets the served pool's fd")
+    for fd in fds:
+        os.close(fd)
+    time.sleep(0.3)
+    log = log_text(logf)
+    check("was replaced or removed; peer" in log and "is no longer the pool served" in log,
+          "the server warns, and does not reclaim in the new pool", log[-400:])
     s.send_signal(signal.SIGINT)
     rc = s.wait(timeout=10)
     check(rc == 0 and not os.path.exists(sock), "SIGINT: exit 0, socket removed")
