@@ -16,6 +16,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -41,6 +42,7 @@ class Harness:
         self.failed = 0
         self.qemu = shutil.which("qemu-system-x86_64") or "qemu-system-x86_64"
         os.makedirs(self.work, exist_ok=True)
+        self.tmp = tempfile.mkdtemp(prefix="vmshm-vm-")
 
     # ---- host side ---------------------------------------------------------
 
@@ -277,6 +279,8 @@ def main():
     ap.add_argument("--demo", action="store_true")
     ap.add_argument("--only", help="comma-separated scenario numbers")
     opt = ap.parse_args()
+    # make's SIGTERM (or a CI timeout) still stops the guests and removes the pool.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     h = Harness(opt.build, opt.demo)
     for f in (h.kernel, h.initrd, h.cli, h.hostctl):
         if not os.path.exists(f):
@@ -298,6 +302,7 @@ def main():
         for p in [h.pool] + h.extra_pools:
             if os.path.exists(p):
                 os.unlink(p)
+        shutil.rmtree(h.tmp, ignore_errors=True)
 
 
 def vm_test(h, only):
@@ -385,7 +390,8 @@ def vm_test(h, only):
     if want("3"):
         h.scenario("3", "the same exchange through the pci backend (libpciaccess, no driver)", s3)
 
-    sock = os.path.join(h.work, "doorbell.sock")
+    # A UNIX socket path has at most 107 bytes: keep it short, not under $(BUILD).
+    sock = os.path.join(h.tmp, "doorbell.sock")
     serve_ok = True
 
     def start_server(notes):
