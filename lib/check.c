@@ -62,7 +62,7 @@ static void check_peers(const struct fmt_layout *L, struct ck *c, uint64_t *live
 		uint64_t w = LD(&fmt_peer(L, i)->state);
 		int st = PW_STATE(w);
 		if (st > VMSHM_PEER_RECLAIMING || PW_RECLAIMER(w) >= L->peer_count ||
-		    (w & 0xffff0000u)) {
+		    (st != VMSHM_PEER_CLAIMING && (w & 0xffff0000u))) {
 			fault(c, VMSHM_FAULT_PEER_STATE, i, "peer %u: invalid state word 0x%016llx",
 			      i, (unsigned long long)w);
 			continue;
@@ -72,6 +72,9 @@ static void check_peers(const struct fmt_layout *L, struct ck *c, uint64_t *live
 		if (st == VMSHM_PEER_ALIVE && peer_judge(L, i, w) == VMSHM_LIVE_NO)
 			fault(c, VMSHM_FAULT_PEER_DEAD, i,
 			      "peer %u: its process is gone (run 'vmshm gc' to reclaim)", i);
+		if (st == VMSHM_PEER_CLAIMING && peer_judge(L, i, w) == VMSHM_LIVE_NO)
+			fault(c, VMSHM_FAULT_PEER_DEAD, i,
+			      "peer %u: attach abandoned midway (run 'vmshm gc' to free the entry)", i);
 		if (st == VMSHM_PEER_DEAD)
 			fault(c, VMSHM_FAULT_PEER_DEAD, i, "peer %u: declared dead, not yet reclaimed",
 			      i);

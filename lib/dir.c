@@ -332,8 +332,6 @@ int dir_create(vmshm_pool *p, int type, const struct dir_name *n, uint64_t size,
 	uint64_t pages = fmt_pages_for(size);
 	uint64_t name_pages = n->len > FMT_INLINE_NAME ? 1 : 0;
 	uint64_t deadline = 0;
-	if (pages + name_pages > L->data_pages)
-		return VMSHM_ENOSPC;
 	for (;;) {
 		if (n->bytes) {
 			uint64_t w;
@@ -366,6 +364,8 @@ int dir_create(vmshm_pool *p, int type, const struct dir_name *n, uint64_t size,
 				continue;
 			}
 		}
+		if (pages + name_pages > L->data_pages)
+			return VMSHM_ENOSPC;
 		uint32_t s, home;
 		uint64_t nw, d;
 		int rc = claim_slot(p, type, n, &s, &nw, &d, &home);

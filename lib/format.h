@@ -93,8 +93,12 @@ _Static_assert(offsetof(struct fmt_header, alloc_hint) == 104, "hint offset");
 	 ((uint64_t)(owner) << 32) | ((uint64_t)(tag) << 40))
 #define SW_GEN_NEXT(g) (((g) + 1) & 0xffffffu)
 
-/* Peer state word. */
+/* Peer state word. A CLAIMING word also carries, in bits 16-31, the wall
+ * clock second (mod 65536) of the claim: a claim older than
+ * FMT_CLAIM_STALE_S whose identity is still incomplete was abandoned. */
+#define FMT_CLAIM_STALE_S 30u
 #define PW_STATE(w) ((int)((w) & 0xffu))
+#define PW_STAMP(w) ((uint32_t)(((w) >> 16) & 0xffffu))
 #define PW_RECLAIMER(w) ((uint32_t)(((w) >> 8) & 0xffu))
 #define PW_GEN(w) ((uint32_t)((w) >> 32))
 #define PW_MAKE(gen, st, rec) (((uint64_t)(gen) << 32) | ((uint64_t)(rec) << 8) | (uint64_t)(st))

@@ -13,22 +13,24 @@ static void write_identity(struct fmt_peer *pe, const struct plat_ident *id, int
 	uint64_t boot[2], comm[2];
 	memcpy(boot, id->boot_id, 16);
 	memcpy(comm, id->comm, 16);
+	/* The pid goes last: a judge reads it first, and once it is set the
+	 * boot id, start stamp and OS are too. Until then only the claim's age
+	 * (FMT_CLAIM_STALE_S) can free the entry. */
+	ST(&pe->boot[0], boot[0]);
+	ST(&pe->boot[1], boot[1]);
+	ST(&pe->start, id->start_time);
 	ST(&pe->os_ivpos, (uint64_t)id->os | ((uint64_t)(uint32_t)ivpos << 32));
 	ST(&pe->pid, id->pid);
-	ST(&pe->start, id->start_time);
 	ST(&pe->attached_ns, plat_wall_ns());
 	ST(&pe->comm[0], comm[0]);
 	ST(&pe->comm[1], comm[1]);
-	/* The boot id last: until it is set, nobody can judge this entry. */
-	ST(&pe->boot[0], boot[0]);
-	ST(&pe->boot[1], boot[1]);
 }
 
 static void clear_identity(struct fmt_peer *pe)
 {
+	ST(&pe->pid, 0);
 	ST(&pe->boot[0], 0);
 	ST(&pe->boot[1], 0);
-	ST(&pe->pid, 0);
 	ST(&pe->start, 0);
 	ST(&pe->os_ivpos, 0);
 	ST(&pe->attached_ns, 0);
@@ -88,10 +90,18 @@ int peer_judge(const struct fmt_layout *L, uint32_t i, uint64_t w)
 		return VMSHM_LIVE_NO;
 	if (st != VMSHM_PEER_ALIVE && st != VMSHM_PEER_CLAIMING)
 		return VMSHM_LIVE_UNKNOWN; /* garbage: vmshm check names it */
+	uint64_t pid = LD(&pe->pid), start = LD(&pe->start), oi = LD(&pe->os_ivpos);
 	uint64_t boot[2] = {LD(&pe->boot[0]), LD(&pe->boot[1])};
-	uint64_t oi = LD(&pe->os_ivpos), pid = LD(&pe->pid), start = LD(&pe->start);
-	if (zero16((const uint8_t *)boot) || pid == 0)
+	if (zero16((const uint8_t *)boot) || pid == 0) {
+		/* Killed (or stopped for long) within its first steps of attach:
+		 * such an entry holds nothing yet, so freeing it loses nothing. */
+		uint32_t now_s = (uint32_t)(plat_wall_ns() / 1000000000u) & 0xffffu;
+		if (st == VMSHM_PEER_CLAIMING &&
+		    ((now_s - PW_STAMP(w)) & 0xffffu) > FMT_CLAIM_STALE_S &&
+		    LD(&pe->state) == w)
+			return VMSHM_LIVE_NO;
 		return VMSHM_LIVE_UNKNOWN;
+	}
 	int live = plat_liveness((uint32_t)oi, pid, start, (const uint8_t *)boot);
 	/* The entry may have changed while we looked: judge only a stable one. */
 	if (LD(&pe->state) != w)
@@ -108,7 +118,8 @@ int peer_attach(vmshm_pool *p)
 		if (PW_STATE(w) != VMSHM_PEER_FREE)
 			continue;
 		uint32_t gen = PW_GEN(w) + 1;
-		uint64_t cw = PW_MAKE(gen, VMSHM_PEER_CLAIMING, 0);
+		uint64_t stamp = (plat_wall_ns() / 1000000000u) & 0xffffu;
+		uint64_t cw = PW_MAKE(gen, VMSHM_PEER_CLAIMING, 0) | stamp << 16;
 		if (!CAS(&pe->state, &w, cw))
 			continue;
 		write_identity(pe, &p->ident, p->map.ivposition);
