@@ -50,6 +50,9 @@ int fail(const struct cmd_ctx *c, int code, const char *fmt, ...)
 	return code;
 }
 
+/* --pool PATH: accepted by every command. */
+static const struct opt pool_opt = {"pool", 1, NULL, NULL};
+
 int parse_opts(struct cmd_ctx *c, int argc, char **argv, const struct opt *opts, int json_ok,
 	       const char **pos, int maxpos, int *npos)
 {
@@ -97,9 +100,7 @@ int parse_opts(struct cmd_ctx *c, int argc, char **argv, const struct opt *opts,
 			continue;
 		}
 		if (nlen == 4 && !strncmp(name, "pool", 4)) {
-			static const char *poolval;
-			static const struct opt poolopt = {"pool", 1, &poolval, NULL};
-			o = &poolopt;
+			o = &pool_opt;
 		} else {
 			for (o = opts; o && o->name; o++)
 				if (strlen(o->name) == nlen && !strncmp(o->name, name, nlen))
@@ -118,7 +119,7 @@ int parse_opts(struct cmd_ctx *c, int argc, char **argv, const struct opt *opts,
 						    o->name);
 				val = argv[++i];
 			}
-			if (o->val == NULL || !strcmp(o->name, "pool")) {
+			if (o == &pool_opt) {
 				if (!*val)
 					return fail(c, EXIT_USAGE, "--pool needs a path");
 				c->pool = val;

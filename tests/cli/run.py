@@ -394,6 +394,12 @@ def test_regions():
     check(rc == 0 and len(lines) == 2 and lines[0].split()[-1] == "NAME"
           and lines[1].split()[-1] == "r1" and " pool " in lines[1], "ls (text)", repr(out))
 
+    for form in (["--pool", p, "ls", "--json"], ["--pool=" + p, "ls", "--json"],
+                 ["ls", "--json", "--pool", p], ["ls", "--pool=" + p, "--json"]):
+        rc, out, err = run(form)
+        check(rc == 0 and "r1" in [x["name"] for x in json.loads(out)["objects"]],
+              "pool named by %s" % " ".join(x.replace(p, "P") for x in form))
+    expect_error(["ls", "--pool="], 2, "--pool needs a path", "--pool= (empty)")
     expect_error(["create", "r1", "10000"], 1, "already exists", "create r1 again", pool=p)
     expect_error(["create", "r1", "20000"], 1, "fewer than 20000", "create r1 larger", pool=p)
     expect_error(["create", "", "4096"], 2, "bad name", "empty name")
