@@ -78,6 +78,7 @@ BENCH_STEPS :=
 -include vm-images/build.mk
 -include guest-driver/build.mk
 -include windows.mk
+-include man/build.mk
 
 # `make test`: every test, after installing what is missing. Each step runs
 # even if an earlier one failed; the summary names the failed steps.
