@@ -46,18 +46,18 @@ typedef const WCHAR *LPCWSTR;
 #endif
 
 /* Win32 error codes that the calls set (GetLastError). */
-#define ERROR_SUCCESS 0L
-#define ERROR_FILE_NOT_FOUND 2L
-#define ERROR_INVALID_HANDLE 6L
-#define ERROR_NOT_ENOUGH_MEMORY 8L
-#define ERROR_INVALID_PARAMETER 87L
-#define ERROR_INVALID_NAME 123L
-#define ERROR_BUSY 170L
-#define ERROR_ALREADY_EXISTS 183L
+#define ERROR_SUCCESS              0L
+#define ERROR_FILE_NOT_FOUND       2L
+#define ERROR_INVALID_HANDLE       6L
+#define ERROR_NOT_ENOUGH_MEMORY    8L
+#define ERROR_INVALID_PARAMETER    87L
+#define ERROR_INVALID_NAME         123L
+#define ERROR_BUSY                 170L
+#define ERROR_ALREADY_EXISTS       183L
 #define ERROR_FILENAME_EXCED_RANGE 206L
-#define ERROR_TIMEOUT 1460L
+#define ERROR_TIMEOUT              1460L
 
-#define PAGE_READONLY 0x02
+#define PAGE_READONLY  0x02
 #define PAGE_READWRITE 0x04
 
 #ifdef __cplusplus
@@ -86,8 +86,8 @@ RTAPI_EXPORT void SetLastError(DWORD dwErrCode);
 #endif
 
 /* dwDesiredAccess of RtOpenSharedMemory; flProtect values of wRTOS. */
-#define SHM_MAP_READ 1
-#define SHM_MAP_WRITE 2
+#define SHM_MAP_READ       1
+#define SHM_MAP_WRITE      2
 #define SHM_MAP_ALL_ACCESS 3
 
 typedef struct _SHARED_MEMORY_INFO {
@@ -103,18 +103,18 @@ extern "C" {
 #endif
 
 RTAPI_EXPORT HANDLE WINAPI RtCreateSharedMemoryA(DWORD flProtect, DWORD MaximumSizeHigh,
-						  DWORD MaximumSizeLow, LPCSTR lpName,
-						  VOID **location);
+						 DWORD MaximumSizeLow, LPCSTR lpName,
+						 VOID **location);
 RTAPI_EXPORT HANDLE WINAPI RtCreateSharedMemoryW(DWORD flProtect, DWORD MaximumSizeHigh,
-						  DWORD MaximumSizeLow, LPCWSTR lpName,
-						  VOID **location);
+						 DWORD MaximumSizeLow, LPCWSTR lpName,
+						 VOID **location);
 RTAPI_EXPORT HANDLE WINAPI RtOpenSharedMemoryA(DWORD dwDesiredAccess, BOOL bInheritHandle,
-						LPCSTR lpName, VOID **location);
+					       LPCSTR lpName, VOID **location);
 RTAPI_EXPORT HANDLE WINAPI RtOpenSharedMemoryW(DWORD dwDesiredAccess, BOOL bInheritHandle,
-						LPCWSTR lpName, VOID **location);
+					       LPCWSTR lpName, VOID **location);
 RTAPI_EXPORT BOOL WINAPI RtCloseHandle(HANDLE hObject);
 RTAPI_EXPORT BOOL WINAPI RtQuerySharedMemory(HANDLE hSharedMemory,
-					      SHARED_MEMORY_INFO *pSharedMemoryInfo);
+					     SHARED_MEMORY_INFO *pSharedMemoryInfo);
 
 #ifdef __cplusplus
 }
@@ -122,10 +122,10 @@ RTAPI_EXPORT BOOL WINAPI RtQuerySharedMemory(HANDLE hSharedMemory,
 
 #ifdef UNICODE
 #define RtCreateSharedMemory RtCreateSharedMemoryW
-#define RtOpenSharedMemory RtOpenSharedMemoryW
+#define RtOpenSharedMemory   RtOpenSharedMemoryW
 #else
 #define RtCreateSharedMemory RtCreateSharedMemoryA
-#define RtOpenSharedMemory RtOpenSharedMemoryA
+#define RtOpenSharedMemory   RtOpenSharedMemoryA
 #endif
 
 #endif /* VMSHM_RTAPI_H */

@@ -25,37 +25,37 @@ extern "C" {
 #define VMSHM_FORMAT_MAJOR 1
 #define VMSHM_FORMAT_MINOR 0
 
-#define VMSHM_PAGE_SIZE 4096u
+#define VMSHM_PAGE_SIZE     4096u
 #define VMSHM_MIN_POOL_SIZE (1ull << 20)
 #define VMSHM_MAX_POOL_SIZE (1ull << 46)
 /* Longest name: 259 UTF-16 code units, at most 777 bytes of UTF-8. */
 #define VMSHM_NAME_MAX_UNITS 259u
 #define VMSHM_NAME_MAX_BYTES 777u
-#define VMSHM_MAX_PEERS 63u /* peer indices 1..63; holder bit 0 is the pool's own hold */
-#define VMSHM_MAX_OBJECTS (1u << 20)
+#define VMSHM_MAX_PEERS      63u /* peer indices 1..63; holder bit 0 is the pool's own hold */
+#define VMSHM_MAX_OBJECTS    (1u << 20)
 
 enum vmshm_error {
 	VMSHM_OK = 0,
-	VMSHM_EINVAL = -1,    /* bad argument */
-	VMSHM_ENOENT = -2,    /* no object of that name */
-	VMSHM_EEXIST = -3,    /* VMSHM_EXCL and the name exists */
-	VMSHM_ETYPE = -4,     /* the name belongs to an object of another type */
-	VMSHM_ETOOBIG = -5,   /* the existing object is smaller than the size asked */
-	VMSHM_ENOSPC = -6,    /* not enough free pages in the pool */
-	VMSHM_ENOSLOT = -7,   /* the directory is full */
-	VMSHM_ENOPEER = -8,   /* the peer table is full */
-	VMSHM_ENAMELEN = -9,  /* name longer than 259 UTF-16 code units */
-	VMSHM_ENAME = -10,    /* empty name or invalid UTF-8 / UTF-16 */
-	VMSHM_EFORMAT = -11,  /* not a vmshm pool, or its header is inconsistent */
-	VMSHM_EVERSION = -12, /* pool made by an incompatible format version */
-	VMSHM_EIO = -13,      /* the OS refused to open or map the pool */
-	VMSHM_EBUSY = -14,    /* another live peer is midway through the same name */
-	VMSHM_ECORRUPT = -15, /* a directory entry failed validation */
-	VMSHM_ENOPOOL = -16,  /* no pool given and none found */
-	VMSHM_ESTALE = -17,   /* a handle from before fork() or of a closed pool */
-	VMSHM_ENOTSUP = -18,  /* the backend cannot do this (e.g. no doorbells) */
+	VMSHM_EINVAL = -1,        /* bad argument */
+	VMSHM_ENOENT = -2,        /* no object of that name */
+	VMSHM_EEXIST = -3,        /* VMSHM_EXCL and the name exists */
+	VMSHM_ETYPE = -4,         /* the name belongs to an object of another type */
+	VMSHM_ETOOBIG = -5,       /* the existing object is smaller than the size asked */
+	VMSHM_ENOSPC = -6,        /* not enough free pages in the pool */
+	VMSHM_ENOSLOT = -7,       /* the directory is full */
+	VMSHM_ENOPEER = -8,       /* the peer table is full */
+	VMSHM_ENAMELEN = -9,      /* name longer than 259 UTF-16 code units */
+	VMSHM_ENAME = -10,        /* empty name or invalid UTF-8 / UTF-16 */
+	VMSHM_EFORMAT = -11,      /* not a vmshm pool, or its header is inconsistent */
+	VMSHM_EVERSION = -12,     /* pool made by an incompatible format version */
+	VMSHM_EIO = -13,          /* the OS refused to open or map the pool */
+	VMSHM_EBUSY = -14,        /* another live peer is midway through the same name */
+	VMSHM_ECORRUPT = -15,     /* a directory entry failed validation */
+	VMSHM_ENOPOOL = -16,      /* no pool given and none found */
+	VMSHM_ESTALE = -17,       /* a handle from before fork() or of a closed pool */
+	VMSHM_ENOTSUP = -18,      /* the backend cannot do this (e.g. no doorbells) */
 	VMSHM_EEXISTS_FILE = -19, /* pool create: file is a formatted pool (use force) */
-	VMSHM_EPERM = -20,    /* permission denied */
+	VMSHM_EPERM = -20,        /* permission denied */
 	VMSHM_ETIMEDOUT = -21,
 };
 
@@ -82,12 +82,11 @@ VMSHM_API int vmshm_format(void *mem, uint64_t size, uint32_t objects);
 #define VMSHM_CREATE_FORCE 1u /* overwrite a file that holds a pool */
 /* Creates (or truncates) the file PATH of SIZE bytes, preallocates and
  * formats it. Refuses to overwrite a formatted pool without FORCE. */
-VMSHM_API int vmshm_pool_create(const char *path, uint64_t size, uint32_t objects,
-				unsigned flags);
+VMSHM_API int vmshm_pool_create(const char *path, uint64_t size, uint32_t objects, unsigned flags);
 
 typedef struct vmshm_pool vmshm_pool;
 
-#define VMSHM_ATTACH_OBSERVER 1u /* read-only look: claims no peer entry */
+#define VMSHM_ATTACH_OBSERVER  1u /* read-only look: claims no peer entry */
 #define VMSHM_ATTACH_NORECLAIM 2u /* skip the reclaim of dead peers at attach */
 /* Attaches the pool named by SPEC: a file path, /dev/uioN, pci:DDDD:BB:DD.F or
  * ivshmem:N. SPEC NULL: $VMSHM_POOL, else the first ivshmem device found.
@@ -111,13 +110,13 @@ VMSHM_API const char *vmshm_backend_name(const vmshm_pool *pool);
 typedef struct vmshm_ref {
 	uint32_t slot;
 	uint32_t gen;
-	void *addr;        /* page-aligned start of the object's memory */
-	uint64_t size;     /* size asked by the creator, in bytes */
+	void *addr;    /* page-aligned start of the object's memory */
+	uint64_t size; /* size asked by the creator, in bytes */
 	uint32_t type;
-	uint32_t protect;  /* flProtect given by the creator */
+	uint32_t protect; /* flProtect given by the creator */
 } vmshm_ref;
 
-#define VMSHM_EXCL 1u    /* fail with VMSHM_EEXIST if the name exists */
+#define VMSHM_EXCL    1u /* fail with VMSHM_EEXIST if the name exists */
 #define VMSHM_PERSIST 2u /* the pool itself holds the object too (vmshm create) */
 
 /* Creates an object, or opens the existing one of that name.
@@ -158,12 +157,12 @@ struct vmshm_objinfo {
 	int state;
 	int named;
 	char name[VMSHM_NAME_MAX_BYTES + 1];
-	uint64_t size;      /* bytes */
-	uint64_t offset;    /* of the object's memory, from the pool start */
-	uint64_t pages;     /* pages the object owns, name page included */
-	uint64_t holders;   /* bit 0: the pool's hold; bit N: peer N */
+	uint64_t size;    /* bytes */
+	uint64_t offset;  /* of the object's memory, from the pool start */
+	uint64_t pages;   /* pages the object owns, name page included */
+	uint64_t holders; /* bit 0: the pool's hold; bit N: peer N */
 	uint32_t protect;
-	uint32_t owner;     /* peer that created it (or is creating/destroying it) */
+	uint32_t owner; /* peer that created it (or is creating/destroying it) */
 };
 /* Calls FN for every object not FREE; stops when FN returns non-zero. */
 VMSHM_API int vmshm_list(vmshm_pool *pool, int (*fn)(const struct vmshm_objinfo *, void *),
@@ -173,7 +172,7 @@ enum vmshm_peer_state {
 	VMSHM_PEER_FREE = 0,
 	VMSHM_PEER_CLAIMING = 1,
 	VMSHM_PEER_ALIVE = 2,
-	VMSHM_PEER_DEAD = 3,       /* declared dead, waiting for reclaim */
+	VMSHM_PEER_DEAD = 3, /* declared dead, waiting for reclaim */
 	VMSHM_PEER_RECLAIMING = 4,
 };
 VMSHM_API const char *vmshm_peer_state_name(int state);
@@ -187,13 +186,13 @@ struct vmshm_peerinfo {
 	int state;
 	int os;
 	uint64_t pid;
-	uint64_t start_time; /* OS-specific process start stamp */
-	uint8_t boot_id[16]; /* identity of the OS instance (VM) */
-	char vm[37];         /* boot_id as a UUID string */
-	int32_t ivposition;  /* ivshmem peer ID of its VM, -1 if unknown */
+	uint64_t start_time;  /* OS-specific process start stamp */
+	uint8_t boot_id[16];  /* identity of the OS instance (VM) */
+	char vm[37];          /* boot_id as a UUID string */
+	int32_t ivposition;   /* ivshmem peer ID of its VM, -1 if unknown */
 	uint64_t attached_ns; /* wall clock at attach, ns since 1970 */
 	char comm[16];
-	int liveness; /* as this process can judge it (enum vmshm_liveness) */
+	int liveness;       /* as this process can judge it (enum vmshm_liveness) */
 	uint32_t reclaimer; /* for RECLAIMING: the peer doing it */
 };
 VMSHM_API int vmshm_peers(vmshm_pool *pool, int (*fn)(const struct vmshm_peerinfo *, void *),
@@ -211,25 +210,25 @@ struct vmshm_stats {
 	uint32_t object_capacity;
 	uint32_t objects; /* not FREE */
 	uint32_t peer_capacity;
-	uint32_t peers;   /* not FREE */
+	uint32_t peers; /* not FREE */
 };
 VMSHM_API int vmshm_stats(vmshm_pool *pool, struct vmshm_stats *st);
 
 /* ---- consistency check and reclaim ------------------------------------ */
 
 enum vmshm_fault_code {
-	VMSHM_FAULT_HEADER = 1,     /* header field out of range */
-	VMSHM_FAULT_SLOT_STATE,     /* invalid state/type in a slot */
-	VMSHM_FAULT_SLOT_NAME,      /* name length/bytes/hash invalid */
-	VMSHM_FAULT_SLOT_EXTENT,    /* extent outside the object space */
-	VMSHM_FAULT_SLOT_PROBE,     /* slot beyond its home's probe bound */
-	VMSHM_FAULT_DUP_NAME,       /* two live objects with one name */
-	VMSHM_FAULT_PAGE_OWNER,     /* page owned by a slot that does not own it */
-	VMSHM_FAULT_PAGE_LEAK,      /* page owned by a free or foreign slot */
-	VMSHM_FAULT_HOLDERS,        /* holder bit of a free peer, or live object with no holder */
-	VMSHM_FAULT_PEER_STATE,     /* invalid peer entry */
-	VMSHM_FAULT_PEER_DEAD,      /* a peer this process sees dead still holds the pool */
-	VMSHM_FAULT_STUCK,          /* slot mid-create/destroy by a peer that is gone */
+	VMSHM_FAULT_HEADER = 1,  /* header field out of range */
+	VMSHM_FAULT_SLOT_STATE,  /* invalid state/type in a slot */
+	VMSHM_FAULT_SLOT_NAME,   /* name length/bytes/hash invalid */
+	VMSHM_FAULT_SLOT_EXTENT, /* extent outside the object space */
+	VMSHM_FAULT_SLOT_PROBE,  /* slot beyond its home's probe bound */
+	VMSHM_FAULT_DUP_NAME,    /* two live objects with one name */
+	VMSHM_FAULT_PAGE_OWNER,  /* page owned by a slot that does not own it */
+	VMSHM_FAULT_PAGE_LEAK,   /* page owned by a free or foreign slot */
+	VMSHM_FAULT_HOLDERS,     /* holder bit of a free peer, or live object with no holder */
+	VMSHM_FAULT_PEER_STATE,  /* invalid peer entry */
+	VMSHM_FAULT_PEER_DEAD,   /* a peer this process sees dead still holds the pool */
+	VMSHM_FAULT_STUCK,       /* slot mid-create/destroy by a peer that is gone */
 };
 struct vmshm_fault {
 	int code;

@@ -15,11 +15,11 @@
 #include <stdint.h>
 
 struct be_map {
-	void *base;          /* start of the pool (BAR2 offset 0) */
-	uint64_t size;       /* bytes mapped */
-	int32_t ivposition;  /* this VM's ivshmem peer ID, -1 if not known */
+	void *base;         /* start of the pool (BAR2 offset 0) */
+	uint64_t size;      /* bytes mapped */
+	int32_t ivposition; /* this VM's ivshmem peer ID, -1 if not known */
 	const struct backend *be;
-	void *priv;          /* backend state */
+	void *priv; /* backend state */
 };
 
 struct backend {
@@ -44,8 +44,8 @@ extern const struct backend *const be_table[];
 /* Writes "reason" into WHY (if not NULL), like snprintf. */
 void be_why(char *why, size_t whylen, const char *fmt, ...)
 #ifdef __GNUC__
-	__attribute__((format(printf, 3, 4)))
+    __attribute__((format(printf, 3, 4)))
 #endif
-	;
+    ;
 
 #endif

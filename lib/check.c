@@ -18,9 +18,9 @@ struct ck {
 
 static void fault(struct ck *c, int code, uint32_t where, const char *fmt, ...)
 #ifdef __GNUC__
-	__attribute__((format(printf, 4, 5)))
+    __attribute__((format(printf, 4, 5)))
 #endif
-	;
+    ;
 
 static void fault(struct ck *c, int code, uint32_t where, const char *fmt, ...)
 {
@@ -39,9 +39,9 @@ static void fault(struct ck *c, int code, uint32_t where, const char *fmt, ...)
 const char *vmshm_fault_name(int code)
 {
 	static const char *const names[] = {
-		"none",        "header",     "slot-state", "slot-name",  "slot-extent",
-		"slot-probe",  "dup-name",   "page-owner", "page-leak",  "holders",
-		"peer-state",  "peer-dead",  "stuck",
+	    "none",       "header",    "slot-state", "slot-name", "slot-extent",
+	    "slot-probe", "dup-name",  "page-owner", "page-leak", "holders",
+	    "peer-state", "peer-dead", "stuck",
 	};
 	return code >= 0 && code <= VMSHM_FAULT_STUCK ? names[code] : "invalid";
 }
@@ -74,10 +74,11 @@ static void check_peers(const struct fmt_layout *L, struct ck *c, uint64_t *live
 			      "peer %u: its process is gone (run 'vmshm gc' to reclaim)", i);
 		if (st == VMSHM_PEER_CLAIMING && peer_judge(L, i, w) == VMSHM_LIVE_NO)
 			fault(c, VMSHM_FAULT_PEER_DEAD, i,
-			      "peer %u: attach abandoned midway (run 'vmshm gc' to free the entry)", i);
-		if (st == VMSHM_PEER_DEAD)
-			fault(c, VMSHM_FAULT_PEER_DEAD, i, "peer %u: declared dead, not yet reclaimed",
+			      "peer %u: attach abandoned midway (run 'vmshm gc' to free the entry)",
 			      i);
+		if (st == VMSHM_PEER_DEAD)
+			fault(c, VMSHM_FAULT_PEER_DEAD, i,
+			      "peer %u: declared dead, not yet reclaimed", i);
 	}
 }
 
@@ -107,18 +108,18 @@ int vmshm_check(vmshm_pool *p, void (*fn)(const struct vmshm_fault *, void *), v
 		int st = SW_STATE(w), type = SW_TYPE(w);
 		uint64_t mp = LD(&sl->maxprobe);
 		if (mp > L->slot_mask)
-			fault(&c, VMSHM_FAULT_SLOT_PROBE, s, "slot %u: probe bound %llu beyond table",
-			      s, (unsigned long long)mp);
+			fault(&c, VMSHM_FAULT_SLOT_PROBE, s,
+			      "slot %u: probe bound %llu beyond table", s, (unsigned long long)mp);
 		if (st == VMSHM_OBJ_FREE) {
 			if (w >> 24 || LD(&sl->holders))
 				fault(&c, VMSHM_FAULT_SLOT_STATE, s,
 				      "slot %u: free slot with state bits or holders set", s);
 			continue;
 		}
-		if (st > VMSHM_OBJ_ABORTED || type < VMSHM_TYPE_SHM || type > VMSHM_TYPE_SEMAPHORE ||
-		    SW_OWNER(w) >= L->peer_count) {
-			fault(&c, VMSHM_FAULT_SLOT_STATE, s, "slot %u: invalid state word 0x%016llx",
-			      s, (unsigned long long)w);
+		if (st > VMSHM_OBJ_ABORTED || type < VMSHM_TYPE_SHM ||
+		    type > VMSHM_TYPE_SEMAPHORE || SW_OWNER(w) >= L->peer_count) {
+			fault(&c, VMSHM_FAULT_SLOT_STATE, s,
+			      "slot %u: invalid state word 0x%016llx", s, (unsigned long long)w);
 			continue;
 		}
 		if (st != VMSHM_OBJ_LIVE) {
@@ -144,10 +145,11 @@ int vmshm_check(vmshm_pool *p, void (*fn)(const struct vmshm_fault *, void *), v
 		if (en == 0 ? (size || name_pages)
 			    : (!fmt_extent_ok(L, ep, en) || en < name_pages ||
 			       en - name_pages < fmt_pages_for(size))) {
-			fault(&c, VMSHM_FAULT_SLOT_EXTENT, s,
-			      "slot %u: extent %llu+%llu pages does not fit size %llu in %llu pages",
-			      s, (unsigned long long)ep, (unsigned long long)en,
-			      (unsigned long long)size, (unsigned long long)L->data_pages);
+			fault(
+			    &c, VMSHM_FAULT_SLOT_EXTENT, s,
+			    "slot %u: extent %llu+%llu pages does not fit size %llu in %llu pages",
+			    s, (unsigned long long)ep, (unsigned long long)en,
+			    (unsigned long long)size, (unsigned long long)L->data_pages);
 			ext_bad = 1;
 		}
 		if (!ext_bad) {
@@ -155,7 +157,8 @@ int vmshm_check(vmshm_pool *p, void (*fn)(const struct vmshm_fault *, void *), v
 			for (uint64_t pg = ep; pg < ep + en; pg++)
 				if (LD(fmt_owner(L, pg)) != mine) {
 					fault(&c, VMSHM_FAULT_PAGE_OWNER, s,
-					      "slot %u: page %llu of its extent is not marked as its own",
+					      "slot %u: page %llu of its extent is not marked as "
+					      "its own",
 					      s, (unsigned long long)pg);
 					break;
 				}
@@ -202,8 +205,8 @@ int vmshm_check(vmshm_pool *p, void (*fn)(const struct vmshm_fault *, void *), v
 				continue;
 			char other[VMSHM_NAME_MAX_BYTES + 1];
 			uint64_t ws = LD(&fmt_slot(L, s)->state), wt = LD(&fmt_slot(L, t)->state);
-			if (dir_read_name(L, s, ws, name) > 0 && dir_read_name(L, t, wt, other) > 0 &&
-			    strcmp(name, other) == 0)
+			if (dir_read_name(L, s, ws, name) > 0 &&
+			    dir_read_name(L, t, wt, other) > 0 && strcmp(name, other) == 0)
 				fault(&c, VMSHM_FAULT_DUP_NAME, t,
 				      "slots %u and %u: both live as \"%.60s\"", s, t, name);
 		}
@@ -216,8 +219,8 @@ int vmshm_check(vmshm_pool *p, void (*fn)(const struct vmshm_fault *, void *), v
 		uint32_t s = OW_SLOT(o);
 		if (s >= L->slot_count) {
 			fault(&c, VMSHM_FAULT_PAGE_LEAK, (uint32_t)pg,
-			      "page %llu: owner word names slot %u of %u", (unsigned long long)pg, s,
-			      L->slot_count);
+			      "page %llu: owner word names slot %u of %u", (unsigned long long)pg,
+			      s, L->slot_count);
 			continue;
 		}
 		struct fmt_slot *sl = fmt_slot(L, s);

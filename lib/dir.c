@@ -289,7 +289,8 @@ static int claim_slot(vmshm_pool *p, int type, const struct dir_name *n, uint32_
 		home = (uint32_t)(n->hash & L->slot_mask);
 		tag = fmt_tag(n->hash);
 	} else {
-		home = (uint32_t)((atomic_fetch_add(&spread, 0x9e3779b9u) ^ p->self) & L->slot_mask);
+		home =
+		    (uint32_t)((atomic_fetch_add(&spread, 0x9e3779b9u) ^ p->self) & L->slot_mask);
 	}
 	struct fmt_slot *hs = fmt_slot(L, home);
 	for (uint64_t d = 0; d <= L->slot_mask; d++) {
@@ -303,7 +304,8 @@ static int claim_slot(vmshm_pool *p, int type, const struct dir_name *n, uint32_
 			while (m < d && !CAS(&hs->maxprobe, &m, d))
 				;
 		}
-		uint64_t nw = SW_MAKE(SW_GEN_NEXT(SW_GEN(w)), VMSHM_OBJ_CREATING, type, p->self, tag);
+		uint64_t nw =
+		    SW_MAKE(SW_GEN_NEXT(SW_GEN(w)), VMSHM_OBJ_CREATING, type, p->self, tag);
 		if (CAS(&sl->state, &w, nw)) {
 			*slot = i;
 			*word = nw;
@@ -325,8 +327,8 @@ static int add_pool_hold(struct fmt_slot *sl)
 	return 0;
 }
 
-int dir_create(vmshm_pool *p, int type, const struct dir_name *n, uint64_t size,
-	       uint32_t protect, unsigned flags, vmshm_ref *out)
+int dir_create(vmshm_pool *p, int type, const struct dir_name *n, uint64_t size, uint32_t protect,
+	       unsigned flags, vmshm_ref *out)
 {
 	const struct fmt_layout *L = &p->L;
 	uint64_t pages = fmt_pages_for(size);

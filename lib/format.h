@@ -16,65 +16,65 @@
 
 #include "vmshm.h"
 
-#define FMT_MAGIC 0x4c4f4f504d48534dull /* "MSHMPOOL" as little-endian bytes */
-#define FMT_PAGE 4096u
+#define FMT_MAGIC       0x4c4f4f504d48534dull /* "MSHMPOOL" as little-endian bytes */
+#define FMT_PAGE        4096u
 #define FMT_HEADER_SIZE 4096u
-#define FMT_PEERS 64u /* entry 0 is the pool's own hold, never claimed */
-#define FMT_PEER_SIZE 128u
-#define FMT_SLOT_SIZE 256u
+#define FMT_PEERS       64u /* entry 0 is the pool's own hold, never claimed */
+#define FMT_PEER_SIZE   128u
+#define FMT_SLOT_SIZE   256u
 #define FMT_INLINE_NAME 184u /* names up to this many UTF-8 bytes live in the slot */
 
 /* ---- header (offset 0) ---- */
 struct fmt_header {
-	uint64_t magic;       /* 0: FMT_MAGIC, written last when formatting */
-	uint16_t major;       /* 8 */
-	uint16_t minor;       /* 10 */
-	uint32_t header_size; /* 12: FMT_HEADER_SIZE */
-	uint64_t pool_size;   /* 16 */
-	uint8_t pool_id[16];  /* 24: random identity of this pool */
-	uint32_t page_size;   /* 40: FMT_PAGE */
-	uint32_t flags;       /* 44: 0 */
-	uint64_t peers_off;   /* 48 */
-	uint32_t peer_count;  /* 56: FMT_PEERS */
-	uint32_t peer_size;   /* 60: FMT_PEER_SIZE */
-	uint64_t slots_off;   /* 64 */
-	uint32_t slot_count;  /* 72: a power of two */
-	uint32_t slot_size;   /* 76: FMT_SLOT_SIZE */
-	uint64_t owners_off;  /* 80: one 64-bit owner word per data page */
-	uint64_t data_off;    /* 88: first data page */
-	uint64_t data_pages;  /* 96 */
+	uint64_t magic;              /* 0: FMT_MAGIC, written last when formatting */
+	uint16_t major;              /* 8 */
+	uint16_t minor;              /* 10 */
+	uint32_t header_size;        /* 12: FMT_HEADER_SIZE */
+	uint64_t pool_size;          /* 16 */
+	uint8_t pool_id[16];         /* 24: random identity of this pool */
+	uint32_t page_size;          /* 40: FMT_PAGE */
+	uint32_t flags;              /* 44: 0 */
+	uint64_t peers_off;          /* 48 */
+	uint32_t peer_count;         /* 56: FMT_PEERS */
+	uint32_t peer_size;          /* 60: FMT_PEER_SIZE */
+	uint64_t slots_off;          /* 64 */
+	uint32_t slot_count;         /* 72: a power of two */
+	uint32_t slot_size;          /* 76: FMT_SLOT_SIZE */
+	uint64_t owners_off;         /* 80: one 64-bit owner word per data page */
+	uint64_t data_off;           /* 88: first data page */
+	uint64_t data_pages;         /* 96 */
 	_Atomic uint64_t alloc_hint; /* 104: page where the next search starts */
-	uint64_t created_ns;  /* 112: wall clock at format */
+	uint64_t created_ns;         /* 112: wall clock at format */
 	uint64_t reserved[497];
 };
 
 /* ---- peer entry ---- */
 /* state word: bits 0-7 state, 8-15 reclaimer peer index, 32-63 generation */
 struct fmt_peer {
-	_Atomic uint64_t state;    /* 0 */
-	_Atomic uint64_t os_ivpos; /* 8: bits 0-31 os, 32-63 ivposition (int32, -1 unknown) */
-	_Atomic uint64_t pid;      /* 16 */
-	_Atomic uint64_t start;    /* 24 */
-	_Atomic uint64_t boot[2];  /* 32: boot id bytes 0-7, 8-15 */
+	_Atomic uint64_t state;       /* 0 */
+	_Atomic uint64_t os_ivpos;    /* 8: bits 0-31 os, 32-63 ivposition (int32, -1 unknown) */
+	_Atomic uint64_t pid;         /* 16 */
+	_Atomic uint64_t start;       /* 24 */
+	_Atomic uint64_t boot[2];     /* 32: boot id bytes 0-7, 8-15 */
 	_Atomic uint64_t attached_ns; /* 48 */
-	_Atomic uint64_t comm[2];  /* 56: program name, 16 bytes */
-	uint64_t reserved[7];      /* 72 */
+	_Atomic uint64_t comm[2];     /* 56: program name, 16 bytes */
+	uint64_t reserved[7];         /* 72 */
 };
 
 /* ---- directory slot ---- */
 /* state word: bits 0-23 generation, 24-27 state, 28-31 type,
  * 32-39 owner peer, 40-63 name tag (0 for unnamed objects) */
 struct fmt_slot {
-	_Atomic uint64_t state;     /* 0 */
-	_Atomic uint64_t holders;   /* 8: bit 0 the pool's hold, bit N peer N */
-	_Atomic uint64_t maxprobe;  /* 16: probe bound of names whose home is this slot */
-	_Atomic uint64_t size;      /* 24: bytes asked by the creator */
-	_Atomic uint64_t ext_page;  /* 32: first data page of the extent */
-	_Atomic uint64_t ext_pages; /* 40: pages of the extent (name page included) */
-	_Atomic uint64_t len_prot;  /* 48: bits 0-31 name length, 32-63 flProtect */
-	_Atomic uint64_t hash;      /* 56: full 64-bit name hash */
+	_Atomic uint64_t state;      /* 0 */
+	_Atomic uint64_t holders;    /* 8: bit 0 the pool's hold, bit N peer N */
+	_Atomic uint64_t maxprobe;   /* 16: probe bound of names whose home is this slot */
+	_Atomic uint64_t size;       /* 24: bytes asked by the creator */
+	_Atomic uint64_t ext_page;   /* 32: first data page of the extent */
+	_Atomic uint64_t ext_pages;  /* 40: pages of the extent (name page included) */
+	_Atomic uint64_t len_prot;   /* 48: bits 0-31 name length, 32-63 flProtect */
+	_Atomic uint64_t hash;       /* 56: full 64-bit name hash */
 	_Atomic uint64_t created_ns; /* 64 */
-	char name[FMT_INLINE_NAME]; /* 72: inline name bytes (no NUL) */
+	char name[FMT_INLINE_NAME];  /* 72: inline name bytes (no NUL) */
 };
 
 _Static_assert(sizeof(struct fmt_header) == FMT_HEADER_SIZE, "header size");
@@ -83,30 +83,30 @@ _Static_assert(sizeof(struct fmt_slot) == FMT_SLOT_SIZE, "slot size");
 _Static_assert(offsetof(struct fmt_header, alloc_hint) == 104, "hint offset");
 
 /* Slot state word. */
-#define SW_GEN(w) ((uint32_t)((w) & 0xffffffu))
+#define SW_GEN(w)   ((uint32_t)((w)&0xffffffu))
 #define SW_STATE(w) ((int)(((w) >> 24) & 0xfu))
-#define SW_TYPE(w) ((int)(((w) >> 28) & 0xfu))
+#define SW_TYPE(w)  ((int)(((w) >> 28) & 0xfu))
 #define SW_OWNER(w) ((uint32_t)(((w) >> 32) & 0xffu))
-#define SW_TAG(w) ((uint32_t)((w) >> 40))
+#define SW_TAG(w)   ((uint32_t)((w) >> 40))
 #define SW_MAKE(gen, st, type, owner, tag)                                                         \
-	(((uint64_t)(gen) & 0xffffffu) | ((uint64_t)(st) << 24) | ((uint64_t)(type) << 28) |       \
+	(((uint64_t)(gen)&0xffffffu) | ((uint64_t)(st) << 24) | ((uint64_t)(type) << 28) |         \
 	 ((uint64_t)(owner) << 32) | ((uint64_t)(tag) << 40))
 #define SW_GEN_NEXT(g) (((g) + 1) & 0xffffffu)
 
 /* Peer state word. A CLAIMING word also carries, in bits 16-31, the wall
  * clock second (mod 65536) of the claim: a claim older than
  * FMT_CLAIM_STALE_S whose identity is still incomplete was abandoned. */
-#define FMT_CLAIM_STALE_S 30u
-#define PW_STATE(w) ((int)((w) & 0xffu))
-#define PW_STAMP(w) ((uint32_t)(((w) >> 16) & 0xffffu))
-#define PW_RECLAIMER(w) ((uint32_t)(((w) >> 8) & 0xffu))
-#define PW_GEN(w) ((uint32_t)((w) >> 32))
+#define FMT_CLAIM_STALE_S     30u
+#define PW_STATE(w)           ((int)((w)&0xffu))
+#define PW_STAMP(w)           ((uint32_t)(((w) >> 16) & 0xffffu))
+#define PW_RECLAIMER(w)       ((uint32_t)(((w) >> 8) & 0xffu))
+#define PW_GEN(w)             ((uint32_t)((w) >> 32))
 #define PW_MAKE(gen, st, rec) (((uint64_t)(gen) << 32) | ((uint64_t)(rec) << 8) | (uint64_t)(st))
 
 /* Page owner word: 0 free, else bits 0-31 slot + 1, bits 32-55 slot generation. */
-#define OW_MAKE(slot, gen) ((uint64_t)((slot) + 1u) | ((uint64_t)((gen) & 0xffffffu) << 32))
-#define OW_SLOT(o) ((uint32_t)((o) & 0xffffffffu) - 1u)
-#define OW_GEN(o) ((uint32_t)(((o) >> 32) & 0xffffffu))
+#define OW_MAKE(slot, gen) ((uint64_t)((slot) + 1u) | ((uint64_t)((gen)&0xffffffu) << 32))
+#define OW_SLOT(o)         ((uint32_t)((o)&0xffffffffu) - 1u)
+#define OW_GEN(o)          ((uint32_t)(((o) >> 32) & 0xffffffu))
 
 /* The validated, process-local copy of a pool's immutable layout. */
 struct fmt_layout {
@@ -169,8 +169,8 @@ static inline uint32_t fmt_tag(uint64_t h)
 }
 
 /* Shorthands for atomics on pool words. */
-#define LD(p) atomic_load_explicit((p), memory_order_acquire)
-#define ST(p, v) atomic_store_explicit((p), (v), memory_order_release)
+#define LD(p)           atomic_load_explicit((p), memory_order_acquire)
+#define ST(p, v)        atomic_store_explicit((p), (v), memory_order_release)
 #define CAS(p, expp, v) atomic_compare_exchange_strong((p), (expp), (v))
 
 #endif

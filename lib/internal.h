@@ -24,9 +24,9 @@ struct local_ref {
 struct vmshm_pool {
 	struct be_map map;
 	struct fmt_layout L;
-	uint32_t self;        /* peer index, 0 for an observer */
-	uint32_t self_gen;    /* generation of our peer entry */
-	uint64_t fork_epoch;  /* plat_fork_epoch() at attach */
+	uint32_t self;       /* peer index, 0 for an observer */
+	uint32_t self_gen;   /* generation of our peer entry */
+	uint64_t fork_epoch; /* plat_fork_epoch() at attach */
 	struct plat_ident ident;
 	struct local_ref *refs; /* slot_count entries */
 	plat_lock lock;         /* serialises this attach's calls */
@@ -43,8 +43,8 @@ struct dir_name {
 int pool_usable(vmshm_pool *p); /* 0, or VMSHM_ESTALE after fork */
 
 /* dir.c */
-int dir_create(vmshm_pool *p, int type, const struct dir_name *n, uint64_t size,
-	       uint32_t protect, unsigned flags, vmshm_ref *out);
+int dir_create(vmshm_pool *p, int type, const struct dir_name *n, uint64_t size, uint32_t protect,
+	       unsigned flags, vmshm_ref *out);
 int dir_open(vmshm_pool *p, int type, const struct dir_name *n, vmshm_ref *out);
 int dir_drop_bit(const struct fmt_layout *L, uint32_t slot, uint64_t bit, uint32_t me);
 int dir_finish_destroy(const struct fmt_layout *L, uint32_t slot, uint64_t w, uint32_t me);

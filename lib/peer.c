@@ -97,8 +97,7 @@ int peer_judge(const struct fmt_layout *L, uint32_t i, uint64_t w)
 		 * such an entry holds nothing yet, so freeing it loses nothing. */
 		uint32_t now_s = (uint32_t)(plat_wall_ns() / 1000000000u) & 0xffffu;
 		if (st == VMSHM_PEER_CLAIMING &&
-		    ((now_s - PW_STAMP(w)) & 0xffffu) > FMT_CLAIM_STALE_S &&
-		    LD(&pe->state) == w)
+		    ((now_s - PW_STAMP(w)) & 0xffffu) > FMT_CLAIM_STALE_S && LD(&pe->state) == w)
 			return VMSHM_LIVE_NO;
 		return VMSHM_LIVE_UNKNOWN;
 	}
@@ -166,7 +165,8 @@ static void scrub(const struct fmt_layout *L, uint32_t i, uint32_t me)
 		int st = SW_STATE(w);
 		if (SW_OWNER(w) == i && (st == VMSHM_OBJ_CREATING || st == VMSHM_OBJ_ABORTED ||
 					 st == VMSHM_OBJ_DYING)) {
-			uint64_t dw = SW_MAKE(SW_GEN(w), VMSHM_OBJ_DYING, SW_TYPE(w), me, SW_TAG(w));
+			uint64_t dw =
+			    SW_MAKE(SW_GEN(w), VMSHM_OBJ_DYING, SW_TYPE(w), me, SW_TAG(w));
 			if (CAS(&sl->state, &w, dw))
 				dir_finish_destroy(L, s, dw, me);
 		}

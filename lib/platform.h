@@ -12,12 +12,12 @@
 
 /* Who this process is, as recorded in its peer entry. */
 struct plat_ident {
-	uint32_t os;          /* VMSHM_OS_LINUX or VMSHM_OS_WINDOWS */
+	uint32_t os; /* VMSHM_OS_LINUX or VMSHM_OS_WINDOWS */
 	uint64_t pid;
-	uint64_t start_time;  /* Linux: starttime of /proc/PID/stat (clock ticks since boot);
-			       * Windows: process creation FILETIME */
-	uint8_t boot_id[16];  /* identity of this OS instance (one per VM boot) */
-	char comm[16];        /* short program name, NUL-terminated */
+	uint64_t start_time; /* Linux: starttime of /proc/PID/stat (clock ticks since boot);
+			      * Windows: process creation FILETIME */
+	uint8_t boot_id[16]; /* identity of this OS instance (one per VM boot) */
+	char comm[16];       /* short program name, NUL-terminated */
 };
 
 /* Fills ID for the calling process. 0 or a VMSHM_E* code. */

@@ -12,28 +12,50 @@
 const char *vmshm_strerror(int err)
 {
 	switch (err) {
-	case VMSHM_OK: return "success";
-	case VMSHM_EINVAL: return "invalid argument";
-	case VMSHM_ENOENT: return "no object of that name";
-	case VMSHM_EEXIST: return "an object of that name exists";
-	case VMSHM_ETYPE: return "the name belongs to an object of another type";
-	case VMSHM_ETOOBIG: return "the existing object is smaller than the size asked";
-	case VMSHM_ENOSPC: return "not enough free space in the pool";
-	case VMSHM_ENOSLOT: return "the pool's directory is full";
-	case VMSHM_ENOPEER: return "the pool's peer table is full";
-	case VMSHM_ENAMELEN: return "name longer than 259 characters";
-	case VMSHM_ENAME: return "empty or invalid name";
-	case VMSHM_EFORMAT: return "not a vmshm pool";
-	case VMSHM_EVERSION: return "pool format version not supported";
-	case VMSHM_EIO: return "cannot open or map the pool";
-	case VMSHM_EBUSY: return "another peer is midway through the same name";
-	case VMSHM_ECORRUPT: return "directory entry failed validation";
-	case VMSHM_ENOPOOL: return "no pool found";
-	case VMSHM_ESTALE: return "pool attached before fork(): attach again";
-	case VMSHM_ENOTSUP: return "not supported by this backend";
-	case VMSHM_EEXISTS_FILE: return "the file already holds a pool";
-	case VMSHM_EPERM: return "permission denied";
-	case VMSHM_ETIMEDOUT: return "timed out";
+	case VMSHM_OK:
+		return "success";
+	case VMSHM_EINVAL:
+		return "invalid argument";
+	case VMSHM_ENOENT:
+		return "no object of that name";
+	case VMSHM_EEXIST:
+		return "an object of that name exists";
+	case VMSHM_ETYPE:
+		return "the name belongs to an object of another type";
+	case VMSHM_ETOOBIG:
+		return "the existing object is smaller than the size asked";
+	case VMSHM_ENOSPC:
+		return "not enough free space in the pool";
+	case VMSHM_ENOSLOT:
+		return "the pool's directory is full";
+	case VMSHM_ENOPEER:
+		return "the pool's peer table is full";
+	case VMSHM_ENAMELEN:
+		return "name longer than 259 characters";
+	case VMSHM_ENAME:
+		return "empty or invalid name";
+	case VMSHM_EFORMAT:
+		return "not a vmshm pool";
+	case VMSHM_EVERSION:
+		return "pool format version not supported";
+	case VMSHM_EIO:
+		return "cannot open or map the pool";
+	case VMSHM_EBUSY:
+		return "another peer is midway through the same name";
+	case VMSHM_ECORRUPT:
+		return "directory entry failed validation";
+	case VMSHM_ENOPOOL:
+		return "no pool found";
+	case VMSHM_ESTALE:
+		return "pool attached before fork(): attach again";
+	case VMSHM_ENOTSUP:
+		return "not supported by this backend";
+	case VMSHM_EEXISTS_FILE:
+		return "the file already holds a pool";
+	case VMSHM_EPERM:
+		return "permission denied";
+	case VMSHM_ETIMEDOUT:
+		return "timed out";
 	}
 	return "unknown error";
 }
@@ -41,10 +63,14 @@ const char *vmshm_strerror(int err)
 const char *vmshm_type_name(int type)
 {
 	switch (type) {
-	case VMSHM_TYPE_SHM: return "shm";
-	case VMSHM_TYPE_EVENT: return "event";
-	case VMSHM_TYPE_MUTEX: return "mutex";
-	case VMSHM_TYPE_SEMAPHORE: return "semaphore";
+	case VMSHM_TYPE_SHM:
+		return "shm";
+	case VMSHM_TYPE_EVENT:
+		return "event";
+	case VMSHM_TYPE_MUTEX:
+		return "mutex";
+	case VMSHM_TYPE_SEMAPHORE:
+		return "semaphore";
 	}
 	return "invalid";
 }
@@ -102,7 +128,8 @@ int vmshm_attach(const char *spec, unsigned flags, vmshm_pool **out, char *why, 
 	if (!spec || !*spec) {
 		spec = NULL;
 		for (int i = 0; be_table[i] && !spec; i++)
-			if (be_table[i]->discover && be_table[i]->discover(found, sizeof(found)) == 0)
+			if (be_table[i]->discover &&
+			    be_table[i]->discover(found, sizeof(found)) == 0)
 				spec = found;
 		if (!spec) {
 			be_why(why, whylen, "no pool: set VMSHM_POOL (no ivshmem device found)");
@@ -259,7 +286,8 @@ int vmshm_list(vmshm_pool *p, int (*fn)(const struct vmshm_objinfo *, void *), v
 		oi->protect = (uint32_t)(lp >> 32);
 		oi->pages = en;
 		uint64_t name_pages = (uint32_t)lp > FMT_INLINE_NAME ? 1 : 0;
-		oi->offset = fmt_extent_ok(L, ep, en) ? L->data_off + (ep + name_pages) * FMT_PAGE : 0;
+		oi->offset =
+		    fmt_extent_ok(L, ep, en) ? L->data_off + (ep + name_pages) * FMT_PAGE : 0;
 		oi->holders = LD(&sl->holders);
 		oi->named = SW_TAG(w) != 0;
 		if (oi->named && dir_read_name(L, s, w, oi->name) < 0)

@@ -47,19 +47,28 @@ static DWORD win_error(int rc)
 {
 	switch (rc) {
 	case VMSHM_EINVAL:
-	case VMSHM_ETOOBIG: return ERROR_INVALID_PARAMETER;
+	case VMSHM_ETOOBIG:
+		return ERROR_INVALID_PARAMETER;
 	case VMSHM_ETYPE:
-	case VMSHM_ESTALE: return ERROR_INVALID_HANDLE;
+	case VMSHM_ESTALE:
+		return ERROR_INVALID_HANDLE;
 	case VMSHM_ENOSPC:
 	case VMSHM_ENOSLOT:
-	case VMSHM_ENOPEER: return ERROR_NOT_ENOUGH_MEMORY;
-	case VMSHM_ENAMELEN: return ERROR_FILENAME_EXCED_RANGE;
-	case VMSHM_ENAME: return ERROR_INVALID_NAME;
-	case VMSHM_EBUSY: return ERROR_BUSY;
-	case VMSHM_ECORRUPT: return ERROR_FILE_CORRUPT;
+	case VMSHM_ENOPEER:
+		return ERROR_NOT_ENOUGH_MEMORY;
+	case VMSHM_ENAMELEN:
+		return ERROR_FILENAME_EXCED_RANGE;
+	case VMSHM_ENAME:
+		return ERROR_INVALID_NAME;
+	case VMSHM_EBUSY:
+		return ERROR_BUSY;
+	case VMSHM_ECORRUPT:
+		return ERROR_FILE_CORRUPT;
 	case VMSHM_EFORMAT:
-	case VMSHM_EVERSION: return ERROR_BAD_FORMAT;
-	default: return ERROR_FILE_NOT_FOUND; /* no object, or no pool reachable */
+	case VMSHM_EVERSION:
+		return ERROR_BAD_FORMAT;
+	default:
+		return ERROR_FILE_NOT_FOUND; /* no object, or no pool reachable */
 	}
 }
 

@@ -6,8 +6,8 @@
 extern const struct backend be_file, be_uio, be_pci;
 
 const struct backend *const be_table[] = {
-	&be_uio,
-	&be_pci,
-	&be_file,
-	NULL,
+    &be_uio,
+    &be_pci,
+    &be_file,
+    NULL,
 };

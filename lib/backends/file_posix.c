@@ -60,8 +60,8 @@ static void file_close(struct be_map *m)
 }
 
 const struct backend be_file = {
-	.name = "file",
-	.claims = file_claims,
-	.open = file_open,
-	.close = file_close,
+    .name = "file",
+    .claims = file_claims,
+    .open = file_open,
+    .close = file_close,
 };
