@@ -489,6 +489,8 @@ int vmshm_close(vmshm_pool *p, const vmshm_ref *ref)
 		return VMSHM_EINVAL;
 	if ((rc = pool_usable(p)) < 0)
 		return rc;
+	if (!p->self)
+		return VMSHM_EPERM; /* an observer holds nothing */
 	if (ref->slot >= p->L.slot_count)
 		return VMSHM_EINVAL;
 	plat_lock_take(&p->lock);
