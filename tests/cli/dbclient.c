@@ -15,7 +15,7 @@
  * opens a shared one, then stays alive (stopped): D's socket closes abruptly;
  * the others must get the disconnect and the server must reclaim the guest's
  * peer although its process lives. A garbage client is dropped; a client that
- * never reads does not hold up 100 others; one that vanishes mid-handshake
+ * never reads does not hold up 150 others; one that vanishes mid-handshake
  * does no harm; a later peer still rings and is rung.
  */
 #include <errno.h>
@@ -37,7 +37,8 @@
 #include "vmshm.h"
 
 #define MAXV  8
-#define MAXID 128
+#define MAXID 256
+#define CHURN 150 /* clients that come and go past a non-reader */
 
 static int passed, failed;
 
@@ -309,7 +310,7 @@ static void guest(int id, int report)
 
 int main(int argc, char **argv)
 {
-	static struct peer A, B, C, D, E, N, G, M[100];
+	static struct peer A, B, C, D, E, N, G, M[CHURN];
 	struct peer *abc[4] = {&A, &B, &C, &E};
 	vmshm_pool *pool;
 	vmshm_ref shared;
@@ -419,7 +420,7 @@ int main(int argc, char **argv)
 	memset(&N, 0, sizeof(N));
 	N.sock = connect_sock();
 	ok = 1;
-	for (int i = 0; i < 100; i++) {
+	for (int i = 0; i < CHURN; i++) {
 		if (!handshake(&M[i], 6 + i, 0))
 			ok = 0;
 		pump(&M[i], 30);
@@ -427,7 +428,10 @@ int main(int argc, char **argv)
 			ok = 0;
 		close_peer(&M[i]);
 	}
-	check(ok, "100 clients connect and get their fds while client 5 reads nothing");
+	check(ok,
+	      "%d clients connect and get their fds while client 5 reads nothing (%d messages "
+	      "for it, more than its socket holds)",
+	      CHURN, CHURN * (nvec + 1));
 
 	/* A client that vanishes mid-handshake. */
 	{
@@ -448,12 +452,13 @@ int main(int argc, char **argv)
 		N.id = all ? v[1] : -1;
 		N.shm = fd[2];
 		pump(&N, 300);
-		for (int i = 6; i < 106; i++)
+		for (int i = 6; i < 6 + CHURN; i++)
 			if (N.connects[i] != 1 || N.gone[i] != 1)
 				all = 0;
 		check(all && N.id == 5 && N.nown == nvec && !N.bad,
-		      "client 5, reading late, gets its setup and all 100 connects and "
-		      "disconnects, none dropped");
+		      "client 5, reading late, gets its setup and all %d connects and "
+		      "disconnects, none dropped",
+		      CHURN);
 	}
 	close_peer(&N);
 
@@ -463,10 +468,10 @@ int main(int argc, char **argv)
 	pump(&C, 100);
 	check(!A.eof && !B.eof && !C.eof && !A.bad && !B.bad && !C.bad,
 	      "peers 0, 1, 2 still connected, every message well-formed");
-	check(A.gone[5] == 1 && A.gone[105] == 1 && A.gone[106] == 1,
-	      "peer 0 saw the non-reader (5), the last of the 100 (105) and the vanished one (106) "
-	      "go");
-	handshake(&E, 107, 1);
+	check(A.gone[5] == 1 && A.gone[5 + CHURN] == 1 && A.gone[6 + CHURN] == 1,
+	      "peer 0 saw the non-reader (5), the last of the %d (%d) and the vanished one (%d) go",
+	      CHURN, 5 + CHURN, 6 + CHURN);
+	handshake(&E, 7 + CHURN, 1);
 	pump(&E, 300);
 	pump(&A, 100);
 	pump(&B, 100);
@@ -475,7 +480,7 @@ int main(int argc, char **argv)
 	for (int i = 3; i < MAXID; i++)
 		if (E.nother[i])
 			ok = 0;
-	check(ok, "peer 107 gets the fds of exactly the live peers 0, 1, 2");
+	check(ok, "peer %d gets the fds of exactly the live peers 0, 1, 2", 7 + CHURN);
 	ring_all(abc, 4, "four peers after the churn");
 
 	close_peer(&A);

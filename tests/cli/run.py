@@ -820,8 +820,8 @@ def test_serve():
               and b"BAR1: 32 bit memory" in q.stdout and b"[0x003ffffe]" in q.stdout,
               "QEMU's ivshmem-doorbell takes the server's fds and starts",
               q.stderr.decode()[-300:])
-        check(log.count("peer 108 connected") == 1 and "peer 108 disconnected" in log,
-              "the server saw QEMU (peer 108) come and go", log[-300:])
+        check(log.count("peer 158 connected") == 1 and "peer 158 disconnected" in log,
+              "the server saw QEMU (peer 158) come and go", log[-300:])
 
     expect_error(["serve", "--socket", sock], 1, "another server", "a second server on the "
                  "same socket", pool=p)
