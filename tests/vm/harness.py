@@ -37,6 +37,7 @@ class Harness:
         self.pool = "/dev/shm/vmshm-vm%s-%d.pool" % (tag, os.getpid())
         self.extra_pools = []
         self.guests = []
+        self.accel = "tcg"
         self.server = None
         self.passed = 0
         self.failed = 0
@@ -83,7 +84,7 @@ class Harness:
 
     def boot(self, name, run, devices, args=""):
         log = os.path.join(self.work, "%s-%s.log" % (run, name))
-        cmd = [self.qemu, "-M", "q35", "-accel", "tcg", "-m", "128M", "-nographic",
+        cmd = [self.qemu, "-M", "q35", "-accel", self.accel, "-m", "128M", "-nographic",
                "-no-reboot", "-vga", "none", "-nic", "none", "-kernel", self.kernel,
                "-initrd", self.initrd, "-append",
                "console=ttyS0 quiet panic=-1 vmshm.run=%s vmshm.role=%s %s" % (run, name, args)]
@@ -94,6 +95,26 @@ class Harness:
         g = Guest(name, proc, log)
         self.guests.append(g)
         return g
+
+    def probe_kvm(self):
+        """KVM only if a guest really boots with it: some hosts have a /dev/kvm
+        on which a stock kernel hangs. VMSHM_VM_ACCEL=tcg|kvm skips the probe."""
+        forced = os.environ.get("VMSHM_VM_ACCEL")
+        if forced in ("tcg", "kvm"):
+            self.accel = forced
+            return "%s (VMSHM_VM_ACCEL)" % forced
+        if not os.access("/dev/kvm", os.R_OK | os.W_OK):
+            return "TCG (no usable /dev/kvm)"
+        self.accel = "kvm"
+        g = self.boot("probe", "hello", [])
+        try:
+            g.proc.wait(5)
+        except subprocess.TimeoutExpired:
+            pass
+        ok = g.passed("hello") and g.proc.returncode == 0
+        self.stop_guests()
+        self.accel = "kvm" if ok else "tcg"
+        return "KVM (a probe guest booted)" if ok else "TCG (a probe guest did not boot with KVM)"
 
     def plain(self, pool, size, i=0):
         return ["-object", "memory-backend-file,id=shm%d,mem-path=%s,size=%s,share=on" % (i, pool, size),
@@ -308,8 +329,9 @@ def main():
 def vm_test(h, only):
     t0 = time.time()
     qv = re.search(r"version ([0-9.]+)", h.run(h.qemu, "--version").stdout)
-    print("vm-test: QEMU %s under TCG, guest kernel %s"
-          % (qv.group(1) if qv else "?",
+    accel = h.probe_kvm()
+    print("vm-test: QEMU %s, %s, guest kernel %s"
+          % (qv.group(1) if qv else "?", accel,
              open(os.path.join(h.vm, "kver")).read().strip()))
     # 1 GiB: SeaBIOS puts a BAR this large above 4 GiB, outside the firmware's
     # uncachable MTRR range, so the guest can map it write-back (README).
@@ -508,7 +530,8 @@ def demo(h):
         for line in out.rstrip("\n").splitlines():
             print("  " + line)
 
-    print("vmshm demo: a Windows-side guest (win) and a real-time guest (rt) share a region\n")
+    print("vmshm demo: a Windows-side guest (win) and a real-time guest (rt) share a region")
+    print("(guests under %s)\n" % h.probe_kvm())
     if os.path.exists(h.pool):
         os.unlink(h.pool)
     p = h.run(h.cli, "pool", "create", h.pool, "--size", "64M")
