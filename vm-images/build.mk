@@ -6,6 +6,7 @@
 # (guest-driver/build.mk, included after this file, builds these two.)
 VM_DIR := $(BUILD)/vm
 GUEST_KO := $(BUILD)/guest-driver/vmshm_uio.ko
+VM_KVER_STAMP := $(VM_DIR)/kver
 VM_INITRD := $(VM_DIR)/initramfs.cpio
 VM_GUEST := $(BUILD)/vm/bin/vmguest
 VM_HOSTCTL := $(BUILD)/vm/bin/hostctl
@@ -28,8 +29,18 @@ $(VM_INITRD): vm-images/mkinitramfs.sh vm-images/init $(GUEST_KO) $(VM_GUEST) $(
 	sh vm-images/mkinitramfs.sh $@ $(VM_DIR) $(GUEST_KO) $(VM_GUEST)=bin/vmguest \
 		$(foreach s,$(VM_SCENARIOS),$(s)=scenarios/$(notdir $(s)))
 
+# The same initramfs with Debian's udevd appended (a second cpio archive):
+# the driver scenario checks the udev rule with it.
+$(VM_DIR)/udev.cpio: vm-images/udev.sh guest-driver/99-vmshm-uio.rules $(VM_KVER_STAMP)
+	sh vm-images/udev.sh $@ $(VM_DIR) guest-driver/99-vmshm-uio.rules
+
+$(VM_DIR)/initramfs-udev.cpio: $(VM_INITRD) $(VM_DIR)/udev.cpio
+	cat $^ >$@.tmp && mv $@.tmp $@
+
+vm-image: $(VM_DIR)/initramfs-udev.cpio
+
 TEST_STEPS += vm-test
-vm-test: check-deps $(VM_INITRD) $(VM_HOSTCTL) $(VM_CLI)
+vm-test: check-deps $(VM_INITRD) $(VM_DIR)/initramfs-udev.cpio $(VM_HOSTCTL) $(VM_CLI)
 	python3 tests/vm/harness.py --build $(BUILD)
 
 demo: check-deps $(VM_INITRD) $(VM_HOSTCTL) $(VM_CLI)

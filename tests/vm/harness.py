@@ -82,11 +82,11 @@ class Harness:
 
     # ---- guests ----------------------------------------------------------
 
-    def boot(self, name, run, devices, args=""):
+    def boot(self, name, run, devices, args="", initrd=None):
         log = os.path.join(self.work, "%s-%s.log" % (run, name))
         cmd = [self.qemu, "-M", "q35", "-accel", self.accel, "-m", "128M", "-nographic",
                "-no-reboot", "-vga", "none", "-nic", "none", "-kernel", self.kernel,
-               "-initrd", self.initrd, "-append",
+               "-initrd", initrd or self.initrd, "-append",
                "console=ttyS0 quiet panic=-1 vmshm.run=%s vmshm.role=%s %s" % (run, name, args)]
         cmd += devices
         out = open(log, "w")
@@ -349,16 +349,18 @@ def vm_test(h, only):
             h.extra_pools.append(p)
             h.pool_create(p, "16M")
             pools.append(p)
-        g = h.boot("solo", "driver", h.plain(pools[0], "16M", 0) + h.plain(pools[1], "16M", 1))
+        g = h.boot("solo", "driver", h.plain(pools[0], "16M", 0) + h.plain(pools[1], "16M", 1),
+                   initrd=os.path.join(h.vm, "initramfs-udev.cpio"))
         guests.append(g)
         g.wait_exit()
         for line in g.lines():
-            if re.search(r"vmguest: (uio\d|backend|unbind|attach)", line):
+            if re.search(r"vmguest: (uio\d|backend|unbind|attach|udev)", line):
                 notes.append(line.split("vmguest: ", 1)[1])
         return guests_ok(notes, guests, "driver")
 
     if want("0"):
-        h.scenario("0", "guest driver: two devices, maps, sysfs, unbind/rebind, unload", s0)
+        h.scenario("0", "guest driver: two devices, maps, sysfs, udev rule, unbind/rebind, unload",
+                   s0)
 
     def s1(notes, guests):
         ok = exchange(h, empty_free, "exchange", "", notes, guests)
