@@ -7,6 +7,7 @@
  * BAR (with CONFIG_IO_STRICT_DEVMEM the kernel refuses the mapping then).
  * No doorbells: the registers are not used.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <pciaccess.h>
 #include <pthread.h>
@@ -59,13 +60,16 @@ static int pci_claims(const char *spec)
 /* "pci:DDDD:BB:DD.F" (hex domain, bus, device; decimal function). */
 static int parse_addr(const char *spec, unsigned *dom, unsigned *bus, unsigned *dev, unsigned *fn)
 {
+	static const char shape[] = "pci:xxxx:xx:xx.x";
 	int used = -1;
+	size_t i;
 
 	if (strlen(spec) != 16)
 		return -1;
+	for (i = 4; i < 16; i++)
+		if (shape[i] == 'x' ? !isxdigit((unsigned char)spec[i]) : spec[i] != shape[i])
+			return -1;
 	if (sscanf(spec, "pci:%4x:%2x:%2x.%1u%n", dom, bus, dev, fn, &used) != 4 || used != 16)
-		return -1;
-	if (spec[8] != ':' || spec[11] != ':' || spec[14] != '.')
 		return -1;
 	if (*dev > 31 || *fn > 7)
 		return -1;

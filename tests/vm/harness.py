@@ -87,7 +87,7 @@ class Harness:
         cmd = [self.qemu, "-M", "q35", "-accel", self.accel, "-m", "128M", "-nographic",
                "-no-reboot", "-vga", "none", "-nic", "none", "-kernel", self.kernel,
                "-initrd", initrd or self.initrd, "-append",
-               "console=ttyS0 quiet panic=-1 vmshm.run=%s vmshm.role=%s %s" % (run, name, args)]
+               "console=ttyS0 quiet panic=-1 no_timer_check vmshm.run=%s vmshm.role=%s %s" % (run, name, args)]
         cmd += devices
         out = open(log, "w")
         proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT)
