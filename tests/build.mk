@@ -3,6 +3,7 @@
 #   unit-test   against $(LIBA), two Criterion jobs (2 cores);
 #   asan-test   the suites and the library sources rebuilt with ASan+UBSan
 #               (UBSan aborts on the first error) into $(BUILD)/asan/;
+#   valgrind-test  one suite under valgrind memcheck;
 #   fuzz-test   a libFuzzer target over the pool image, a bounded run.
 # Each unit test runs in its own process on its own pool under /dev/shm.
 
@@ -28,7 +29,7 @@ $(UNIT_HELPER): $(UNIT_HELPER_SRC) $(LIBA) $(LIB_HDRS)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -o $@ $< $(LIBA) -lpciaccess -lpthread
 
-.PHONY: unit-test asan-test fuzz-test
+.PHONY: unit-test asan-test valgrind-test fuzz-test
 unit-test: $(UNIT_BIN) $(UNIT_HELPER)
 	$(UNIT_BIN) -j$(UNIT_JOBS) --short-filename $(UNIT_ARGS)
 
@@ -64,4 +65,54 @@ $(ASAN_HELPER): $(UNIT_HELPER_SRC) $(ASAN_LIBA) $(LIB_HDRS)
 asan-test: $(ASAN_BIN) $(ASAN_HELPER)
 	$(ASAN_ENV) $(ASAN_BIN) -j$(UNIT_JOBS) --short-filename $(UNIT_ARGS)
 
-TEST_STEPS += unit-test asan-test
+# ---- valgrind ----------------------------------------------------------------
+# One suite (create: every create rule, space and directory full) under
+# memcheck. Criterion ignores a worker's valgrind exit code, so every
+# process logs to its own file and any non-empty log fails the step.
+VALGRIND_SUITE ?= create/*
+VALGRIND_DIR := $(BUILD)/valgrind
+
+valgrind-test: $(UNIT_BIN) $(UNIT_HELPER)
+	@rm -rf $(VALGRIND_DIR) && mkdir -p $(VALGRIND_DIR)
+	@valgrind -q --trace-children=yes --error-exitcode=99 \
+		--log-file=$(VALGRIND_DIR)/vg.%p.log $(UNIT_BIN) -j$(UNIT_JOBS) --short-filename \
+		--filter '$(VALGRIND_SUITE)'; rc=$$?; \
+	bad=$$(find $(VALGRIND_DIR) -name 'vg.*.log' -size +0 | wc -l); \
+	if [ $$rc -ne 0 ] || [ $$bad -ne 0 ]; then \
+		find $(VALGRIND_DIR) -name 'vg.*.log' -size +0 -exec head -40 {} \; ; \
+		echo "valgrind-test: 0 passed, 1 failed (exit $$rc, $$bad processes with errors)"; \
+		exit 1; \
+	fi; \
+	echo "valgrind-test: 1 passed, 0 failed"
+
+TEST_STEPS += unit-test asan-test valgrind-test
+
+# ---- libFuzzer over the pool image ---------------------------------------
+FUZZ_CC ?= clang
+FUZZ_DIR := $(BUILD)/fuzz
+FUZZ_CFLAGS = $(BASE_CFLAGS) -O1 -g -fno-omit-frame-pointer -fno-sanitize-recover=all
+FUZZ_LIB_OBJS := $(patsubst %.c,$(FUZZ_DIR)/obj/%.o,$(LIB_SRCS))
+FUZZ_BIN := $(FUZZ_DIR)/pool_fuzz
+FUZZ_RUNS ?= 20000
+FUZZ_SECONDS ?= 90
+
+$(FUZZ_DIR)/obj/%.o: %.c $(LIB_HDRS)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link,address,undefined -c $< -o $@
+
+$(FUZZ_BIN): tests/fuzz/pool_fuzz.c $(FUZZ_LIB_OBJS)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer,address,undefined -o $@ $< $(FUZZ_LIB_OBJS) \
+		-lpciaccess -lpthread
+
+# A fixed seed and a bounded run; a crash, hang, leak or sanitizer report
+# fails the step and leaves the input in $(FUZZ_DIR)/artifacts/.
+fuzz-test: $(FUZZ_BIN)
+	@mkdir -p $(FUZZ_DIR)/artifacts
+	@if $(FUZZ_BIN) -seed=1 -runs=$(FUZZ_RUNS) -max_total_time=$(FUZZ_SECONDS) -max_len=2048 \
+		-timeout=20 -artifact_prefix=$(FUZZ_DIR)/artifacts/ >$(FUZZ_DIR)/log 2>&1; then \
+		grep -E '^Done [0-9]+ runs' $(FUZZ_DIR)/log; echo "fuzz-test: 1 passed, 0 failed"; \
+	else \
+		tail -40 $(FUZZ_DIR)/log; echo "fuzz-test: 0 passed, 1 failed"; exit 1; \
+	fi
+
+TEST_STEPS += fuzz-test

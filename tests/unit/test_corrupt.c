@@ -286,6 +286,8 @@ static void touch_ref(struct walk *w, const vmshm_ref *ref)
 	uint64_t size = vmshm_size(w->p);
 	volatile uint8_t *b = ref->addr;
 
+	if (ref->size == 0)
+		return; /* no memory (an event, or a size-0 slot): nothing to touch */
 	if (a < base || a > base + size || ref->size > (uint64_t)(base + size - a) ||
 	    ((uintptr_t)a & 4095)) {
 		w->bad++;
