@@ -43,13 +43,25 @@ need=""
 for p in $pkgs; do
 	ls "$dl/${p}_"*.deb >/dev/null 2>&1 || need="$need $p"
 done
-if [ -n "$need" ]; then
-	say "apt-get download$need"
+download() {
 	# shellcheck disable=SC2086
 	(cd "$dl" && apt-get download -q $need 2>&1 | grep -v '^W: Download is performed unsandboxed' >&2 || true)
+	missing=""
 	for p in $need; do
-		ls "$dl/${p}_"*.deb >/dev/null 2>&1 || { say "download of $p failed"; exit 1; }
+		ls "$dl/${p}_"*.deb >/dev/null 2>&1 || missing="$missing $p"
 	done
+}
+if [ -n "$need" ]; then
+	say "apt-get download$need"
+	download
+	if [ -n "$missing" ]; then
+		# Old package lists name versions the archive no longer has.
+		say "refreshing the package lists"
+		apt-get update -qq >/dev/null
+		need=$missing
+		download
+		[ -z "$missing" ] || { say "download of$missing failed"; exit 1; }
+	fi
 fi
 
 # The kernel image and the UIO core only (not the 400 MB of modules).

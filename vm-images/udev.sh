@@ -17,6 +17,10 @@ mkdir -p "$dl"
 if ! ls "$dl"/udev_*.deb >/dev/null 2>&1; then
 	echo "vm-images: apt-get download udev" >&2
 	(cd "$dl" && apt-get download -q udev 2>&1 | grep -v '^W: Download is performed unsandboxed' >&2 || true)
+	if ! ls "$dl"/udev_*.deb >/dev/null 2>&1; then
+		apt-get update -qq >/dev/null
+		(cd "$dl" && apt-get download -q udev 2>&1 | grep -v '^W: Download is performed unsandboxed' >&2 || true)
+	fi
 	ls "$dl"/udev_*.deb >/dev/null 2>&1 || { echo "vm-images: download of udev failed" >&2; exit 1; }
 fi
 
