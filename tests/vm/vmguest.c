@@ -286,7 +286,7 @@ static int cmd_race(int me, int n)
 	HANDLE *h = calloc((size_t)n, sizeof(*h));
 	uint64_t **loc = calloc((size_t)n, sizeof(*loc));
 	char *created = calloc((size_t)n, 1);
-	char name[32], list[1024];
+	char name[32], list[1024] = "";
 	int i, ncreated = 0, len = 0;
 	uint64_t t0;
 
@@ -313,6 +313,9 @@ static int cmd_race(int me, int n)
 		if (GetLastError() == 0) {
 			created[i] = 1;
 			ncreated++;
+			for (int b = 0; b < 4096; b++)
+				if (((uint8_t *)loc[i])[b])
+					fail("%s: new region not zero-filled at %d", name, b);
 			atomic_store((_Atomic uint64_t *)loc[i], 0x1000u + (unsigned)me);
 		} else if (GetLastError() != ERROR_ALREADY_EXISTS) {
 			fail("%s: GetLastError %u after success", name, (unsigned)GetLastError());
