@@ -11,8 +11,9 @@
 #     (compared without white space, after dropping the export macro and
 #     the roff font requests, quotes and escapes).
 # Prints one line per failure, then "N passed, M failed" (one count per
-# function); exits 1 if any failed or no function was found.
-# Needs only sh, awk, sed and sort: no groff, no man-db.
+# function); exits 1 if any failed, no function was found, or any alias
+# page in MANDIR leads nowhere.
+# Needs only a POSIX sh and awk, sed, grep, tr, sort, head: no groff, no man-db.
 
 set -u
 if [ $# -lt 2 ]; then
@@ -136,5 +137,16 @@ for entry in $list; do
 done
 IFS=$old_ifs
 
+# Every alias page, also those of macros (RtGetLastError), must lead to a
+# page. Reported, and failing the step, but not counted above.
+bad_alias=0
+for page in "$mandir"/*.3; do
+	so=$(sed -n 's/^\.so[ \t][ \t]*//p' "$page" | head -n 1)
+	if [ -n "$so" ] && [ ! -f "$mandir/${so##*/}" ]; then
+		echo "man-test: FAIL alias $page: $so is missing"
+		bad_alias=1
+	fi
+done
+
 echo "$pass passed, $fail failed"
-[ "$fail" = 0 ] && [ "$pass" -gt 0 ]
+[ "$fail" = 0 ] && [ "$pass" -gt 0 ] && [ "$bad_alias" = 0 ]
