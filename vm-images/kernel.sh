@@ -87,6 +87,7 @@ mkdir -p "$out/modules"
 cp "$tmp/lib/modules/$kver/kernel/drivers/uio/uio.ko" "$out/modules/uio.ko"
 cp "$tmp/boot/config-$kver" "$out/config"
 rm -rf "$tmp"
+rm -f "$img" # 70 MB, of which we keep what we need
 
 # Headers and kbuild for out-of-tree modules. Their symlinks are relative;
 # only the amd64 Makefile names the common tree by an absolute path.
