@@ -446,10 +446,10 @@ int vmshm_create(vmshm_pool *p, int type, const char *name, uint64_t size, uint3
 		 unsigned flags, vmshm_ref *out)
 {
 	struct dir_name n;
-	vmshm_ref tmp;
 	int rc;
-	if (!p || check_type(type) < 0 || (type == VMSHM_TYPE_SHM && size == 0) ||
-	    (flags & ~(VMSHM_EXCL | VMSHM_PERSIST)))
+	/* An unnamed object held by the pool could never be let go: refused. */
+	if (!p || !out || check_type(type) < 0 || (type == VMSHM_TYPE_SHM && size == 0) ||
+	    (flags & ~(VMSHM_EXCL | VMSHM_PERSIST)) || (!name && (flags & VMSHM_PERSIST)))
 		return VMSHM_EINVAL;
 	if ((rc = dir_name_prepare(name, &n)) < 0)
 		return rc;
@@ -458,7 +458,7 @@ int vmshm_create(vmshm_pool *p, int type, const char *name, uint64_t size, uint3
 	if (!p->self)
 		return VMSHM_EPERM;
 	plat_lock_take(&p->lock);
-	rc = dir_create(p, type, &n, size, protect, flags, out ? out : &tmp);
+	rc = dir_create(p, type, &n, size, protect, flags, out);
 	plat_lock_give(&p->lock);
 	return rc;
 }
@@ -466,9 +466,8 @@ int vmshm_create(vmshm_pool *p, int type, const char *name, uint64_t size, uint3
 int vmshm_open(vmshm_pool *p, int type, const char *name, vmshm_ref *out)
 {
 	struct dir_name n;
-	vmshm_ref tmp;
 	int rc;
-	if (!p || check_type(type) < 0 || !name)
+	if (!p || !out || check_type(type) < 0 || !name)
 		return VMSHM_EINVAL;
 	if ((rc = dir_name_prepare(name, &n)) < 0)
 		return rc;
@@ -477,7 +476,7 @@ int vmshm_open(vmshm_pool *p, int type, const char *name, vmshm_ref *out)
 	if (!p->self)
 		return VMSHM_EPERM;
 	plat_lock_take(&p->lock);
-	rc = dir_open(p, type, &n, out ? out : &tmp);
+	rc = dir_open(p, type, &n, out);
 	plat_lock_give(&p->lock);
 	return rc;
 }

@@ -102,9 +102,17 @@ static void fork_init(void)
 	(void)plat_fork_epoch();
 }
 
+/* Is this attach still valid here? Not in a forked child, and not once
+ * its peer entry was taken from it (vmshm gc --force, or its VM declared
+ * dead): its holder bit may then be another peer's. */
 int pool_usable(vmshm_pool *p)
 {
-	return p->fork_epoch == plat_fork_epoch() ? 0 : VMSHM_ESTALE;
+	if (p->fork_epoch != plat_fork_epoch())
+		return VMSHM_ESTALE;
+	if (p->self &&
+	    LD(&fmt_peer(&p->L, p->self)->state) != PW_MAKE(p->self_gen, VMSHM_PEER_ALIVE, 0))
+		return VMSHM_ESTALE;
+	return 0;
 }
 
 static const struct backend *pick(const char *spec)
@@ -122,6 +130,10 @@ int vmshm_attach(const char *spec, unsigned flags, vmshm_pool **out, char *why, 
 	if (!out)
 		return VMSHM_EINVAL;
 	*out = NULL;
+	if (flags & ~(VMSHM_ATTACH_OBSERVER | VMSHM_ATTACH_NORECLAIM)) {
+		be_why(why, whylen, "unknown attach flags 0x%x", flags);
+		return VMSHM_EINVAL;
+	}
 	plat_once(fork_init);
 	if (!spec || !*spec)
 		spec = plat_getenv("VMSHM_POOL");
@@ -196,11 +208,13 @@ void vmshm_detach(vmshm_pool *p)
 {
 	if (!p)
 		return;
-	if (pool_usable(p) < 0)
-		return; /* a forked child: the pool and its peer are the parent's */
-	plat_lock_take(&p->lock);
-	peer_detach(p);
-	plat_lock_give(&p->lock);
+	/* In a forked child, or after our entry was taken, the peer entry and
+	 * the holder bits are not ours to drop: only unmap. */
+	if (pool_usable(p) == 0) {
+		plat_lock_take(&p->lock);
+		peer_detach(p);
+		plat_lock_give(&p->lock);
+	}
 	p->map.be->close(&p->map);
 	free(p->refs);
 	free(p);

@@ -84,9 +84,11 @@ static int need_pool(void)
 	if (G.pool && pool_usable(G.pool) == 0)
 		return 0;
 	if (G.pool) {
-		/* A forked child: the parent's peer and handles are not ours.
-		 * The entries keep their sequence numbers, so that no handle
-		 * value inherited from the parent becomes valid again here. */
+		/* A forked child (the parent's peer and handles are not ours),
+		 * or our peer entry was reclaimed by force (our references are
+		 * gone). Start again as a new peer; the entries keep their
+		 * sequence numbers, so that no old handle value becomes valid
+		 * again. The old mapping stays: old pointers must not fault. */
 		G.pool = NULL;
 		G.free_head = 0;
 		for (uint32_t i = G.cap; i-- > 0;) {
@@ -101,7 +103,8 @@ static int need_pool(void)
 		if (plat_getenv("VMSHM_DEBUG"))
 			plat_debug(why[0] ? why : vmshm_strerror(rc));
 		G.pool = NULL;
-		return rc;
+		/* A malformed VMSHM_POOL is no fault of the call's arguments. */
+		return rc == VMSHM_EINVAL ? VMSHM_ENOPOOL : rc;
 	}
 	static int exit_registered;
 	if (!exit_registered) {
