@@ -333,7 +333,7 @@ def vm_test(h, only):
     print("vm-test: QEMU %s, %s, guest kernel %s"
           % (qv.group(1) if qv else "?", accel,
              open(os.path.join(h.vm, "kver")).read().strip()))
-    # 1 GiB: SeaBIOS puts a BAR this large above 4 GiB, outside the firmware's
+    # 1 GiB: QEMU's default BIOS puts a BAR this large above 4 GiB, outside the firmware's
     # uncachable MTRR range, so the guest can map it write-back (README).
     h.pool_create(h.pool, "1G")
     empty_free = h.info()["free_bytes"]
