@@ -536,9 +536,11 @@ def demo(h):
     print("(guests under %s)\n" % h.probe_kvm())
     if os.path.exists(h.pool):
         os.unlink(h.pool)
-    p = h.run(h.cli, "pool", "create", h.pool, "--size", "64M")
-    show("vmshm pool create %s --size 64M" % h.pool, p.stdout + p.stderr)
-    devs = h.plain(h.pool, "64M")
+    # 1 GiB, as in vm-test: a BAR this large lands above 4 GiB and the guests
+    # map it write-back (guest-driver/README.md).
+    p = h.run(h.cli, "pool", "create", h.pool, "--size", "1G")
+    show("vmshm pool create %s --size 1G" % h.pool, p.stdout + p.stderr)
+    devs = h.plain(h.pool, "1G")
     print("$ qemu-system-x86_64 ... %s   # twice: guests win and rt (TCG)" % " ".join(devs))
     win = h.boot("win", "demo", devs)
     rt = h.boot("rt", "demo", devs)
