@@ -62,7 +62,8 @@ static void check_peers(const struct fmt_layout *L, struct ck *c, uint64_t *live
 		uint64_t w = LD(&fmt_peer(L, i)->state);
 		int st = PW_STATE(w);
 		if (st > VMSHM_PEER_RECLAIMING || PW_RECLAIMER(w) >= L->peer_count ||
-		    (st != VMSHM_PEER_CLAIMING && (w & 0xffff0000u))) {
+		    (st != VMSHM_PEER_CLAIMING && st != VMSHM_PEER_RECLAIMING &&
+		     (w & 0xffff0000u))) {
 			fault(c, VMSHM_FAULT_PEER_STATE, i, "peer %u: invalid state word 0x%016llx",
 			      i, (unsigned long long)w);
 			continue;
@@ -76,6 +77,19 @@ static void check_peers(const struct fmt_layout *L, struct ck *c, uint64_t *live
 			fault(c, VMSHM_FAULT_PEER_DEAD, i,
 			      "peer %u: attach abandoned midway (run 'vmshm gc' to free the entry)",
 			      i);
+		if (st == VMSHM_PEER_RECLAIMING) {
+			uint32_t r = PW_RECLAIMER(w);
+			uint32_t now = (uint32_t)(plat_wall_ns() / 1000000000u) & 0xffffu;
+			int gone =
+			    r == i ? ((now - PW_STAMP(w)) & 0xffffu) > FMT_CLAIM_STALE_S
+			    : r == 0 || r >= L->peer_count
+				? 1
+				: peer_judge(L, r, LD(&fmt_peer(L, r)->state)) == VMSHM_LIVE_NO;
+			if (gone)
+				fault(c, VMSHM_FAULT_STUCK, i,
+				      "peer %u: its reclaim was abandoned midway (run 'vmshm gc')",
+				      i);
+		}
 		if (st == VMSHM_PEER_DEAD)
 			fault(c, VMSHM_FAULT_PEER_DEAD, i,
 			      "peer %u: declared dead, not yet reclaimed", i);

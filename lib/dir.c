@@ -514,6 +514,8 @@ int vmshm_unpersist(vmshm_pool *p, const char *name)
 		return rc;
 	if ((rc = pool_usable(p)) < 0)
 		return rc;
+	if (!p->self)
+		return VMSHM_EPERM; /* it may destroy the object: a peer's job */
 	uint64_t w;
 	int64_t busy;
 	int64_t i = chain_find(&p->L, &n, &w, &busy);

@@ -93,9 +93,10 @@ _Static_assert(offsetof(struct fmt_header, alloc_hint) == 104, "hint offset");
 	 ((uint64_t)(owner) << 32) | ((uint64_t)(tag) << 40))
 #define SW_GEN_NEXT(g) (((g) + 1) & 0xffffffu)
 
-/* Peer state word. A CLAIMING word also carries, in bits 16-31, the wall
- * clock second (mod 65536) of the claim: a claim older than
- * FMT_CLAIM_STALE_S whose identity is still incomplete was abandoned. */
+/* Peer state word. A CLAIMING word, and a RECLAIMING word whose reclaimer
+ * is the entry itself, also carry in bits 16-31 the wall-clock second (mod
+ * 65536) it was written: after FMT_CLAIM_STALE_S without progress the claim
+ * or the reclaim was abandoned. */
 #define FMT_CLAIM_STALE_S     30u
 #define PW_STATE(w)           ((int)((w)&0xffu))
 #define PW_STAMP(w)           ((uint32_t)(((w) >> 16) & 0xffffu))

@@ -173,11 +173,27 @@ static void scrub(const struct fmt_layout *L, uint32_t i, uint32_t me)
 	}
 }
 
+static uint32_t now_stamp(void)
+{
+	return (uint32_t)(plat_wall_ns() / 1000000000u) & 0xffffu;
+}
+
+static int stamp_stale(uint64_t w)
+{
+	return ((now_stamp() - PW_STAMP(w)) & 0xffffu) > FMT_CLAIM_STALE_S;
+}
+
+/* An attach with no peer entry (an observer, or one that found the table
+ * full) reclaims peer I on I's own behalf: it records I as the reclaimer,
+ * with a stamp, and I as the owner of anything it destroys. If it dies
+ * midway, the next reclaimer takes over once the stamp is stale and finds
+ * everything it left marked as I's. No entry index 0 is ever recorded. */
 int peer_reclaim_one(vmshm_pool *p, uint32_t i, int force)
 {
 	const struct fmt_layout *L = &p->L;
 	if (i == 0 || i >= L->peer_count || i == p->self)
 		return VMSHM_EINVAL;
+	uint32_t me = p->self ? p->self : i;
 	struct fmt_peer *pe = fmt_peer(L, i);
 	for (;;) {
 		uint64_t w = LD(&pe->state);
@@ -190,18 +206,22 @@ int peer_reclaim_one(vmshm_pool *p, uint32_t i, int force)
 		} else if (st == VMSHM_PEER_RECLAIMING) {
 			/* Take over only from a reclaimer that is itself gone. */
 			uint32_t r = PW_RECLAIMER(w);
-			if (!force && r > 0 && r < L->peer_count &&
-			    peer_judge(L, r, LD(&fmt_peer(L, r)->state)) != VMSHM_LIVE_NO)
-				return 0;
-			if (!force && r == 0)
+			int gone =
+			    r == i ? stamp_stale(w)
+			    : r == 0 || r >= L->peer_count
+				? 1
+				: peer_judge(L, r, LD(&fmt_peer(L, r)->state)) == VMSHM_LIVE_NO;
+			if (!force && !gone)
 				return 0;
 		} else if (st != VMSHM_PEER_DEAD && !force) {
 			return 0;
 		}
-		uint64_t rw = PW_MAKE(PW_GEN(w), VMSHM_PEER_RECLAIMING, p->self);
+		uint64_t rw = PW_MAKE(PW_GEN(w), VMSHM_PEER_RECLAIMING, me);
+		if (me == i)
+			rw |= (uint64_t)now_stamp() << 16;
 		if (!CAS(&pe->state, &w, rw))
 			continue;
-		scrub(L, i, p->self);
+		scrub(L, i, me);
 		clear_identity(pe);
 		CAS(&pe->state, &rw, PW_MAKE(PW_GEN(w), VMSHM_PEER_FREE, 0));
 		return 1;
@@ -225,8 +245,9 @@ int vmshm_reclaim(vmshm_pool *p)
 		if (peer_reclaim_one(p, i, 0) > 0)
 			n++;
 	}
-	/* Objects whose last holder died between its AND and its destroy. */
-	for (uint32_t s = 0; s < L->slot_count; s++)
+	/* Objects whose last holder died between its AND and its destroy
+	 * (a destroyer must own a peer entry, so observers leave this). */
+	for (uint32_t s = 0; p->self && s < L->slot_count; s++)
 		dir_help_destroy(L, s, p->self);
 	if (n)
 		space_sweep(L);
