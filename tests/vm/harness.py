@@ -541,7 +541,9 @@ def demo(h):
     p = h.run(h.cli, "pool", "create", h.pool, "--size", "1G")
     show("vmshm pool create %s --size 1G" % h.pool, p.stdout + p.stderr)
     devs = h.plain(h.pool, "1G")
-    print("$ qemu-system-x86_64 ... %s   # twice: guests win and rt (TCG)" % " ".join(devs))
+    print("$ qemu-system-x86_64 -M q35 -accel %s -m 128M -kernel build/vm/vmlinux "
+          "-initrd build/vm/initramfs.cpio -append '... vmshm.run=demo vmshm.role=win|rt' %s"
+          "   # twice: guests win and rt" % (h.accel, " ".join(devs)))
     win = h.boot("win", "demo", devs)
     rt = h.boot("rt", "demo", devs)
     state = {"next": 1, "done": set()}
