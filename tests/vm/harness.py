@@ -160,7 +160,18 @@ class Harness:
                 notes.append("guest %s still running: killed" % g.name)
                 ok = False
         self.stop_guests()
+        if not ok:
+            self.cleanup(guests)
         self.result(num, title, ok, notes, guests)
+
+    def cleanup(self, guests):
+        """After a failure: drop host.go and reclaim what the killed guests
+        held, so that the next scenario starts from an empty pool."""
+        self.run(self.hostctl, self.pool, "nogo", check=False)
+        for g in guests:
+            m = re.search(r"vmshm-guest: boot ([0-9a-f-]{36})", g.text())
+            if m:
+                self.vmshm("gc", "--vm", m.group(1), check=False)
 
     def pool_back(self, notes, empty_free):
         """The pool is empty again, its space all free, and the check clean."""
