@@ -422,6 +422,10 @@ static int cmd_backend(void)
 	else
 		say("backend %s, pool %llu bytes, no doorbells", vmshm_backend_name(pool),
 		    (unsigned long long)vmshm_size(pool));
+	/* Without doorbells (plain device, pci backend) both calls say so. */
+	if (err < 0 && (err != VMSHM_ENOTSUP || vmshm_doorbell_ring(pool, 0, 0) != VMSHM_ENOTSUP ||
+			vmshm_doorbell_wait(pool, 10) != VMSHM_ENOTSUP))
+		fail("no doorbells, but ivposition/ring/wait do not all return VMSHM_ENOTSUP");
 	vmshm_detach(pool);
 	return finish();
 }
