@@ -269,21 +269,59 @@ void plat_random(void *buf, size_t len)
 
 /* ---- process-local lock, once, exit ----------------------------------- */
 
-_Static_assert(sizeof(SRWLOCK) <= sizeof(plat_lock), "plat_lock too small for an SRWLOCK");
+_Static_assert(sizeof(SRWLOCK) <= sizeof(((plat_lock *)0)->impl[0]), "an SRWLOCK must fit in impl[0]");
 
 void plat_lock_init(plat_lock *l)
 {
 	InitializeSRWLock((PSRWLOCK)l->impl);
+	l->impl[1] = NULL;
 }
+
+/* How many plat_locks are held right now, by any thread of this process,
+ * and whether the exit handlers have started (see run_exit_fns). */
+static volatile LONG locks_held, exiting;
+
+static void exit_now(void)
+{
+	DWORD code = 0;
+
+	/* The exit code the process is leaving with, if Windows has it yet. */
+	if (!GetExitCodeProcess(GetCurrentProcess(), &code) || code == STILL_ACTIVE)
+		code = 0;
+	TerminateProcess(GetCurrentProcess(), code);
+}
+
+/*
+ * impl[0] is the SRWLOCK; impl[1] marks a lock the exit handlers took. At
+ * exit the one thread left takes locks with TryAcquire only and never
+ * releases them: a release may have to wake waiters, and a thread that was
+ * ended while queueing can leave the wait queue locked forever.
+ */
+#define EXIT_OWNED ((void *)1)
 
 void plat_lock_take(plat_lock *l)
 {
-	AcquireSRWLockExclusive((PSRWLOCK)l->impl);
+	if (!exiting) {
+		AcquireSRWLockExclusive((PSRWLOCK)l->impl);
+	} else if (l->impl[1] != EXIT_OWNED) {
+		/* The holder may be a thread that no longer runs: wait a
+		 * bounded time, then end the process as TerminateProcess would
+		 * (its peer is reclaimed like a killed process's). */
+		for (int i = 0; !TryAcquireSRWLockExclusive((PSRWLOCK)l->impl); i++) {
+			if (i >= 500)
+				exit_now();
+			Sleep(1);
+		}
+		l->impl[1] = EXIT_OWNED;
+	}
+	InterlockedIncrement(&locks_held);
 }
 
 void plat_lock_give(plat_lock *l)
 {
-	ReleaseSRWLockExclusive((PSRWLOCK)l->impl);
+	InterlockedDecrement(&locks_held);
+	if (l->impl[1] != EXIT_OWNED)
+		ReleaseSRWLockExclusive((PSRWLOCK)l->impl);
 }
 
 uint64_t plat_fork_epoch(void)
@@ -332,11 +370,36 @@ void plat_once(void (*fn)(void))
 		abort(); /* more distinct once-functions than the table holds */
 }
 
+/*
+ * Exit handlers run from the DLL's CRT exit list: at normal process exit
+ * (return from main, exit, ExitProcess) that is DLL_PROCESS_DETACH, after
+ * Windows has ended (or is ending) every other thread wherever it was. A
+ * thread ended inside a vmshm call may hold a plat_lock that nobody will ever
+ * release: then the handlers are skipped, or plat_lock_take gives up after a
+ * bounded wait, and this process's peer is left to reclaim, as after
+ * TerminateProcess.
+ */
+#define EXIT_MAX 16
+static void (*exit_fns[EXIT_MAX])(void);
+static int exit_n;
+
+static void run_exit_fns(void)
+{
+	InterlockedExchange(&exiting, 1);
+	if (InterlockedCompareExchange(&locks_held, 0, 0) != 0)
+		return;
+	for (int i = exit_n; i-- > 0;)
+		exit_fns[i]();
+}
+
 void plat_at_exit(void (*fn)(void))
 {
-	/* In a DLL, atexit runs FN when the DLL is unloaded or the process
-	 * exits normally (DLL_PROCESS_DETACH), not on TerminateProcess. */
-	atexit(fn);
+	AcquireSRWLockExclusive(&once_lock);
+	if (exit_n == 0)
+		atexit(run_exit_fns);
+	if (exit_n < EXIT_MAX)
+		exit_fns[exit_n++] = fn;
+	ReleaseSRWLockExclusive(&once_lock);
 }
 
 /* ---- environment, debug output ----------------------------------------- */

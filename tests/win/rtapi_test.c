@@ -559,6 +559,8 @@ static DWORD WINAPI err_thread_b(LPVOID arg)
 	return 0;
 }
 
+static volatile LONG churn_forever; /* busy children: until the process exits */
+
 static DWORD WINAPI churn_thread(LPVOID arg)
 {
 	unsigned t = (unsigned)(uintptr_t)arg;
@@ -567,7 +569,7 @@ static DWORD WINAPI churn_thread(LPVOID arg)
 	HANDLE h, o;
 	DWORD e;
 
-	for (unsigned i = 0; i < 300; i++) {
+	for (unsigned i = 0; i < 300 || churn_forever; i++) {
 		snprintf(name, sizeof name, "churn-%u", i % 7);
 		p = NULL;
 		h = RtCreateSharedMemoryA(PAGE_READWRITE, 0, 4096, name, &p);
@@ -635,6 +637,16 @@ static int child_exit(const char *how, const char *name)
 		ExitProcess(0);
 	if (strcmp(how, "hang") == 0)
 		Sleep(INFINITE);
+	if (strcmp(how, "busy") == 0) {
+		/* Exit while 4 threads are inside the calls: the exit must
+		 * neither hang nor corrupt the pool. */
+		churn_forever = 1;
+		for (int i = 0; i < 4; i++)
+			CloseHandle(
+			    CreateThread(NULL, 0, churn_thread, (LPVOID)(uintptr_t)i, 0, NULL));
+		Sleep(30);
+		ExitProcess(0);
+	}
 	return 0; /* return from main: normal exit */
 }
 
@@ -651,6 +663,23 @@ static void test_process_exit(void)
 	CHECK(RtOpenSharedMemoryA(SHM_MAP_READ, FALSE, "exit-e", &p) == NULL,
 	      "exit-e outlived its only holder's ExitProcess");
 	CHECK_ERR(GetLastError(), ERROR_FILE_NOT_FOUND, "after child ExitProcess");
+
+	/* ExitProcess while other threads are inside the calls, 5 times. */
+	int exited = 0;
+	for (int i = 0; i < 5; i++) {
+		HANDLE b = spawn("child exit busy exit-b");
+		DWORD w = b ? WaitForSingleObject(b, 20000) : WAIT_FAILED;
+
+		if (w == WAIT_OBJECT_0)
+			exited++;
+		else if (b)
+			TerminateProcess(b, 9);
+		if (b)
+			CloseHandle(b);
+	}
+	CHECK(exited == 5, "%d of 5 busy children exited within 20 s", exited);
+	vmshm_reclaim(pool); /* children whose exit left their peer to reclaim */
+	CHECK(!in_directory("exit-b"), "exit-b outlived its holders");
 
 	/* Killed while holding: found dead by a Windows process and reclaimed. */
 	c = spawn("child exit hang exit-k");
