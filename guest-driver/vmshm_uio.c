@@ -76,6 +76,9 @@ static void vmshm_free_irqs(struct vmshm_dev *d)
 	d->nvec = 0;
 }
 
+/* Requests every MSI-X vector of the doorbell variant; the plain variant
+ * has none. Called after the UIO device exists: a doorbell may arrive as
+ * soon as its vector is requested. */
 static int vmshm_setup_irqs(struct vmshm_dev *d)
 {
 	struct pci_dev *pdev = d->pdev;
@@ -83,7 +86,7 @@ static int vmshm_setup_irqs(struct vmshm_dev *d)
 
 	n = pci_msix_vec_count(pdev);
 	if (n <= 0)
-		return 0; /* ivshmem-plain: no interrupts */
+		return 0;
 	if (n > VMSHM_MAX_VECTORS)
 		n = VMSHM_MAX_VECTORS;
 	n = pci_alloc_irq_vectors(pdev, 1, n, PCI_IRQ_MSIX);
@@ -100,10 +103,10 @@ static int vmshm_setup_irqs(struct vmshm_dev *d)
 		}
 		d->nvec = i + 1;
 	}
-	d->info.irq = UIO_IRQ_CUSTOM;
-	d->info.irqcontrol = vmshm_irqcontrol;
 	return 0;
 }
+
+#define VMSHM_BARS (BIT(0) | BIT(2))
 
 static int vmshm_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 {
@@ -118,16 +121,11 @@ static int vmshm_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 	err = pcim_enable_device(pdev);
 	if (err)
 		return err;
-	err = pcim_iomap_regions(pdev, BIT(0), DRV_NAME);
+	if (!pci_resource_len(pdev, 0) || !pci_resource_len(pdev, 2))
+		return -ENODEV;
+	err = pci_request_selected_regions(pdev, VMSHM_BARS, DRV_NAME);
 	if (err)
 		return err;
-	err = pci_request_region(pdev, 2, DRV_NAME);
-	if (err)
-		return err;
-	if (!pci_resource_len(pdev, 2)) {
-		err = -ENODEV;
-		goto out_region;
-	}
 
 	d->info.name = DRV_NAME;
 	d->info.version = DRV_VERSION;
@@ -140,34 +138,40 @@ static int vmshm_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 	d->info.mem[1].size = pci_resource_len(pdev, 2);
 	d->info.mem[1].memtype = UIO_MEM_PHYS;
 	d->info.mmap = vmshm_mmap;
-	d->info.irq = UIO_IRQ_NONE;
+	if (pci_msix_vec_count(pdev) > 0) {
+		d->info.irq = UIO_IRQ_CUSTOM;
+		d->info.irqcontrol = vmshm_irqcontrol;
+	} else {
+		d->info.irq = UIO_IRQ_NONE;
+	}
 
 	pci_set_master(pdev);
-	err = vmshm_setup_irqs(d);
-	if (err)
-		goto out_region;
 	err = uio_register_device(&pdev->dev, &d->info);
 	if (err)
-		goto out_irqs;
+		goto out_regions;
+	err = vmshm_setup_irqs(d);
+	if (err)
+		goto out_uio;
 	pci_set_drvdata(pdev, d);
 	dev_info(&pdev->dev, "vmshm: %llu MiB shared memory, %d interrupt vector(s)\n",
 		 (unsigned long long)pci_resource_len(pdev, 2) >> 20, d->nvec);
 	return 0;
 
-out_irqs:
-	vmshm_free_irqs(d);
-out_region:
-	pci_release_region(pdev, 2);
+out_uio:
+	uio_unregister_device(&d->info);
+out_regions:
+	pci_release_selected_regions(pdev, VMSHM_BARS);
 	return err;
 }
 
+/* Interrupts go first: none may reach a UIO device that is going away. */
 static void vmshm_remove(struct pci_dev *pdev)
 {
 	struct vmshm_dev *d = pci_get_drvdata(pdev);
 
-	uio_unregister_device(&d->info);
 	vmshm_free_irqs(d);
-	pci_release_region(pdev, 2);
+	uio_unregister_device(&d->info);
+	pci_release_selected_regions(pdev, VMSHM_BARS);
 }
 
 static const struct pci_device_id vmshm_ids[] = {{PCI_DEVICE(0x1af4, 0x1110)}, {0}};

@@ -458,7 +458,7 @@ def vm_test(h, only):
             g.wait_exit()
         for g in guests:
             for line in g.lines():
-                if "vmguest: doorbell:" in line:
+                if "vmguest: doorbell:" in line or "vmguest: MSI-X" in line:
                     notes.append("%s: %s" % (g.name, line.split("vmguest: ", 1)[1]))
         ok = guests_ok(notes, guests, "doorbell")
         return h.pool_back(notes, empty_free) and ok
