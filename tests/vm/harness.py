@@ -322,7 +322,12 @@ def main():
     try:
         if opt.demo:
             return demo(h)
-        return vm_test(h, opt.only.split(",") if opt.only else None)
+        try:
+            return vm_test(h, opt.only.split(",") if opt.only else None)
+        except Exception as e:  # the pool or the CLI failed outside a scenario
+            print("vm-test: error: %s" % e)
+            print("vm-test: %d passed, %d failed" % (h.passed, h.failed + 1))
+            return 1
     finally:
         h.stop_guests()
         if h.server and h.server.poll() is None:
