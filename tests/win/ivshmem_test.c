@@ -130,5 +130,20 @@ int main(int argc, char **argv)
 	CHECK_ERR(GetLastError(), ERROR_FILE_NOT_FOUND, "create on ivshmem:0");
 	CHECK(!RtCloseHandle(NULL), "close NULL");
 	CHECK_ERR(GetLastError(), ERROR_INVALID_HANDLE, "close NULL without a pool");
+
+	/* A pool at a non-ASCII path: made from UTF-8, named in VMSHM_POOL
+	 * through the W environment; the next RtApi call attaches it. */
+	WCHAR wpath[1100];
+	int n8 = snprintf(path, sizeof path, "%s\\p\xc3\xb6ol-\xe6\x97\xa5", argv[1]);
+	CHECK(n8 > 0 && vmshm_pool_create(path, 1 << 20, 0, VMSHM_CREATE_FORCE) == 0,
+	      "pool create at a non-ASCII path");
+	CHECK(MultiByteToWideChar(CP_UTF8, 0, path, -1, wpath, 1100) > 0, "UTF-16 path");
+	SetEnvironmentVariableW(L"VMSHM_POOL", wpath);
+	SetLastError(99);
+	h = RtCreateSharedMemoryW(PAGE_READWRITE, 0, 4096, L"at-a-non-ascii-path", &loc);
+	CHECK(h != NULL, "create in the pool at a non-ASCII path");
+	CHECK_ERR(GetLastError(), ERROR_SUCCESS, "create at a non-ASCII path");
+	if (h)
+		CHECK(RtCloseHandle(h), "close");
 	return check_summary();
 }
