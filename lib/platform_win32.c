@@ -269,7 +269,8 @@ void plat_random(void *buf, size_t len)
 
 /* ---- process-local lock, once, exit ----------------------------------- */
 
-_Static_assert(sizeof(SRWLOCK) <= sizeof(((plat_lock *)0)->impl[0]), "an SRWLOCK must fit in impl[0]");
+_Static_assert(sizeof(SRWLOCK) <= sizeof(((plat_lock *)0)->impl[0]),
+	       "an SRWLOCK must fit in impl[0]");
 
 void plat_lock_init(plat_lock *l)
 {
