@@ -27,6 +27,7 @@
 #else
 #include <sched.h>
 #include <time.h>
+#include <unistd.h>
 #define SEP "/"
 #endif
 
@@ -352,7 +353,48 @@ static int run_side(void)
 	      (unsigned long)e);
 	if (!h_ctl)
 		return check_summary();
+#ifdef _WIN32
+	/* This process's own peer entry: Windows identity, judged alive. */
+	{
+		struct vmshm_peerinfo pi;
+		FILETIME cr, ex, k, u;
+		uint64_t ft;
+
+		CHECK(find_peer(VMSHM_OS_WINDOWS, GetCurrentProcessId(), &pi) == 1,
+		      "no peer entry with this Windows pid");
+		GetProcessTimes(GetCurrentProcess(), &cr, &ex, &k, &u);
+		ft = (uint64_t)cr.dwHighDateTime << 32 | cr.dwLowDateTime;
+		CHECK(pi.start_time == ft, "start time %llu, creation FILETIME %llu",
+		      (unsigned long long)pi.start_time, (unsigned long long)ft);
+		CHECK(pi.liveness == VMSHM_LIVE_YES, "own liveness %d", pi.liveness);
+		CHECK((pi.boot_id[6] >> 4) == 8 && (pi.boot_id[8] >> 6) == 2,
+		      "boot id %s is not a version 8 UUID", pi.vm);
+		CHECK(strcmp(pi.comm, "xos.exe") == 0, "comm '%s'", pi.comm);
+	}
+#else
+	/* The Linux process's entry, and the boot id the Windows side must
+	 * never have. */
+	{
+		struct vmshm_peerinfo pi;
+
+		CHECK(find_peer(VMSHM_OS_LINUX, (uint64_t)getpid(), &pi) == 1,
+		      "no peer entry with this Linux pid");
+		CHECK(pi.liveness == VMSHM_LIVE_YES, "own liveness %d", pi.liveness);
+		write_file("lin-boot.txt", pi.vm);
+	}
+#endif
 	sync_step(1);
+#ifdef _WIN32
+	{
+		struct vmshm_peerinfo pi;
+		char lin_vm[64] = "";
+
+		CHECK(read_file("lin-boot.txt", lin_vm, sizeof lin_vm) == 0, "lin-boot.txt");
+		find_peer(VMSHM_OS_WINDOWS, GetCurrentProcessId(), &pi);
+		CHECK(strcmp(pi.vm, lin_vm) != 0, "Windows and Linux share the boot id %s", pi.vm);
+		printf("%sboot ids: Windows %s, Linux %s\n", check_side, pi.vm, lin_vm);
+	}
+#endif
 
 	/* 2: each side creates its region. */
 	p = NULL;
