@@ -672,8 +672,8 @@ static void test_process_exit(void)
 
 		if (w == WAIT_OBJECT_0)
 			exited++;
-		else if (b)
-			TerminateProcess(b, 9);
+		else if (b && TerminateProcess(b, 9))
+			WaitForSingleObject(b, 10000);
 		if (b)
 			CloseHandle(b);
 	}
