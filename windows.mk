@@ -16,7 +16,7 @@ WIN_DLL := $(WIN_BUILD)/RtApi.dll
 WIN_IMPLIB := $(WIN_BUILD)/libRtApi.dll.a
 WIN_DEF := $(WIN_BUILD)/RtApi.def
 WIN_TEST_EXES := $(WIN_BUILD)/rtapi_test.exe $(WIN_BUILD)/xos.exe $(WIN_BUILD)/ivshmem_test.exe \
-	$(WIN_BUILD)/ivorder_test.exe
+	$(WIN_BUILD)/ivorder_test.exe $(WIN_BUILD)/hostile_test.exe
 # The Linux half of the cross-OS test: the same xos.c, linked to libvmshm.a.
 WIN_XOS_LINUX := $(WIN_BUILD)/xos-linux
 

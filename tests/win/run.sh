@@ -75,6 +75,8 @@ timeout 120 wine "$W/ivshmem_test.exe" "$(winpath "$run")" >"$run/ivshmem.log" 2
 tally ivshmem_test "$run/ivshmem.log" $?
 timeout 60 wine "$W/ivorder_test.exe" >"$run/ivorder.log" 2>&1 </dev/null
 tally ivorder_test "$run/ivorder.log" $?
+timeout 300 wine "$W/hostile_test.exe" "$(winpath "$run")" >"$run/hostile.log" 2>&1 </dev/null
+tally hostile_test "$run/hostile.log" $?
 
 # (a) the RtApi semantics suite on a fresh pool, and the directory-full rule.
 if newpool rtapi 16777216; then
