@@ -442,6 +442,18 @@ static int check_type(int type)
 	return type >= VMSHM_TYPE_SHM && type <= VMSHM_TYPE_SEMAPHORE ? 0 : VMSHM_EINVAL;
 }
 
+/* What every call on a named object needs: a valid name, an attach that is
+ * still ours, and a peer entry (an observer holds nothing). */
+static int enter(vmshm_pool *p, const char *name, struct dir_name *n)
+{
+	int rc;
+	if ((rc = dir_name_prepare(name, n)) < 0)
+		return rc;
+	if ((rc = pool_usable(p)) < 0)
+		return rc;
+	return p->self ? 0 : VMSHM_EPERM;
+}
+
 int vmshm_create(vmshm_pool *p, int type, const char *name, uint64_t size, uint32_t protect,
 		 unsigned flags, vmshm_ref *out)
 {
@@ -451,12 +463,8 @@ int vmshm_create(vmshm_pool *p, int type, const char *name, uint64_t size, uint3
 	if (!p || !out || check_type(type) < 0 || (type == VMSHM_TYPE_SHM && size == 0) ||
 	    (flags & ~(VMSHM_EXCL | VMSHM_PERSIST)) || (!name && (flags & VMSHM_PERSIST)))
 		return VMSHM_EINVAL;
-	if ((rc = dir_name_prepare(name, &n)) < 0)
+	if ((rc = enter(p, name, &n)) < 0)
 		return rc;
-	if ((rc = pool_usable(p)) < 0)
-		return rc;
-	if (!p->self)
-		return VMSHM_EPERM;
 	plat_lock_take(&p->lock);
 	rc = dir_create(p, type, &n, size, protect, flags, out);
 	plat_lock_give(&p->lock);
@@ -469,12 +477,8 @@ int vmshm_open(vmshm_pool *p, int type, const char *name, vmshm_ref *out)
 	int rc;
 	if (!p || !out || check_type(type) < 0 || !name)
 		return VMSHM_EINVAL;
-	if ((rc = dir_name_prepare(name, &n)) < 0)
+	if ((rc = enter(p, name, &n)) < 0)
 		return rc;
-	if ((rc = pool_usable(p)) < 0)
-		return rc;
-	if (!p->self)
-		return VMSHM_EPERM;
 	plat_lock_take(&p->lock);
 	rc = dir_open(p, type, &n, out);
 	plat_lock_give(&p->lock);
@@ -510,12 +514,8 @@ int vmshm_unpersist(vmshm_pool *p, const char *name)
 	int rc;
 	if (!p || !name)
 		return VMSHM_EINVAL;
-	if ((rc = dir_name_prepare(name, &n)) < 0)
+	if ((rc = enter(p, name, &n)) < 0)
 		return rc;
-	if ((rc = pool_usable(p)) < 0)
-		return rc;
-	if (!p->self)
-		return VMSHM_EPERM; /* it may destroy the object: a peer's job */
 	uint64_t w;
 	int64_t busy;
 	int64_t i = chain_find(&p->L, &n, &w, &busy);

@@ -161,43 +161,15 @@ static void handle_free(struct handle_ent *e)
 	G.free_head = (uint32_t)(e - G.tab) + 1;
 }
 
-static HANDLE create_utf8(DWORD prot, DWORD high, DWORD low, const char *name, VOID **location)
+static int create_args_ok(DWORD prot, DWORD high, DWORD low, VOID **location)
 {
-	if (high != 0 || low == 0 || !location || prot < 1 || prot > 4)
-		return fail(VMSHM_EINVAL);
-	if (name) {
-		int rc = vmshm_name_check(name);
-		if (rc < 0)
-			return fail(rc);
-	}
-	plat_once(g_init);
-	plat_lock_take(&G.lock);
-	HANDLE h = NULL;
-	vmshm_ref ref;
-	int rc = need_pool();
-	if (rc == 0)
-		rc = vmshm_create(G.pool, VMSHM_TYPE_SHM, name, low, prot, 0, &ref);
-	if (rc >= 0) {
-		h = handle_new(&ref);
-		if (!h) {
-			vmshm_close(G.pool, &ref);
-			rc = VMSHM_ENOSPC;
-		} else {
-			*location = ref.addr;
-		}
-	}
-	plat_lock_give(&G.lock);
-	if (rc < 0)
-		return fail(rc);
-	SetLastError(rc == 1 ? ERROR_ALREADY_EXISTS : ERROR_SUCCESS);
-	return h;
+	return high == 0 && low != 0 && location && prot >= 1 && prot <= 4;
 }
 
-static HANDLE open_utf8(DWORD access, const char *name, VOID **location)
+/* Creates (CREATE) or opens NAME, UTF-8, and hands out a handle to it. */
+static HANDLE acquire(int create, DWORD prot, DWORD size, const char *name, VOID **location)
 {
-	if (access < SHM_MAP_READ || access > SHM_MAP_ALL_ACCESS || !name || !location)
-		return fail(VMSHM_EINVAL);
-	int rc = vmshm_name_check(name);
+	int rc = name ? vmshm_name_check(name) : 0;
 	if (rc < 0)
 		return fail(rc);
 	plat_once(g_init);
@@ -206,50 +178,51 @@ static HANDLE open_utf8(DWORD access, const char *name, VOID **location)
 	vmshm_ref ref;
 	rc = need_pool();
 	if (rc == 0)
-		rc = vmshm_open(G.pool, VMSHM_TYPE_SHM, name, &ref);
-	if (rc == 0) {
-		h = handle_new(&ref);
-		if (!h) {
-			vmshm_close(G.pool, &ref);
-			rc = VMSHM_ENOSPC;
-		} else {
-			*location = ref.addr;
-		}
+		rc = create ? vmshm_create(G.pool, VMSHM_TYPE_SHM, name, size, prot, 0, &ref)
+			    : vmshm_open(G.pool, VMSHM_TYPE_SHM, name, &ref);
+	if (rc >= 0 && !(h = handle_new(&ref))) {
+		vmshm_close(G.pool, &ref);
+		rc = VMSHM_ENOSPC;
 	}
+	if (h)
+		*location = ref.addr;
 	plat_lock_give(&G.lock);
 	if (rc < 0)
 		return fail(rc);
-	SetLastError(ERROR_SUCCESS);
+	SetLastError(rc == 1 ? ERROR_ALREADY_EXISTS : ERROR_SUCCESS);
 	return h;
 }
 
 HANDLE WINAPI RtCreateSharedMemoryA(DWORD flProtect, DWORD MaximumSizeHigh, DWORD MaximumSizeLow,
 				    LPCSTR lpName, VOID **location)
 {
-	return create_utf8(flProtect, MaximumSizeHigh, MaximumSizeLow, lpName, location);
+	if (!create_args_ok(flProtect, MaximumSizeHigh, MaximumSizeLow, location))
+		return fail(VMSHM_EINVAL);
+	return acquire(1, flProtect, MaximumSizeLow, lpName, location);
 }
 
 HANDLE WINAPI RtCreateSharedMemoryW(DWORD flProtect, DWORD MaximumSizeHigh, DWORD MaximumSizeLow,
 				    LPCWSTR lpName, VOID **location)
 {
 	char name[VMSHM_NAME_MAX_BYTES + 1];
-	if (MaximumSizeHigh != 0 || MaximumSizeLow == 0 || !location || flProtect < 1 ||
-	    flProtect > 4)
+	if (!create_args_ok(flProtect, MaximumSizeHigh, MaximumSizeLow, location))
 		return fail(VMSHM_EINVAL);
 	if (lpName) {
 		int rc = vmshm_name_from_utf16((const uint16_t *)lpName, name);
 		if (rc < 0)
 			return fail(rc);
 	}
-	return create_utf8(flProtect, MaximumSizeHigh, MaximumSizeLow, lpName ? name : NULL,
-			   location);
+	return acquire(1, flProtect, MaximumSizeLow, lpName ? name : NULL, location);
 }
 
 HANDLE WINAPI RtOpenSharedMemoryA(DWORD dwDesiredAccess, BOOL bInheritHandle, LPCSTR lpName,
 				  VOID **location)
 {
 	(void)bInheritHandle; /* handles are never inherited */
-	return open_utf8(dwDesiredAccess, lpName, location);
+	if (dwDesiredAccess < SHM_MAP_READ || dwDesiredAccess > SHM_MAP_ALL_ACCESS || !lpName ||
+	    !location)
+		return fail(VMSHM_EINVAL);
+	return acquire(0, 0, 0, lpName, location);
 }
 
 HANDLE WINAPI RtOpenSharedMemoryW(DWORD dwDesiredAccess, BOOL bInheritHandle, LPCWSTR lpName,
@@ -263,7 +236,7 @@ HANDLE WINAPI RtOpenSharedMemoryW(DWORD dwDesiredAccess, BOOL bInheritHandle, LP
 	int rc = vmshm_name_from_utf16((const uint16_t *)lpName, name);
 	if (rc < 0)
 		return fail(rc);
-	return open_utf8(dwDesiredAccess, name, location);
+	return acquire(0, 0, 0, name, location);
 }
 
 BOOL WINAPI RtCloseHandle(HANDLE hObject)
