@@ -92,7 +92,7 @@ static int file_open(const char *spec, struct be_map *m, char *why, size_t whyle
 	LARGE_INTEGER len;
 	WCHAR *path;
 	void *base;
-	DWORD e;
+	DWORD e, attr;
 
 	if (!spec || !m) {
 		be_why(why, whylen, "no pool path");
@@ -102,6 +102,12 @@ static int file_open(const char *spec, struct be_map *m, char *why, size_t whyle
 	if (!path) {
 		be_why(why, whylen, "%s: path is not valid UTF-8", spec);
 		return VMSHM_EINVAL;
+	}
+	attr = GetFileAttributesW(path);
+	if (attr != INVALID_FILE_ATTRIBUTES && (attr & FILE_ATTRIBUTE_DIRECTORY)) {
+		HeapFree(GetProcessHeap(), 0, path);
+		be_why(why, whylen, "%s: not a regular file", spec);
+		return VMSHM_EIO;
 	}
 	fh = CreateFileW(path, GENERIC_READ | GENERIC_WRITE,
 			 FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE, NULL,

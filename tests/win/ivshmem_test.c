@@ -61,6 +61,7 @@ int main(int argc, char **argv)
 	attach_fails("pci:0000:00:04.0", VMSHM_ENOPOOL, "no backend");
 	/* File paths go to the file backend. */
 	attach_fails("Z:\\nonexistent-dir-vmshm\\pool", VMSHM_ENOPOOL, "no such directory");
+	attach_fails(argv[1], VMSHM_EIO, "not a regular file");
 	snprintf(path, sizeof path, "%s\\no-such-pool", argv[1]);
 	attach_fails(path, VMSHM_ENOPOOL, "no such file");
 	/* A file that is too small to be a pool, and one that is not a pool. */
