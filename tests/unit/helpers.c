@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -61,6 +62,7 @@ void tp_setup(void)
 
 void tp_teardown(void)
 {
+	reap_children();
 	tp_remove();
 }
 
@@ -368,10 +370,52 @@ int proc_barrier(_Atomic int *c, int n, int timeout_ms)
 	return 0;
 }
 
+#define MAX_CHILDREN 256
+static pid_t children[MAX_CHILDREN];
+
+static void forget_child(pid_t pid)
+{
+	for (int i = 0; i < MAX_CHILDREN; i++)
+		if (children[i] == pid)
+			children[i] = 0;
+}
+
+pid_t spawn_child(void)
+{
+	pid_t parent = getpid(), pid;
+	int i;
+
+	for (i = 0; i < MAX_CHILDREN && children[i]; i++)
+		;
+	cr_assert_lt(i, MAX_CHILDREN, "more than %d children alive", MAX_CHILDREN);
+	pid = fork();
+	cr_assert_geq(pid, 0, "fork: %s", strerror(errno));
+	if (pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (getppid() != parent)
+			_exit(99);
+		return 0;
+	}
+	children[i] = pid;
+	return pid;
+}
+
+void reap_children(void)
+{
+	for (int i = 0; i < MAX_CHILDREN; i++) {
+		if (!children[i])
+			continue;
+		kill(children[i], SIGKILL);
+		waitpid(children[i], NULL, 0);
+		children[i] = 0;
+	}
+}
+
 int wait_child(pid_t pid)
 {
 	int st;
 
+	forget_child(pid);
 	while (waitpid(pid, &st, 0) < 0)
 		if (errno != EINTR)
 			return -1;

@@ -102,6 +102,12 @@ void shared_area_free(void *p, size_t len);
  * after TIMEOUT_MS (the caller reports it and _exit()s). */
 int proc_barrier(_Atomic int *counter, int n, int timeout_ms);
 
+/* fork() for tests: the child dies with the test process (a stopped or
+ * looping child never outlives a failed test), and tp_teardown kills and
+ * reaps every child the test did not wait for. Returns 0 in the child. */
+pid_t spawn_child(void);
+/* SIGKILLs and reaps every child of spawn_child() not yet waited for. */
+void reap_children(void);
 /* Waits for PID; returns its exit code, or 128 + signal, or -1. */
 int wait_child(pid_t pid);
 

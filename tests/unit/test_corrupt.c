@@ -445,7 +445,7 @@ Test(corrupt, random_bytes_rtapi, .init = tp_setup, .fini = tp_teardown, .timeou
 
 		write_image(img);
 		damage(&rnd, r);
-		pid = fork();
+		pid = spawn_child();
 		cr_assert_geq(pid, 0);
 		if (pid == 0) {
 			int bad = 0;

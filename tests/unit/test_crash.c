@@ -125,7 +125,7 @@ static void looper(struct crash *c, uint64_t seed)
 
 static pid_t spawn_looper(struct crash *c, uint64_t seed)
 {
-	pid_t pid = fork();
+	pid_t pid = spawn_child();
 
 	cr_assert_geq(pid, 0, "fork: %s", strerror(errno));
 	if (pid == 0)
@@ -169,7 +169,7 @@ Test(crash, sigkill_loops, .init = tp_setup, .fini = tp_teardown, .timeout = 240
 	uint64_t surv_mask;
 	int rc;
 
-	surv = fork();
+	surv = spawn_child();
 	cr_assert_geq(surv, 0);
 	if (surv == 0)
 		survivor(c);

@@ -586,3 +586,42 @@ Test(nopool, one_line_with_debug, .init = nopool_setup)
 		     buf);
 	cr_assert_eq(buf[n - 1], '\n');
 }
+
+/* Space given back and taken again is zero-filled again (the whole pool is
+ * dirtied first, so the second round can only reuse written pages). */
+AW_TEST(create, zero_fill_reused_space)
+{
+	HANDLE h[64];
+	void *loc[64];
+	DWORD size[64];
+
+	tp_remove();
+	tp_make(1u << 20, 0);
+	for (int round = 0; round < 3; round++) {
+		int n = 0;
+
+		for (;;) {
+			char name[32];
+
+			cr_assert_lt(n, 64);
+			snprintf(name, sizeof name, "dirty-%d-%d", round, n);
+			/* Odd sizes, so that runs of freed pages do not line up. */
+			size[n] = 4096u * (1 + (unsigned)(n * 7 + round) % 5) + 123u;
+			h[n] = rt_create(mode, PAGE_READWRITE, 0, size[n], n % 4 == 3 ? NULL : name,
+					 &loc[n]);
+			if (!h[n]) {
+				cr_assert_eq(GetLastError(), ERROR_NOT_ENOUGH_MEMORY);
+				break;
+			}
+			cr_assert_eq(GetLastError(), 0);
+			cr_assert(all_zero(loc[n], size[n]), "round %d, object %d: not zero-filled",
+				  round, n);
+			memset(loc[n], 0xa5, size[n]);
+			n++;
+		}
+		cr_assert_geq(n, 20, "only %d objects fit", n);
+		for (int i = 0; i < n; i++)
+			cr_assert(RtCloseHandle(h[i]));
+		cr_assert_eq(tp_stats().free_bytes, tp.empty.free_bytes);
+	}
+}

@@ -131,7 +131,7 @@ Test(procs, race_16_processes_100_names, .init = tp_setup, .fini = tp_teardown, 
 	for (int k = 0; k < NAMES; k++)
 		r->creator[k] = -1;
 	for (int i = 0; i < PROCS; i++) {
-		pid[i] = fork();
+		pid[i] = spawn_child();
 		cr_assert_geq(pid[i], 0, "fork: %s", strerror(errno));
 		if (pid[i] == 0)
 			race_child(r, i);
@@ -211,7 +211,7 @@ Test(procs, fork_child_is_another_peer, .init = tp_setup, .fini = tp_teardown, .
 	mine = tp_peer_mask(getpid());
 	cr_assert_neq(mine, 0, "no peer entry for this process");
 
-	pid = fork();
+	pid = spawn_child();
 	cr_assert_geq(pid, 0);
 	if (pid == 0) {
 		SHARED_MEMORY_INFO qi;
@@ -287,7 +287,7 @@ struct holder {
 /* A child that creates "only-child", "both" and an unnamed object, then waits. */
 static pid_t spawn_holder(struct holder *hd)
 {
-	pid_t pid = fork();
+	pid_t pid = spawn_child();
 
 	cr_assert_geq(pid, 0);
 	if (pid == 0) {
@@ -470,7 +470,7 @@ static int run_helper(const char *mode, const char *name)
 	*strrchr(exe, '/') = 0;
 	snprintf(helper, sizeof helper, "%s/vmshm-test-helper", exe);
 	cr_assert_eq(access(helper, X_OK), 0, "no helper program %s", helper);
-	pid = fork();
+	pid = spawn_child();
 	cr_assert_geq(pid, 0);
 	if (pid == 0) {
 		execl(helper, helper, mode, name, (char *)NULL);
