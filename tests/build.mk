@@ -108,7 +108,7 @@ $(FUZZ_BIN): tests/fuzz/pool_fuzz.c $(FUZZ_LIB_OBJS)
 # fails the step and leaves the input in $(FUZZ_DIR)/artifacts/.
 fuzz-test: $(FUZZ_BIN)
 	@mkdir -p $(FUZZ_DIR)/artifacts
-	@if $(FUZZ_BIN) -seed=1 -runs=$(FUZZ_RUNS) -max_total_time=$(FUZZ_SECONDS) -max_len=2048 \
+	@if VMSHM_FUZZ_DIR=$(FUZZ_DIR) $(FUZZ_BIN) -seed=1 -runs=$(FUZZ_RUNS) -max_total_time=$(FUZZ_SECONDS) -max_len=2048 \
 		-timeout=20 -artifact_prefix=$(FUZZ_DIR)/artifacts/ >$(FUZZ_DIR)/log 2>&1; then \
 		grep -E '^Done [0-9]+ runs' $(FUZZ_DIR)/log; echo "fuzz-test: 1 passed, 0 failed"; \
 	else \

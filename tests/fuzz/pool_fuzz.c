@@ -20,6 +20,9 @@
 
 #define POOL_SIZE (1u << 20)
 
+/* The pool file lives in $VMSHM_FUZZ_DIR (make fuzz-test: the build
+ * directory), else /dev/shm. */
+
 static char path[64];
 static uint8_t *image;
 static uint64_t tables_off, tables_len;
@@ -35,11 +38,12 @@ static void cleanup(void)
 	unlink(path);
 }
 
-static void write_file(const uint8_t *img)
+/* Writes the first LEN bytes of IMG over the pool file. */
+static void write_file(const uint8_t *img, size_t len)
 {
 	int fd = open(path, O_RDWR);
 
-	if (fd < 0 || pwrite(fd, img, POOL_SIZE, 0) != POOL_SIZE) {
+	if (fd < 0 || pwrite(fd, img, len, 0) != (ssize_t)len) {
 		perror("pool_fuzz: write pool");
 		exit(1);
 	}
@@ -48,18 +52,26 @@ static void write_file(const uint8_t *img)
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-	vmshm_pool *p;
+	vmshm_pool *first, *p;
 	char why[256] = "";
 	int rc, fd;
 	uint64_t peers, data;
+	const char *dir;
 
 	(void)argc;
 	(void)argv;
-	snprintf(path, sizeof path, "/dev/shm/vmshm-fuzz-%ld", (long)getpid());
+	dir = getenv("VMSHM_FUZZ_DIR");
+	snprintf(path, sizeof path, "%s/vmshm-fuzz-%ld", dir ? dir : "/dev/shm", (long)getpid());
 	atexit(cleanup);
 	rc = vmshm_pool_create(path, POOL_SIZE, 16, VMSHM_CREATE_FORCE);
 	if (rc < 0)
 		die("pool create", rc);
+	/* The objects are made by peer 2, so that a slot the fuzzer turns back
+	 * into CREATING names a peer that is gone, not the fuzzing process
+	 * (peer 1), which would make every such run wait the bounded 2 s. */
+	rc = vmshm_attach(path, 0, &first, why, sizeof why);
+	if (rc < 0)
+		die(why, rc);
 	rc = vmshm_attach(path, 0, &p, why, sizeof why);
 	if (rc < 0)
 		die(why, rc);
@@ -71,15 +83,15 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 			snprintf(name, sizeof name, "%0200d-long-%d", 0, i);
 		else
 			snprintf(name, sizeof name, "obj-%d", i);
-		rc = vmshm_create(p, i % 5 == 4 ? VMSHM_TYPE_MUTEX : VMSHM_TYPE_SHM,
-				  i == 7 ? NULL : name, 1 + (uint64_t)i * 5000, 4, VMSHM_PERSIST,
-				  &ref);
+		rc = vmshm_create(p, i % 5 == 4 ? VMSHM_TYPE_MUTEX : VMSHM_TYPE_SHM, name,
+				  1 + (uint64_t)i * 5000, 4, VMSHM_PERSIST, &ref);
 		if (rc < 0)
 			die("populate", rc);
 		memset(ref.addr, i, ref.size);
 		vmshm_close(p, &ref);
 	}
 	vmshm_detach(p);
+	vmshm_detach(first);
 	image = malloc(POOL_SIZE);
 	fd = open(path, O_RDONLY);
 	if (!image || fd < 0 || read(fd, image, POOL_SIZE) != POOL_SIZE) {
@@ -167,7 +179,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		memcpy(img + off, data + i, len);
 		i += len;
 	}
-	write_file(img);
+	/* Only the header and the tables matter; object bytes are left as
+	 * the last run wrote them. */
+	write_file(img, tables_off + tables_len);
 
 	rc = vmshm_attach(path, size % 2 ? VMSHM_ATTACH_NORECLAIM : 0, &p, why, sizeof why);
 	if (rc < 0)
