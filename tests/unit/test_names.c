@@ -316,3 +316,32 @@ Test(names, native_conversion)
 	free(ok);
 	free(over);
 }
+
+/* The open calls apply the same name rules: 123 for empty or invalid
+ * names, 206 for names over 259 code units (never "not found"). */
+Test(names, open_name_rules, .init = tp_setup, .fini = tp_teardown)
+{
+	static const WCHAR lone[] = {'a', 0xd800, 0};
+	static const WCHAR empty[] = {0};
+	char *over = repeat("a", 260, "");
+	void *loc = (void *)1;
+	struct snapshot before, after;
+
+	rt_warm();
+	snap_take(&before);
+	assert_fails(RtOpenSharedMemoryA(SHM_MAP_READ, FALSE, "", &loc), ERROR_INVALID_NAME,
+		     "A open, empty name");
+	assert_fails(RtOpenSharedMemoryW(SHM_MAP_READ, FALSE, empty, &loc), ERROR_INVALID_NAME,
+		     "W open, empty name");
+	assert_fails(RtOpenSharedMemoryA(SHM_MAP_READ, FALSE, "\xc0\xaf", &loc), ERROR_INVALID_NAME,
+		     "A open, invalid UTF-8");
+	assert_fails(RtOpenSharedMemoryW(SHM_MAP_READ, FALSE, lone, &loc), ERROR_INVALID_NAME,
+		     "W open, unpaired surrogate");
+	assert_fails(RtOpenSharedMemoryA(SHM_MAP_READ, FALSE, over, &loc),
+		     ERROR_FILENAME_EXCED_RANGE, "A open, 260 units");
+	assert_fails(RtOpenSharedMemoryW(SHM_MAP_READ, FALSE, w16(over), &loc),
+		     ERROR_FILENAME_EXCED_RANGE, "W open, 260 units");
+	snap_take(&after);
+	snap_assert_same(&before, &after, "open with bad names");
+	free(over);
+}
