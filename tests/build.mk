@@ -4,6 +4,7 @@
 #   asan-test   the suites and the library sources rebuilt with ASan+UBSan
 #               (UBSan aborts on the first error) into $(BUILD)/asan/;
 #   valgrind-test  one suite under valgrind memcheck;
+#   tsan-test   threads of one process (RtApi and native peers) under TSan;
 #   fuzz-test   a libFuzzer target over the pool image, a bounded run.
 # Each unit test runs in its own process on its own pool under /dev/shm.
 
@@ -29,7 +30,7 @@ $(UNIT_HELPER): $(UNIT_HELPER_SRC) $(LIBA) $(LIB_HDRS)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -o $@ $< $(LIBA) -lpciaccess -lpthread
 
-.PHONY: unit-test asan-test valgrind-test fuzz-test
+.PHONY: unit-test asan-test valgrind-test tsan-test fuzz-test
 unit-test: $(UNIT_BIN) $(UNIT_HELPER)
 	$(UNIT_BIN) -j$(UNIT_JOBS) --short-filename $(UNIT_ARGS)
 
@@ -87,6 +88,26 @@ valgrind-test: $(UNIT_BIN) $(UNIT_HELPER)
 
 TEST_STEPS += unit-test asan-test valgrind-test
 
+# ---- ThreadSanitizer ----------------------------------------------------------
+# TSan cannot run Criterion: a plain program (tests/tsan/) with RtApi and
+# native threads on one pool, the library rebuilt with -fsanitize=thread.
+TSAN_DIR := $(BUILD)/tsan
+TSAN_CFLAGS = $(BASE_CFLAGS) -O1 -g -fsanitize=thread
+TSAN_LIB_OBJS := $(patsubst %.c,$(TSAN_DIR)/obj/%.o,$(LIB_SRCS))
+TSAN_BIN := $(TSAN_DIR)/threads_tsan
+
+$(TSAN_DIR)/obj/%.o: %.c $(LIB_HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(TSAN_CFLAGS) -c $< -o $@
+
+$(TSAN_BIN): tests/tsan/threads_tsan.c $(TSAN_LIB_OBJS)
+	$(CC) $(TSAN_CFLAGS) -o $@ $< $(TSAN_LIB_OBJS) -lpciaccess -lpthread
+
+# A TSan report makes the program exit 66 even when its own checks pass.
+tsan-test: $(TSAN_BIN)
+	@TSAN_OPTIONS=exitcode=66 $(TSAN_BIN); rc=$$?; \
+	if [ $$rc -ne 0 ]; then echo "tsan-test: 0 passed, 1 failed (exit $$rc)"; exit 1; fi
+
 # ---- libFuzzer over the pool image ---------------------------------------
 FUZZ_CC ?= clang
 FUZZ_DIR := $(BUILD)/fuzz
@@ -115,4 +136,4 @@ fuzz-test: $(FUZZ_BIN)
 		tail -40 $(FUZZ_DIR)/log; echo "fuzz-test: 0 passed, 1 failed"; exit 1; \
 	fi
 
-TEST_STEPS += fuzz-test
+TEST_STEPS += tsan-test fuzz-test
