@@ -347,3 +347,25 @@ AW_TEST(query, values)
 	cr_assert_not(RtQuerySharedMemory(h, &qi));
 	cr_assert_eq(GetLastError(), ERROR_INVALID_HANDLE);
 }
+
+/* Handles are process-local values, not addresses in or near the pool. */
+Test(close, handles_are_not_addresses, .init = tp_setup, .fini = tp_teardown)
+{
+	void *loc[16];
+	HANDLE h[16];
+
+	for (int i = 0; i < 16; i++) {
+		char name[32];
+		uintptr_t v, l;
+
+		snprintf(name, sizeof name, "addr-%d", i);
+		h[i] = RtCreateSharedMemoryA(PAGE_READWRITE, 0, 4096, i % 2 ? name : NULL, &loc[i]);
+		cr_assert_not_null(h[i]);
+		v = (uintptr_t)h[i];
+		l = (uintptr_t)loc[i];
+		cr_assert(v + tp.size < l || v > l + tp.size,
+			  "handle %p lies within the pool's size of its region %p", h[i], loc[i]);
+	}
+	for (int i = 0; i < 16; i++)
+		cr_assert(RtCloseHandle(h[i]));
+}

@@ -171,10 +171,12 @@ Test(procs, race_16_processes_100_names, .init = tp_setup, .fini = tp_teardown, 
 	cr_assert_eq(rc, fc.total);
 	cr_assert_eq(fc.total, fc.peer_dead, "%d faults besides dead peers",
 		     fc.total - fc.peer_dead);
+	cr_assert_eq(fc.peer_dead, PROCS, "%d dead peers reported, %d children exited",
+		     fc.peer_dead, PROCS);
 	rc = vmshm_attach(tp.path, VMSHM_ATTACH_NORECLAIM, &p, why, sizeof why);
 	cr_assert_eq(rc, 0, "%s", why);
 	rc = vmshm_reclaim(p);
-	cr_assert_geq(rc, 0);
+	cr_assert_eq(rc, PROCS, "vmshm_reclaim reclaimed %d peers, %d children exited", rc, PROCS);
 	cr_assert_eq(check_pool(p, "race"), 0, "faults after reclaim");
 	cr_assert_eq(vmshm_stats(p, &st), 0);
 	cr_assert_eq(st.peers, 1, "%u peers after reclaim, expected this one", st.peers);
