@@ -14,6 +14,7 @@ UNIT_HELPER_SRC := tests/unit/helper/helper.c
 UNIT_LIBS := -lcriterion -lpciaccess -lpthread
 UNIT_JOBS ?= 2
 UNIT_ARGS ?=
+# Time limits: every suite has one (tests/unit/suites.c).
 
 UNIT_BIN := $(BUILD)/tests/unit-tests
 UNIT_HELPER := $(BUILD)/tests/vmshm-test-helper
@@ -105,7 +106,7 @@ $(TSAN_BIN): tests/tsan/threads_tsan.c $(TSAN_LIB_OBJS)
 
 # A TSan report makes the program exit 66 even when its own checks pass.
 tsan-test: $(TSAN_BIN)
-	@TSAN_OPTIONS=exitcode=66 $(TSAN_BIN); rc=$$?; \
+	@TSAN_OPTIONS=exitcode=66 timeout 300 $(TSAN_BIN); rc=$$?; \
 	if [ $$rc -ne 0 ]; then echo "tsan-test: 0 passed, 1 failed (exit $$rc)"; exit 1; fi
 
 # ---- libFuzzer over the pool image ---------------------------------------
@@ -129,7 +130,7 @@ $(FUZZ_BIN): tests/fuzz/pool_fuzz.c $(FUZZ_LIB_OBJS)
 # fails the step and leaves the input in $(FUZZ_DIR)/artifacts/.
 fuzz-test: $(FUZZ_BIN)
 	@mkdir -p $(FUZZ_DIR)/artifacts
-	@if VMSHM_FUZZ_DIR=$(FUZZ_DIR) $(FUZZ_BIN) -seed=1 -runs=$(FUZZ_RUNS) -max_total_time=$(FUZZ_SECONDS) -max_len=2048 \
+	@if VMSHM_FUZZ_DIR=$(FUZZ_DIR) timeout 600 $(FUZZ_BIN) -seed=1 -runs=$(FUZZ_RUNS) -max_total_time=$(FUZZ_SECONDS) -max_len=2048 \
 		-timeout=20 -artifact_prefix=$(FUZZ_DIR)/artifacts/ >$(FUZZ_DIR)/log 2>&1; then \
 		grep -E '^Done [0-9]+ runs' $(FUZZ_DIR)/log; echo "fuzz-test: 1 passed, 0 failed"; \
 	else \
