@@ -19,6 +19,7 @@ TestSuite(names, .timeout = SUITE_TIMEOUT);
 TestSuite(native, .timeout = SUITE_TIMEOUT);
 TestSuite(nopool, .timeout = SUITE_TIMEOUT);
 TestSuite(open, .timeout = SUITE_TIMEOUT);
+TestSuite(pool, .timeout = SUITE_TIMEOUT);
 TestSuite(procs, .timeout = SUITE_TIMEOUT);
 TestSuite(query, .timeout = SUITE_TIMEOUT);
 TestSuite(races, .timeout = SUITE_TIMEOUT);
