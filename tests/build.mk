@@ -4,6 +4,7 @@
 #   asan-test   the suites and the library sources rebuilt with ASan+UBSan
 #               (UBSan aborts on the first error) into $(BUILD)/asan/;
 #   valgrind-test  one suite under valgrind memcheck;
+#   exports-test   libvmshm.so exports exactly the public API;
 #   tsan-test   threads of one process (RtApi and native peers) under TSan;
 #   fuzz-test   a libFuzzer target over the pool image, a bounded run.
 # Each unit test runs in its own process on its own pool under /dev/shm.
@@ -31,9 +32,13 @@ $(UNIT_HELPER): $(UNIT_HELPER_SRC) $(LIBA) $(LIB_HDRS)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -o $@ $< $(LIBA) -lpciaccess -lpthread
 
-.PHONY: unit-test asan-test valgrind-test tsan-test fuzz-test
+.PHONY: unit-test exports-test asan-test valgrind-test tsan-test fuzz-test
 unit-test: $(UNIT_BIN) $(UNIT_HELPER)
 	$(UNIT_BIN) -j$(UNIT_JOBS) --short-filename $(UNIT_ARGS)
+
+# The shared library exports exactly the functions of the public headers.
+exports-test: $(LIBSO)
+	@sh tests/unit/exports.sh $(LIBSO) include/vmshm.h include/RtApi.h
 
 # ---- ASan + UBSan --------------------------------------------------------
 ASAN_CC ?= $(CC)
@@ -87,7 +92,7 @@ valgrind-test: $(UNIT_BIN) $(UNIT_HELPER)
 	fi; \
 	echo "valgrind-test: 1 passed, 0 failed"
 
-TEST_STEPS += unit-test asan-test valgrind-test
+TEST_STEPS += unit-test asan-test valgrind-test exports-test
 
 # ---- ThreadSanitizer ----------------------------------------------------------
 # TSan cannot run Criterion: a plain program (tests/tsan/) with RtApi and
