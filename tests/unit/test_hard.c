@@ -552,3 +552,36 @@ Test(hard, persistent_objects, .init = tp_setup, .fini = tp_teardown)
 	vmshm_detach(p);
 	cr_assert_eq(tp_stats().free_bytes, tp.empty.free_bytes);
 }
+
+/* A VM named by its ivshmem peer ID: only its peers are reclaimed. */
+Test(hard, reclaim_vm_by_ivposition, .init = tp_setup, .fini = tp_teardown, .timeout = 60)
+{
+	struct holder2 *hd = shared_area(sizeof *hd);
+	vmshm_pool *p;
+	struct vmshm_objinfo info;
+	char why[256] = "";
+	uint64_t word;
+	pid_t pid;
+	int idx;
+
+	pid = stopped_holder(hd, "held-ivpos");
+	idx = lowest_bit(tp_peer_mask(pid));
+	/* Word 8 of the entry: bits 0-31 the OS, bits 32-63 the ivshmem peer ID. */
+	pool_read(PEER_OFF(idx) + 8, &word, 8);
+	cr_assert_eq(word >> 32, 0xffffffffu, "a file-backed peer has ivposition %d",
+		     (int32_t)(word >> 32));
+	word = (word & 0xffffffffu) | (uint64_t)7 << 32;
+	pool_write(PEER_OFF(idx) + 8, &word, 8);
+
+	cr_assert_eq(vmshm_attach(tp.path, 0, &p, why, sizeof why), 0, "%s", why);
+	cr_assert_eq(vmshm_reclaim_vm(p, NULL, 8), 0, "reclaim_vm of peer ID 8");
+	cr_assert_eq(tp_find("held-ivpos", &info), 1);
+	cr_assert_eq(vmshm_reclaim_vm(p, NULL, 7), 1, "reclaim_vm of peer ID 7");
+	cr_assert_eq(tp_find("held-ivpos", &info), 0);
+	cr_assert_eq(tp_peer_mask(pid), 0);
+	cr_assert_eq(vmshm_self(p) > 0, 1);
+	cr_assert_eq(tp_peer_mask(getpid()), 1ull << vmshm_self(p), "the caller was reclaimed");
+	cr_assert_eq(check_pool(p, "ivposition"), 0);
+	vmshm_detach(p);
+	shared_area_free(hd, sizeof *hd);
+}
