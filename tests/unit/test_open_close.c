@@ -332,6 +332,9 @@ AW_TEST(query, values)
 	SHARED_MEMORY_INFO qi = {0, 0};
 
 	assert_ok(h, 0, "create");
+	SetLastError(0);
+	cr_assert_not(RtQuerySharedMemory(h, NULL), "query into NULL succeeded");
+	cr_assert_eq(GetLastError(), ERROR_INVALID_PARAMETER);
 	cr_assert(RtQuerySharedMemory(h, &qi));
 	cr_assert_eq(qi.flProtect, SHM_MAP_ALL_ACCESS);
 	cr_assert_eq(qi.dwSize, 65537);
