@@ -585,3 +585,52 @@ Test(hard, reclaim_vm_by_ivposition, .init = tp_setup, .fini = tp_teardown, .tim
 	vmshm_detach(p);
 	shared_area_free(hd, sizeof *hd);
 }
+
+/* A reclaimer that dies midway: its work is taken over, but only once it is
+ * gone (state word of a peer: bits 0-7 state, 8-15 reclaimer). */
+Test(hard, reclaimer_dies_midway, .init = tp_setup, .fini = tp_teardown, .timeout = 60)
+{
+	struct holder2 *ha = shared_area(sizeof *ha), *hb = shared_area(sizeof *hb);
+	vmshm_pool *p;
+	struct vmshm_objinfo info;
+	struct vmshm_stats st;
+	char why[256] = "";
+	uint64_t w;
+	pid_t a, b;
+	int ia, ib, rc;
+
+	a = stopped_holder(ha, "held-a");
+	b = stopped_holder(hb, "held-b");
+	ia = lowest_bit(tp_peer_mask(a));
+	ib = lowest_bit(tp_peer_mask(b));
+	/* A is being reclaimed by B (as if B had won the CAS to RECLAIMING). */
+	pool_read(PEER_OFF(ia), &w, 8);
+	cr_assert_eq(w & 0xff, VMSHM_PEER_ALIVE);
+	w = (w & ~0xffffull) | VMSHM_PEER_RECLAIMING | (uint64_t)ib << 8;
+	pool_write(PEER_OFF(ia), &w, 8);
+	kill(a, SIGKILL);
+	cr_assert_eq(wait_child(a), 128 + SIGKILL);
+
+	cr_assert_eq(vmshm_attach(tp.path, VMSHM_ATTACH_NORECLAIM, &p, why, sizeof why), 0, "%s",
+		     why);
+	/* B lives (stopped): nobody else may touch A. */
+	rc = vmshm_reclaim(p);
+	cr_assert_eq(rc, 0, "reclaim took over from a live reclaimer (%d)", rc);
+	cr_assert_eq(tp_find("held-a", &info), 1, "A's object dropped while B reclaims it");
+	cr_assert_eq(tp_find("held-b", &info), 1);
+
+	kill(b, SIGKILL);
+	cr_assert_eq(wait_child(b), 128 + SIGKILL);
+	rc = vmshm_reclaim(p);
+	cr_assert_eq(rc, 2, "reclaimed %d peers: expected B, and A taken over from B", rc);
+	cr_assert_eq(tp_find("held-a", &info), 0);
+	cr_assert_eq(tp_find("held-b", &info), 0);
+	cr_assert_eq(vmshm_stats(p, &st), 0);
+	cr_assert_eq(st.peers, 1);
+	cr_assert_eq(st.objects, 0);
+	cr_assert_eq(st.free_bytes, tp.empty.free_bytes);
+	cr_assert_eq(check_pool(p, "reclaimer died"), 0);
+	vmshm_detach(p);
+	shared_area_free(ha, sizeof *ha);
+	shared_area_free(hb, sizeof *hb);
+}
