@@ -223,7 +223,12 @@ static int wait_other(vmshm_pool *p, uint32_t s, uint64_t *deadline)
 	}
 	if (now > *deadline)
 		return VMSHM_EBUSY;
-	plat_yield();
+	/* Creates take microseconds: yield at first, then sleep, so that a
+	 * long wait does not burn a core the creator may need. */
+	if (*deadline - now > WAIT_OTHER_NS - 1000000u)
+		plat_yield();
+	else
+		plat_sleep_us(100);
 	return RETRY;
 }
 

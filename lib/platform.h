@@ -56,6 +56,11 @@ void plat_once(void (*fn)(void));
 /* Registers FN to run at normal process exit. */
 void plat_at_exit(void (*fn)(void));
 
+/* Maps LEN bytes at ADDR (a shared mapping of the pool) into this process
+ * now, writable, so that later accesses take no page fault. Never changes a
+ * value (concurrent peers may be writing there). */
+void plat_prefault(void *addr, uint64_t len);
+
 /* Environment lookup (getenv / GetEnvironmentVariable); NULL if unset. */
 const char *plat_getenv(const char *name);
 

@@ -3,12 +3,14 @@
  * GetLastError/SetLastError of RtApi.h.
  */
 #include <errno.h>
+#include <stdatomic.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
@@ -210,6 +212,21 @@ void plat_once(void (*fn)(void))
 void plat_at_exit(void (*fn)(void))
 {
 	atexit(fn);
+}
+
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23
+#endif
+
+void plat_prefault(void *addr, uint64_t len)
+{
+	if (madvise(addr, (size_t)len, MADV_POPULATE_WRITE) == 0)
+		return;
+	/* Older kernels, or device memory: touch each page with a write that
+	 * changes nothing (an atomic OR of zero). */
+	long page = sysconf(_SC_PAGESIZE);
+	for (uint64_t off = 0; off < len; off += (uint64_t)page)
+		atomic_fetch_or((_Atomic uint64_t *)((char *)addr + off), 0);
 }
 
 const char *plat_getenv(const char *name)

@@ -412,6 +412,14 @@ void plat_at_exit(void (*fn)(void))
 static _Thread_local char env_buf[ENV_BUFS][ENV_LEN];
 static _Thread_local unsigned env_next;
 
+void plat_prefault(void *addr, uint64_t len)
+{
+	/* Touch each page with a write that changes nothing (an atomic OR of
+	 * zero): concurrent peers may be writing there. */
+	for (uint64_t off = 0; off < len; off += 4096)
+		InterlockedOr64((volatile LONG64 *)((char *)addr + off), 0);
+}
+
 const char *plat_getenv(const char *name)
 {
 	WCHAR wname[128], wval[ENV_LEN];

@@ -169,6 +169,12 @@ int vmshm_attach(const char *spec, unsigned flags, vmshm_pool **out, char *why, 
 		p->map.ivposition = (int32_t)strtol(iv, NULL, 10);
 	if ((rc = fmt_load(p->map.base, p->map.size, &p->L, why, whylen)) < 0)
 		goto fail;
+	/* The tables now, so that no call takes a page fault on them; the
+	 * object space as it is first touched, or now with VMSHM_PREFAULT=all
+	 * (for real-time programs that must never fault). Attach then costs
+	 * the tables' size, not the pool's. */
+	const char *pf = plat_getenv("VMSHM_PREFAULT");
+	plat_prefault(p->map.base, pf && strcmp(pf, "all") == 0 ? p->map.size : p->L.data_off);
 	p->fork_epoch = plat_fork_epoch();
 	plat_lock_init(&p->lock);
 	if (!(flags & VMSHM_ATTACH_OBSERVER)) {

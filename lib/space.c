@@ -81,6 +81,12 @@ void space_release(const struct fmt_layout *L, uint32_t slot, uint32_t gen, uint
 		uint64_t expect = mine;
 		CAS(fmt_owner(L, page + i), &expect, 0);
 	}
+	/* The next search starts at the lowest freed page: space is reused
+	 * while it is still mapped and warm, and the pool stays packed. */
+	_Atomic uint64_t *hint = &fmt_hdr(L)->alloc_hint;
+	uint64_t h = atomic_load_explicit(hint, memory_order_relaxed);
+	while (page < h && !atomic_compare_exchange_weak(hint, &h, page))
+		;
 }
 
 /* Gives back pages whose owner slot is FREE at the owner's generation:

@@ -1,7 +1,7 @@
 /*
  * file_posix.c - the file backend on Linux: the pool is a file (on the
- * host: /dev/shm or hugetlbfs), mapped shared and populated at attach so
- * that later calls take no page fault on the directory.
+ * host: /dev/shm or hugetlbfs), mapped shared. pool.c prefaults the
+ * directory at attach, so that later calls take no page fault on it.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -39,8 +39,7 @@ static int file_open(const char *spec, struct be_map *m, char *why, size_t whyle
 		close(fd);
 		return VMSHM_EFORMAT;
 	}
-	void *base = mmap(NULL, (size_t)st.st_size, PROT_READ | PROT_WRITE,
-			  MAP_SHARED | MAP_POPULATE, fd, 0);
+	void *base = mmap(NULL, (size_t)st.st_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	int e = errno;
 	close(fd);
 	if (base == MAP_FAILED) {
