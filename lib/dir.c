@@ -142,6 +142,27 @@ int dir_help_destroy(const struct fmt_layout *L, uint32_t s, uint32_t me)
 	return 1;
 }
 
+/* Finishes slot S if it is midway through a create or destroy by a peer
+ * whose entry is free: nobody owns that work any more (its reclaim ran, or
+ * the entry was forced out, or the slot word was damaged). */
+int dir_take_orphan(const struct fmt_layout *L, uint32_t s, uint32_t me)
+{
+	struct fmt_slot *sl = fmt_slot(L, s);
+	uint64_t w = LD(&sl->state);
+	int st = SW_STATE(w);
+	uint32_t owner = SW_OWNER(w);
+	if (st != VMSHM_OBJ_CREATING && st != VMSHM_OBJ_ABORTED && st != VMSHM_OBJ_DYING)
+		return 0;
+	if (owner != 0 && owner < L->peer_count &&
+	    PW_STATE(LD(&fmt_peer(L, owner)->state)) != VMSHM_PEER_FREE)
+		return 0;
+	uint64_t dw = SW_MAKE(SW_GEN(w), VMSHM_OBJ_DYING, SW_TYPE(w), me, SW_TAG(w));
+	if (!CAS(&sl->state, &w, dw))
+		return 0;
+	dir_finish_destroy(L, s, dw, me);
+	return 1;
+}
+
 int dir_drop_bit(const struct fmt_layout *L, uint32_t s, uint64_t bit, uint32_t me)
 {
 	uint64_t old = atomic_fetch_and(&fmt_slot(L, s)->holders, ~bit);
@@ -221,6 +242,7 @@ static int wait_other(vmshm_pool *p, uint32_t s, uint64_t *deadline)
 		if (peer_judge(&p->L, owner, pw) == VMSHM_LIVE_NO)
 			peer_reclaim_one(p, owner, 0);
 	}
+	dir_take_orphan(&p->L, s, p->self);
 	if (now > *deadline)
 		return VMSHM_EBUSY;
 	/* Creates take microseconds: yield at first, then sleep, so that a

@@ -49,6 +49,7 @@ int dir_open(vmshm_pool *p, int type, const struct dir_name *n, vmshm_ref *out);
 int dir_drop_bit(const struct fmt_layout *L, uint32_t slot, uint64_t bit, uint32_t me);
 int dir_finish_destroy(const struct fmt_layout *L, uint32_t slot, uint64_t w, uint32_t me);
 int dir_help_destroy(const struct fmt_layout *L, uint32_t slot, uint32_t me);
+int dir_take_orphan(const struct fmt_layout *L, uint32_t slot, uint32_t me);
 /* Copies the name of slot S (state word W) into BUF (>= VMSHM_NAME_MAX_BYTES
  * + 1), NUL-terminated; returns its length, 0 unnamed, < 0 invalid. */
 int dir_read_name(const struct fmt_layout *L, uint32_t s, uint64_t w, char *buf);

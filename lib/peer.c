@@ -247,8 +247,10 @@ int vmshm_reclaim(vmshm_pool *p)
 	}
 	/* Objects whose last holder died between its AND and its destroy
 	 * (a destroyer must own a peer entry, so observers leave this). */
-	for (uint32_t s = 0; p->self && s < L->slot_count; s++)
+	for (uint32_t s = 0; p->self && s < L->slot_count; s++) {
 		dir_help_destroy(L, s, p->self);
+		dir_take_orphan(L, s, p->self);
+	}
 	if (n)
 		space_sweep(L);
 	return n;

@@ -5,7 +5,9 @@
  */
 #include <criterion/criterion.h>
 #include <string.h>
+#include <time.h>
 
+#include "format.h"
 #include "helpers.h"
 
 static vmshm_pool *attach(void)
@@ -77,4 +79,44 @@ Test(stale, rtapi_reattaches_after_forced_out, .init = tp_setup, .fini = tp_tear
 	cr_assert_eq(GetLastError(), 0);
 	cr_assert_eq(RtCloseHandle(h2), TRUE);
 	vmshm_detach(b);
+}
+
+/* A slot left midway (CREATING) by a peer whose entry is free blocks
+ * nobody: a create of its name finishes it at once, and reclaim clears any
+ * such slot. (Reached by damage, or by a peer forced out while creating.) */
+static void plant_orphan(vmshm_pool *p, const char *name, uint32_t owner)
+{
+	struct fmt_layout L;
+	cr_assert_eq(fmt_load(vmshm_base(p), vmshm_size(p), &L, NULL, 0), 0);
+	uint64_t h = fmt_hash(name, strlen(name));
+	uint32_t home = (uint32_t)(h & L.slot_mask);
+	struct fmt_slot *sl = fmt_slot(&L, home);
+	cr_assert_eq(SW_STATE(LD(&sl->state)), VMSHM_OBJ_FREE);
+	cr_assert_eq(PW_STATE(LD(&fmt_peer(&L, owner)->state)), VMSHM_PEER_FREE);
+	ST(&sl->state, SW_MAKE(1, VMSHM_OBJ_CREATING, VMSHM_TYPE_SHM, owner, fmt_tag(h)));
+}
+
+Test(stale, orphaned_create_is_finished, .init = tp_setup, .fini = tp_teardown)
+{
+	vmshm_pool *p = attach();
+	vmshm_ref r;
+	struct timespec t0, t1;
+
+	plant_orphan(p, "orphan-a", 40);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	cr_assert_eq(vmshm_create(p, VMSHM_TYPE_SHM, "orphan-a", 4096, 4, 0, &r), 0);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	double s = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+	cr_assert_lt(s, 1.0, "create waited %.2f s for an orphan", s);
+	cr_assert_eq(vmshm_close(p, &r), 0);
+
+	plant_orphan(p, "orphan-b", 41);
+	cr_assert_eq(vmshm_check(p, NULL, NULL), 1, "the orphan is one 'stuck' fault");
+	cr_assert_geq(vmshm_reclaim(p), 0);
+	cr_assert_eq(vmshm_check(p, NULL, NULL), 0);
+	struct vmshm_stats st;
+	cr_assert_eq(vmshm_stats(p, &st), 0);
+	cr_assert_eq(st.objects, 0);
+	cr_assert_eq(st.free_bytes, tp.empty.free_bytes);
+	vmshm_detach(p);
 }
