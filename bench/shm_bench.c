@@ -744,7 +744,7 @@ int main(int argc, char **argv)
 	print_machine();
 	printf("vmshm benchmark: pool %s (%llu MiB, %u directory slots), region %u bytes\n", B.pool,
 	       POOL_SIZE >> 20, POOL_OBJECTS, REGION);
-	printf("  attach (first RtOpenSharedMemoryA, maps and populates the pool): %.2f ms\n",
+	printf("  attach (first RtOpenSharedMemoryA, maps the pool and faults in its tables): %.2f ms\n",
 	       (double)attach_ns / 1e6);
 	for (int op = 0; op < NOPS; op++)
 		run_case(op, WARMUP_START, 0, NULL, 0, NULL);
