@@ -430,41 +430,51 @@ static int range(const struct cmd_ctx *c, const char *name, const char *offset_s
 	return 0;
 }
 
-int cmd_read(int argc, char **argv)
+/* The common part of read and dump: NAME [--offset N] [--length N], the
+ * region opened and the range checked against it. Returns -1 when it printed
+ * the help, else an exit code; on EXIT_OK the caller closes *P and *REF. */
+static int open_span(struct cmd_ctx *c, int argc, char **argv, const char *help, vmshm_pool **p,
+		     vmshm_ref *ref, uint64_t *off, uint64_t *len)
 {
-	struct cmd_ctx c = {.cmd = "read"};
 	const char *offset_s = NULL, *length_s = NULL, *pos[1];
 	const struct opt opts[] = {
 	    {"offset", 1, &offset_s, NULL},
 	    {"length", 1, &length_s, NULL},
 	    {NULL, 0, NULL, NULL},
 	};
+	int npos, rc = parse_opts(c, argc, argv, opts, 0, pos, 1, &npos);
+
+	if (rc)
+		return rc;
+	if (c->help) {
+		fputs(help, stdout);
+		return -1;
+	}
+	if (npos != 1)
+		return fail(c, EXIT_USAGE, "needs NAME (see vmshm %s --help)", c->cmd);
+	if ((offset_s && parse_size(offset_s, off) < 0))
+		return fail(c, EXIT_USAGE, "bad offset '%s'", offset_s);
+	if ((length_s && parse_size(length_s, len) < 0))
+		return fail(c, EXIT_USAGE, "bad length '%s'", length_s);
+	rc = open_region(c, pos[0], p, ref);
+	if (rc)
+		return rc;
+	rc = range(c, pos[0], offset_s, length_s, ref->size, off, len);
+	if (rc)
+		close_region(*p, ref);
+	return rc;
+}
+
+int cmd_read(int argc, char **argv)
+{
+	struct cmd_ctx c = {.cmd = "read"};
 	uint64_t off = 0, len = 0, done = 0;
 	vmshm_pool *p;
 	vmshm_ref ref;
-	int npos, rc;
+	int rc = open_span(&c, argc, argv, read_help, &p, &ref, &off, &len);
 
-	rc = parse_opts(&c, argc, argv, opts, 0, pos, 1, &npos);
 	if (rc)
-		return rc;
-	if (c.help) {
-		fputs(read_help, stdout);
-		return EXIT_OK;
-	}
-	if (npos != 1)
-		return fail(&c, EXIT_USAGE, "needs NAME (see vmshm read --help)");
-	if ((offset_s && parse_size(offset_s, &off) < 0))
-		return fail(&c, EXIT_USAGE, "bad offset '%s'", offset_s);
-	if ((length_s && parse_size(length_s, &len) < 0))
-		return fail(&c, EXIT_USAGE, "bad length '%s'", length_s);
-	rc = open_region(&c, pos[0], &p, &ref);
-	if (rc)
-		return rc;
-	rc = range(&c, pos[0], offset_s, length_s, ref.size, &off, &len);
-	if (rc) {
-		close_region(p, &ref);
-		return rc;
-	}
+		return rc < 0 ? EXIT_OK : rc;
 	while (done < len) {
 		ssize_t w = write(STDOUT_FILENO, (unsigned char *)ref.addr + off + done,
 				  len - done > (1u << 30) ? (1u << 30) : len - done);
@@ -501,39 +511,15 @@ static void dump_line(uint64_t at, const unsigned char *b, size_t n)
 int cmd_dump(int argc, char **argv)
 {
 	struct cmd_ctx c = {.cmd = "dump"};
-	const char *offset_s = NULL, *length_s = NULL, *pos[1];
-	const struct opt opts[] = {
-	    {"offset", 1, &offset_s, NULL},
-	    {"length", 1, &length_s, NULL},
-	    {NULL, 0, NULL, NULL},
-	};
 	uint64_t off = 0, len = 0;
 	const unsigned char *base;
 	vmshm_pool *p;
 	vmshm_ref ref;
-	int npos, rc, starred = 0;
+	int starred = 0;
+	int rc = open_span(&c, argc, argv, dump_help, &p, &ref, &off, &len);
 
-	rc = parse_opts(&c, argc, argv, opts, 0, pos, 1, &npos);
 	if (rc)
-		return rc;
-	if (c.help) {
-		fputs(dump_help, stdout);
-		return EXIT_OK;
-	}
-	if (npos != 1)
-		return fail(&c, EXIT_USAGE, "needs NAME (see vmshm dump --help)");
-	if ((offset_s && parse_size(offset_s, &off) < 0))
-		return fail(&c, EXIT_USAGE, "bad offset '%s'", offset_s);
-	if ((length_s && parse_size(length_s, &len) < 0))
-		return fail(&c, EXIT_USAGE, "bad length '%s'", length_s);
-	rc = open_region(&c, pos[0], &p, &ref);
-	if (rc)
-		return rc;
-	rc = range(&c, pos[0], offset_s, length_s, ref.size, &off, &len);
-	if (rc) {
-		close_region(p, &ref);
-		return rc;
-	}
+		return rc < 0 ? EXIT_OK : rc;
 	base = (const unsigned char *)ref.addr + off;
 	for (uint64_t i = 0; i < len; i += 16) {
 		size_t n = len - i < 16 ? (size_t)(len - i) : 16;
