@@ -38,6 +38,15 @@ typedef const CHAR *LPCSTR;
 typedef WCHAR *LPWSTR;
 typedef const WCHAR *LPCWSTR;
 
+/* TEXT("name"): a char string, or with UNICODE a UTF-16 one, as on Windows. */
+#ifndef TEXT
+#ifdef UNICODE
+#define TEXT(s) u##s
+#else
+#define TEXT(s) s
+#endif
+#endif
+
 #ifndef TRUE
 #define TRUE 1
 #endif
