@@ -48,20 +48,21 @@ int64_t space_alloc(const struct fmt_layout *L, uint32_t slot, uint32_t gen, uin
 		int64_t first = find_run(L, start, pages);
 		if (first < 0)
 			return VMSHM_ENOSPC;
-		/* Record the candidate before claiming any page of it. */
+		/* Record the candidate before claiming any page of it, and move
+		 * the hint past it first: a concurrent allocation then looks
+		 * beyond the run instead of landing in the middle of it. */
 		ST(&s->ext_page, (uint64_t)first);
 		ST(&s->ext_pages, pages);
+		atomic_store_explicit(&h->alloc_hint, (uint64_t)first + pages,
+				      memory_order_relaxed);
 		uint64_t i;
 		for (i = 0; i < pages; i++) {
 			uint64_t zero = 0;
 			if (!CAS(fmt_owner(L, (uint64_t)first + i), &zero, mine))
 				break;
 		}
-		if (i == pages) {
-			atomic_store_explicit(&h->alloc_hint, (uint64_t)first + pages,
-					      memory_order_relaxed);
+		if (i == pages)
 			return first;
-		}
 		/* Lost a page to another peer: give back what we took, move on. */
 		space_release(L, slot, gen, (uint64_t)first, i);
 		start = (uint64_t)first + i + 1;
