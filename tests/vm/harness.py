@@ -84,7 +84,7 @@ class Harness:
 
     def boot(self, name, run, devices, args="", initrd=None):
         log = os.path.join(self.work, "%s-%s.log" % (run, name))
-        cmd = [self.qemu, "-M", "q35", "-accel", self.accel, "-m", "128M", "-nographic",
+        cmd = [self.qemu, "-M", "q35"] + self.accel_args() + ["-m", "128M", "-nographic",
                "-no-reboot", "-vga", "none", "-nic", "none", "-kernel", self.kernel,
                "-initrd", initrd or self.initrd, "-append",
                "console=ttyS0 quiet panic=-1 no_timer_check vmshm.run=%s vmshm.role=%s %s" % (run, name, args)]
@@ -95,6 +95,16 @@ class Harness:
         g = Guest(name, proc, log)
         self.guests.append(g)
         return g
+
+    def accel_args(self):
+        """Under TCG a guest whose machine has a single vCPU runs its atomic
+        instructions as plain loads and stores (QEMU needs no atomicity
+        inside one vCPU), so two guests' compare-and-swap on the shared
+        pool could both succeed. maxcpus=2 makes QEMU translate them into
+        real host atomics, with one vCPU still running."""
+        if self.accel == "tcg":
+            return ["-accel", "tcg,thread=multi", "-smp", "1,maxcpus=2"]
+        return ["-accel", self.accel]
 
     def probe_kvm(self):
         """KVM only if a guest really boots with it: some hosts have a /dev/kvm
@@ -557,9 +567,9 @@ def demo(h):
     p = h.run(h.cli, "pool", "create", h.pool, "--size", "1G")
     show("vmshm pool create %s --size 1G" % h.pool, p.stdout + p.stderr)
     devs = h.plain(h.pool, "1G")
-    print("$ qemu-system-x86_64 -M q35 -accel %s -m 128M -kernel build/vm/vmlinux "
+    print("$ qemu-system-x86_64 -M q35 %s -m 128M -kernel build/vm/vmlinux "
           "-initrd build/vm/initramfs.cpio -append '... vmshm.run=demo vmshm.role=win|rt' %s"
-          "   # twice: guests win and rt" % (h.accel, " ".join(devs)))
+          "   # twice: guests win and rt" % (" ".join(h.accel_args()), " ".join(devs)))
     win = h.boot("win", "demo", devs)
     rt = h.boot("rt", "demo", devs)
     state = {"next": 1, "done": set()}
