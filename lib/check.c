@@ -78,14 +78,7 @@ static void check_peers(const struct fmt_layout *L, struct ck *c, uint64_t *live
 			      "peer %u: attach abandoned midway (run 'vmshm gc' to free the entry)",
 			      i);
 		if (st == VMSHM_PEER_RECLAIMING) {
-			uint32_t r = PW_RECLAIMER(w);
-			uint32_t now = (uint32_t)(plat_wall_ns() / 1000000000u) & 0xffffu;
-			int gone =
-			    r == i ? ((now - PW_STAMP(w)) & 0xffffu) > FMT_CLAIM_STALE_S
-			    : r == 0 || r >= L->peer_count
-				? 1
-				: peer_judge(L, r, LD(&fmt_peer(L, r)->state)) == VMSHM_LIVE_NO;
-			if (gone)
+			if (peer_reclaimer_gone(L, i, w))
 				fault(c, VMSHM_FAULT_STUCK, i,
 				      "peer %u: its reclaim was abandoned midway (run 'vmshm gc')",
 				      i);

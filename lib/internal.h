@@ -65,6 +65,8 @@ uint64_t space_sweep(const struct fmt_layout *L);
 int peer_attach(vmshm_pool *p);
 void peer_detach(vmshm_pool *p);
 int peer_judge(const struct fmt_layout *L, uint32_t i, uint64_t w);
+int peer_stamp_stale(uint64_t w);
+int peer_reclaimer_gone(const struct fmt_layout *L, uint32_t i, uint64_t w);
 int peer_reclaim_one(vmshm_pool *p, uint32_t i, int force);
 void peer_read(const struct fmt_layout *L, uint32_t i, struct vmshm_peerinfo *out);
 

@@ -79,6 +79,29 @@ static int zero16(const uint8_t *b)
 	return 1;
 }
 
+static uint32_t now_stamp(void)
+{
+	return (uint32_t)(plat_wall_ns() / 1000000000u) & 0xffffu;
+}
+
+/* Is the stamp of a CLAIMING or self-RECLAIMING word older than the limit? */
+int peer_stamp_stale(uint64_t w)
+{
+	return ((now_stamp() - PW_STAMP(w)) & 0xffffu) > FMT_CLAIM_STALE_S;
+}
+
+/* Is the reclaimer of peer I (RECLAIMING word W) gone? One reclaiming on
+ * I's own behalf is, once its stamp is stale. */
+int peer_reclaimer_gone(const struct fmt_layout *L, uint32_t i, uint64_t w)
+{
+	uint32_t r = PW_RECLAIMER(w);
+	if (r == i)
+		return peer_stamp_stale(w);
+	if (r == 0 || r >= L->peer_count)
+		return 1; /* never written by vmshm: damage */
+	return peer_judge(L, r, LD(&fmt_peer(L, r)->state)) == VMSHM_LIVE_NO;
+}
+
 /* Can this process tell whether peer I (state word W) is alive? */
 int peer_judge(const struct fmt_layout *L, uint32_t i, uint64_t w)
 {
@@ -95,9 +118,7 @@ int peer_judge(const struct fmt_layout *L, uint32_t i, uint64_t w)
 	if (zero16((const uint8_t *)boot) || pid == 0) {
 		/* Killed (or stopped for long) within its first steps of attach:
 		 * such an entry holds nothing yet, so freeing it loses nothing. */
-		uint32_t now_s = (uint32_t)(plat_wall_ns() / 1000000000u) & 0xffffu;
-		if (st == VMSHM_PEER_CLAIMING &&
-		    ((now_s - PW_STAMP(w)) & 0xffffu) > FMT_CLAIM_STALE_S && LD(&pe->state) == w)
+		if (st == VMSHM_PEER_CLAIMING && peer_stamp_stale(w) && LD(&pe->state) == w)
 			return VMSHM_LIVE_NO;
 		return VMSHM_LIVE_UNKNOWN;
 	}
@@ -117,8 +138,7 @@ int peer_attach(vmshm_pool *p)
 		if (PW_STATE(w) != VMSHM_PEER_FREE)
 			continue;
 		uint32_t gen = PW_GEN(w) + 1;
-		uint64_t stamp = (plat_wall_ns() / 1000000000u) & 0xffffu;
-		uint64_t cw = PW_MAKE(gen, VMSHM_PEER_CLAIMING, 0) | stamp << 16;
+		uint64_t cw = PW_MAKE(gen, VMSHM_PEER_CLAIMING, 0) | (uint64_t)now_stamp() << 16;
 		if (!CAS(&pe->state, &w, cw))
 			continue;
 		write_identity(pe, &p->ident, p->map.ivposition);
@@ -173,16 +193,6 @@ static void scrub(const struct fmt_layout *L, uint32_t i, uint32_t me)
 	}
 }
 
-static uint32_t now_stamp(void)
-{
-	return (uint32_t)(plat_wall_ns() / 1000000000u) & 0xffffu;
-}
-
-static int stamp_stale(uint64_t w)
-{
-	return ((now_stamp() - PW_STAMP(w)) & 0xffffu) > FMT_CLAIM_STALE_S;
-}
-
 /* An attach with no peer entry (an observer, or one that found the table
  * full) reclaims peer I on I's own behalf: it records I as the reclaimer,
  * with a stamp, and I as the owner of anything it destroys. If it dies
@@ -205,13 +215,7 @@ int peer_reclaim_one(vmshm_pool *p, uint32_t i, int force)
 				return 0;
 		} else if (st == VMSHM_PEER_RECLAIMING) {
 			/* Take over only from a reclaimer that is itself gone. */
-			uint32_t r = PW_RECLAIMER(w);
-			int gone =
-			    r == i ? stamp_stale(w)
-			    : r == 0 || r >= L->peer_count
-				? 1
-				: peer_judge(L, r, LD(&fmt_peer(L, r)->state)) == VMSHM_LIVE_NO;
-			if (!force && !gone)
+			if (!force && !peer_reclaimer_gone(L, i, w))
 				return 0;
 		} else if (st != VMSHM_PEER_DEAD && !force) {
 			return 0;
