@@ -5,6 +5,7 @@
 
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -435,4 +436,22 @@ uint64_t rnd_next(uint64_t *state)
 	x ^= x >> 27;
 	*state = x;
 	return x * 2685821657736338717ull;
+}
+
+void tp_poke(uint64_t off, const void *bytes, size_t len)
+{
+	int fd = open(tp.path, O_RDWR);
+
+	cr_assert_geq(fd, 0, "open %s: %s", tp.path, strerror(errno));
+	cr_assert_eq(pwrite(fd, bytes, len, (off_t)off), (ssize_t)len);
+	close(fd);
+}
+
+void tp_peek(uint64_t off, void *bytes, size_t len)
+{
+	int fd = open(tp.path, O_RDONLY);
+
+	cr_assert_geq(fd, 0, "open %s: %s", tp.path, strerror(errno));
+	cr_assert_eq(pread(fd, bytes, len, (off_t)off), (ssize_t)len);
+	close(fd);
 }

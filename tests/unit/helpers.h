@@ -40,6 +40,11 @@ void tp_remove(void);
 void tp_setup(void);
 void tp_teardown(void);
 
+/* Writes / reads LEN bytes of the pool file at OFF, behind the library's
+ * back (to damage or inspect the format). Fail the test on error. */
+void tp_poke(uint64_t off, const void *bytes, size_t len);
+void tp_peek(uint64_t off, void *bytes, size_t len);
+
 /* Statistics of the current pool through an observer attach. */
 struct vmshm_stats tp_stats(void);
 

@@ -19,29 +19,11 @@
 
 #include "aw.h"
 
-static void poke(uint64_t off, const void *bytes, size_t len)
-{
-	int fd = open(tp.path, O_RDWR);
-
-	cr_assert_geq(fd, 0, "open %s: %s", tp.path, strerror(errno));
-	cr_assert_eq(pwrite(fd, bytes, len, (off_t)off), (ssize_t)len);
-	close(fd);
-}
-
-static void peek(uint64_t off, void *bytes, size_t len)
-{
-	int fd = open(tp.path, O_RDONLY);
-
-	cr_assert_geq(fd, 0);
-	cr_assert_eq(pread(fd, bytes, len, (off_t)off), (ssize_t)len);
-	close(fd);
-}
-
 static uint64_t peek64(uint64_t off)
 {
 	uint64_t v;
 
-	peek(off, &v, 8);
+	tp_peek(off, &v, 8);
 	return v;
 }
 
@@ -68,7 +50,7 @@ Test(format, major_version_refused, .init = tp_setup, .fini = tp_teardown)
 	for (size_t i = 0; i < sizeof majors / sizeof majors[0]; i++) {
 		char want[64];
 
-		poke(8, &majors[i], 2);
+		tp_poke(8, &majors[i], 2);
 		expect_attach(VMSHM_EVERSION, "major changed", why, sizeof why);
 		snprintf(want, sizeof want, "%u.0", majors[i]);
 		cr_assert_neq(strstr(why, want), NULL, "reason '%s' does not name version %s", why,
@@ -86,7 +68,7 @@ Test(format, major_version_refused, .init = tp_setup, .fini = tp_teardown)
 		uint16_t one = 1;
 		struct vmshm_stats st;
 
-		poke(8, &one, 2);
+		tp_poke(8, &one, 2);
 		expect_attach(0, "major restored", why, sizeof why);
 		st = tp_stats();
 		cr_assert_eq(st.objects, 0);
@@ -103,9 +85,9 @@ Test(format, newer_minor_accepted, .init = tp_setup, .fini = tp_teardown)
 	void *loc = NULL;
 	HANDLE h;
 
-	poke(10, &minor, 2);
+	tp_poke(10, &minor, 2);
 	/* A newer minor may add fields in the reserved part of the header. */
-	poke(2048, &extra, 8);
+	tp_poke(2048, &extra, 8);
 	expect_attach(0, "newer minor", why, sizeof why);
 	st = tp_stats();
 	cr_assert_eq(st.version_major, 1);
@@ -124,16 +106,16 @@ Test(format, magic_refused, .init = tp_setup, .fini = tp_teardown)
 	cr_assert_eq(magic, 0x4c4f4f504d48534dull, "magic is not 'MSHMPOOL'");
 	for (int bit = 0; bit < 64; bit += 9) {
 		bad = magic ^ (1ull << bit);
-		poke(0, &bad, 8);
+		tp_poke(0, &bad, 8);
 		expect_attach(VMSHM_EFORMAT, "magic changed", why, sizeof why);
 		cr_assert_neq(why[0], 0, "no reason given");
 	}
 	bad = 0;
-	poke(0, &bad, 8);
+	tp_poke(0, &bad, 8);
 	expect_attach(VMSHM_EFORMAT, "magic zero", why, sizeof why);
 	assert_fails(RtOpenSharedMemoryA(SHM_MAP_READ, FALSE, "x", &loc), ERROR_BAD_FORMAT,
 		     "open in a file that is not a pool");
-	poke(0, &magic, 8);
+	tp_poke(0, &magic, 8);
 	expect_attach(0, "magic restored", why, sizeof why);
 }
 
@@ -165,10 +147,10 @@ Test(format, header_fields_checked, .init = tp_setup, .fini = tp_teardown)
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
 		uint64_t old = 0;
 
-		peek(bad[i].off, &old, bad[i].len);
-		poke(bad[i].off, &bad[i].value, bad[i].len);
+		tp_peek(bad[i].off, &old, bad[i].len);
+		tp_poke(bad[i].off, &bad[i].value, bad[i].len);
 		expect_attach(VMSHM_EFORMAT, bad[i].what, why, sizeof why);
-		poke(bad[i].off, &old, bad[i].len);
+		tp_poke(bad[i].off, &old, bad[i].len);
 	}
 	expect_attach(0, "header restored", why, sizeof why);
 }
@@ -225,13 +207,13 @@ static uint8_t *read_image(void)
 	uint8_t *img = malloc(tp.size);
 
 	cr_assert_not_null(img);
-	peek(0, img, tp.size);
+	tp_peek(0, img, tp.size);
 	return img;
 }
 
 static void write_image(const uint8_t *img)
 {
-	poke(0, img, tp.size);
+	tp_poke(0, img, tp.size);
 }
 
 /* Damages the tables: a few random bytes, words or a whole run. */
@@ -517,7 +499,7 @@ Test(corrupt, check_reports_damage, .init = tp_setup, .fini = tp_teardown, .time
 		write_image(img);
 		for (uint64_t i = 0; i < r.len; i++)
 			junk[i] = (uint8_t)rnd_next(&rnd);
-		poke(r.off, junk, r.len);
+		tp_poke(r.off, junk, r.len);
 		rc = vmshm_attach(tp.path, VMSHM_ATTACH_OBSERVER | VMSHM_ATTACH_NORECLAIM, &p, why,
 				  sizeof why);
 		if (rc < 0) {
@@ -577,14 +559,14 @@ Test(corrupt, check_names_faults, .init = tp_setup, .fini = tp_teardown)
 	/* An unknown object state. */
 	word = peek64(slots + 256ull * info.slot);
 	word = (word & ~(0xfull << 24)) | (9ull << 24);
-	poke(slots + 256ull * info.slot, &word, 8);
+	tp_poke(slots + 256ull * info.slot, &word, 8);
 	s = check_codes();
 	cr_assert_gt(s.codes[VMSHM_FAULT_SLOT_STATE], 0, "bad state not reported as slot-state");
 	write_image(img);
 
 	/* A live object without holders. */
 	word = 0;
-	poke(slots + 256ull * info.slot + 8, &word, 8);
+	tp_poke(slots + 256ull * info.slot + 8, &word, 8);
 	s = check_codes();
 	cr_assert_gt(s.codes[VMSHM_FAULT_HOLDERS], 0, "no holders not reported as holders");
 	write_image(img);
@@ -592,14 +574,14 @@ Test(corrupt, check_names_faults, .init = tp_setup, .fini = tp_teardown)
 	/* A page of the object marked free. */
 	cr_assert_eq(tp_find("obj-1", &info), 1);
 	word = 0;
-	poke(owners + 8 * ((info.offset - peek64(88)) / 4096), &word, 8);
+	tp_poke(owners + 8 * ((info.offset - peek64(88)) / 4096), &word, 8);
 	s = check_codes();
 	cr_assert_gt(s.codes[VMSHM_FAULT_PAGE_OWNER], 0, "lost page not reported as page-owner");
 	write_image(img);
 
 	/* A wrong name byte: the hash no longer matches. */
 	cr_assert_eq(tp_find("obj-2", &info), 1);
-	poke(slots + 256ull * info.slot + 72, "X", 1);
+	tp_poke(slots + 256ull * info.slot + 72, "X", 1);
 	s = check_codes();
 	cr_assert_gt(s.codes[VMSHM_FAULT_SLOT_NAME], 0, "bad name not reported as slot-name");
 	write_image(img);

@@ -23,24 +23,6 @@
 
 #define PEER_OFF(i) (4096ull + 128ull * (i))
 
-static void pool_write(uint64_t off, const void *b, size_t len)
-{
-	int fd = open(tp.path, O_RDWR);
-
-	cr_assert_geq(fd, 0, "open %s: %s", tp.path, strerror(errno));
-	cr_assert_eq(pwrite(fd, b, len, (off_t)off), (ssize_t)len);
-	close(fd);
-}
-
-static void pool_read(uint64_t off, void *b, size_t len)
-{
-	int fd = open(tp.path, O_RDONLY);
-
-	cr_assert_geq(fd, 0);
-	cr_assert_eq(pread(fd, b, len, (off_t)off), (ssize_t)len);
-	close(fd);
-}
-
 static int lowest_bit(uint64_t mask)
 {
 	cr_assert_neq(mask, 0, "no peer entry");
@@ -364,9 +346,9 @@ Test(hard, reused_pid_is_dead, .init = tp_setup, .fini = tp_teardown, .timeout =
 
 	/* The entry now names a process that started at another time: its pid
 	 * belongs to someone else, the peer is gone. */
-	pool_read(PEER_OFF(idx) + 24, &start, 8);
+	tp_peek(PEER_OFF(idx) + 24, &start, 8);
 	start += 1;
-	pool_write(PEER_OFF(idx) + 24, &start, 8);
+	tp_poke(PEER_OFF(idx) + 24, &start, 8);
 	cr_assert_eq(vmshm_reclaim(p), 1, "a peer whose pid was reused was not reclaimed");
 	cr_assert_eq(tp_find("held-reuse", &info), 0);
 	cr_assert_eq(tp_peer_mask(pid), 0);
@@ -409,7 +391,7 @@ Test(hard, other_vm_only_by_reclaim_vm, .init = tp_setup, .fini = tp_teardown, .
 
 	pid = stopped_holder(hd, "held-vm");
 	idx = lowest_bit(tp_peer_mask(pid));
-	pool_write(PEER_OFF(idx) + 32, other_vm, 16);
+	tp_poke(PEER_OFF(idx) + 32, other_vm, 16);
 	/* Gone from here, but a peer of another VM cannot be judged by pid. */
 	kill(pid, SIGKILL);
 	cr_assert_eq(wait_child(pid), 128 + SIGKILL);
@@ -567,11 +549,11 @@ Test(hard, reclaim_vm_by_ivposition, .init = tp_setup, .fini = tp_teardown, .tim
 	pid = stopped_holder(hd, "held-ivpos");
 	idx = lowest_bit(tp_peer_mask(pid));
 	/* Word 8 of the entry: bits 0-31 the OS, bits 32-63 the ivshmem peer ID. */
-	pool_read(PEER_OFF(idx) + 8, &word, 8);
+	tp_peek(PEER_OFF(idx) + 8, &word, 8);
 	cr_assert_eq(word >> 32, 0xffffffffu, "a file-backed peer has ivposition %d",
 		     (int32_t)(word >> 32));
 	word = (word & 0xffffffffu) | (uint64_t)7 << 32;
-	pool_write(PEER_OFF(idx) + 8, &word, 8);
+	tp_poke(PEER_OFF(idx) + 8, &word, 8);
 
 	cr_assert_eq(vmshm_attach(tp.path, 0, &p, why, sizeof why), 0, "%s", why);
 	cr_assert_eq(vmshm_reclaim_vm(p, NULL, 8), 0, "reclaim_vm of peer ID 8");
@@ -604,10 +586,10 @@ Test(hard, reclaimer_dies_midway, .init = tp_setup, .fini = tp_teardown, .timeou
 	ia = lowest_bit(tp_peer_mask(a));
 	ib = lowest_bit(tp_peer_mask(b));
 	/* A is being reclaimed by B (as if B had won the CAS to RECLAIMING). */
-	pool_read(PEER_OFF(ia), &w, 8);
+	tp_peek(PEER_OFF(ia), &w, 8);
 	cr_assert_eq(w & 0xff, VMSHM_PEER_ALIVE);
 	w = (w & ~0xffffull) | VMSHM_PEER_RECLAIMING | (uint64_t)ib << 8;
-	pool_write(PEER_OFF(ia), &w, 8);
+	tp_poke(PEER_OFF(ia), &w, 8);
 	kill(a, SIGKILL);
 	cr_assert_eq(wait_child(a), 128 + SIGKILL);
 
