@@ -169,14 +169,15 @@ static int create_args_ok(DWORD prot, DWORD high, DWORD low, VOID **location)
 /* Creates (CREATE) or opens NAME, UTF-8, and hands out a handle to it. */
 static HANDLE acquire(int create, DWORD prot, DWORD size, const char *name, VOID **location)
 {
-	int rc = name ? vmshm_name_check(name) : 0;
-	if (rc < 0)
-		return fail(rc);
 	plat_once(g_init);
 	plat_lock_take(&G.lock);
 	HANDLE h = NULL;
 	vmshm_ref ref;
-	rc = need_pool();
+	int rc = need_pool(), nc;
+	/* The name is checked once, by vmshm_create/open; with no pool, here,
+	 * so that a bad name is reported as such in any case. */
+	if (rc < 0 && name && (nc = vmshm_name_check(name)) < 0)
+		rc = nc;
 	if (rc == 0)
 		rc = create ? vmshm_create(G.pool, VMSHM_TYPE_SHM, name, size, prot, 0, &ref)
 			    : vmshm_open(G.pool, VMSHM_TYPE_SHM, name, &ref);
