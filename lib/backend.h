@@ -18,6 +18,8 @@ struct be_map {
 	void *base;         /* start of the pool (BAR2 offset 0) */
 	uint64_t size;      /* bytes mapped */
 	int32_t ivposition; /* this VM's ivshmem peer ID, -1 if not known */
+	int lock_fd;        /* close-on-exec fd of the file that carries the peers'
+			     * kernel locks (plat_peer_lock), -1 if none */
 	const struct backend *be;
 	void *priv; /* backend state */
 };

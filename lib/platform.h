@@ -23,10 +23,25 @@ struct plat_ident {
 /* Fills ID for the calling process. 0 or a VMSHM_E* code. */
 int plat_identity(struct plat_ident *id);
 
-/* Is the process with this identity alive? VMSHM_LIVE_YES / NO, or
- * VMSHM_LIVE_UNKNOWN when it belongs to another OS instance or OS. A
- * stopped process is alive. A pid reused by another process is NO. */
+/* Windows' judge of a peer recorded with judge kind "process": is the
+ * process with this identity alive? VMSHM_LIVE_YES / NO, or
+ * VMSHM_LIVE_UNKNOWN (another OS instance or OS, or any doubt: an
+ * OpenProcess failure other than "no such process" is not a NO). A stopped
+ * process is alive; a pid reused by another process is NO. On Linux peers
+ * are judged by their kernel lock instead, and this returns UNKNOWN. */
 int plat_liveness(uint32_t os, uint64_t pid, uint64_t start_time, const uint8_t boot_id[16]);
+
+/* The kernel lock that says "attach I of this OS instance is open" (Linux:
+ * an OFD write lock on one byte of the lock file FD, dropped by the kernel
+ * when the last descriptor of that open file closes: exit, exec, close).
+ * plat_peer_lock: 0 taken, VMSHM_EBUSY held by another open file,
+ * VMSHM_ENOTSUP no such lock here. plat_peer_lock_held: 1 held by another
+ * open file, 0 not held, < 0 cannot tell. plat_file_id: the file's device
+ * and inode numbers (0 or VMSHM_ENOTSUP). Windows: VMSHM_ENOTSUP. */
+int plat_peer_lock(int fd, uint32_t index);
+void plat_peer_unlock(int fd, uint32_t index);
+int plat_peer_lock_held(int fd, uint32_t index);
+int plat_file_id(int fd, uint64_t *dev, uint64_t *ino);
 
 /* Monotonic nanoseconds; wall-clock nanoseconds since 1970. */
 uint64_t plat_now_ns(void);

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/random.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -43,26 +44,24 @@ static int read_file(const char *path, char *buf, size_t len)
 	return (int)n;
 }
 
-/* starttime (field 22) and state (field 3) of /proc/PID/stat. */
-static int proc_stat(uint64_t pid, uint64_t *start, char *state)
+/* starttime (field 22) of /proc/self/stat: shown by vmshm peers, never used
+ * to judge liveness. 0 when /proc is missing or another namespace's. */
+static uint64_t self_start(void)
 {
-	char path[64], buf[1024];
-	snprintf(path, sizeof(path), "/proc/%llu/stat", (unsigned long long)pid);
-	if (read_file(path, buf, sizeof(buf)) < 0)
-		return -1;
+	char buf[1024];
+	if (read_file("/proc/self/stat", buf, sizeof(buf)) < 0)
+		return 0;
 	char *p = strrchr(buf, ')'); /* the command name may hold spaces */
 	if (!p || p[1] != ' ')
-		return -1;
-	*state = p[2];
+		return 0;
 	p += 2;
 	for (int field = 3; field < 22; field++) {
 		p = strchr(p, ' ');
 		if (!p)
-			return -1;
+			return 0;
 		p++;
 	}
-	*start = strtoull(p, NULL, 10);
-	return 0;
+	return strtoull(p, NULL, 10);
 }
 
 static uint8_t boot_id[16];
@@ -81,15 +80,13 @@ static pthread_once_t boot_once = PTHREAD_ONCE_INIT;
 
 int plat_identity(struct plat_ident *id)
 {
-	char state;
 	memset(id, 0, sizeof(*id));
 	pthread_once(&boot_once, boot_init);
 	if (!boot_ok)
 		return VMSHM_EIO;
 	id->os = VMSHM_OS_LINUX;
 	id->pid = (uint64_t)getpid();
-	if (proc_stat(id->pid, &id->start_time, &state) < 0)
-		return VMSHM_EIO;
+	id->start_time = self_start();
 	memcpy(id->boot_id, boot_id, 16);
 	char comm[32];
 	if (read_file("/proc/self/comm", comm, sizeof(comm)) > 0) {
@@ -100,20 +97,72 @@ int plat_identity(struct plat_ident *id)
 	return 0;
 }
 
+/* Linux peers are judged by their kernel lock (plat_peer_lock_held), never
+ * by a pid read through a /proc that may belong to another pid namespace. */
 int plat_liveness(uint32_t os, uint64_t pid, uint64_t start_time, const uint8_t boot[16])
 {
-	uint64_t start;
-	char state;
-	pthread_once(&boot_once, boot_init);
-	if (os != VMSHM_OS_LINUX || !boot_ok || memcmp(boot, boot_id, 16) != 0)
-		return VMSHM_LIVE_UNKNOWN;
-	if (pid == 0 || pid > 0x7fffffff)
-		return VMSHM_LIVE_NO;
-	if (proc_stat(pid, &start, &state) < 0)
-		return errno == ENOENT || errno == ESRCH ? VMSHM_LIVE_NO : VMSHM_LIVE_UNKNOWN;
-	if (start != start_time || state == 'Z' || state == 'X')
-		return VMSHM_LIVE_NO; /* pid reused, or the process has exited */
-	return VMSHM_LIVE_YES;
+	(void)os;
+	(void)pid;
+	(void)start_time;
+	(void)boot;
+	return VMSHM_LIVE_UNKNOWN;
+}
+
+/* Peer I's lock byte: far past any pool's end, so that no other user of the
+ * file's locks (none is known) meets it by chance. */
+#define PEER_LOCK_BASE (1ll << 40)
+
+static int ofd_lock(int fd, int cmd, short type, uint32_t index, struct flock *fl)
+{
+	memset(fl, 0, sizeof(*fl));
+	fl->l_type = type;
+	fl->l_whence = SEEK_SET;
+	fl->l_start = PEER_LOCK_BASE + (off_t)index;
+	fl->l_len = 1;
+	int rc;
+	while ((rc = fcntl(fd, cmd, fl)) < 0 && errno == EINTR)
+		;
+	return rc;
+}
+
+int plat_peer_lock(int fd, uint32_t index)
+{
+	struct flock fl;
+	if (fd < 0)
+		return VMSHM_ENOTSUP;
+	if (ofd_lock(fd, F_OFD_SETLK, F_WRLCK, index, &fl) == 0)
+		return 0;
+	return errno == EAGAIN || errno == EACCES ? VMSHM_EBUSY : VMSHM_ENOTSUP;
+}
+
+void plat_peer_unlock(int fd, uint32_t index)
+{
+	struct flock fl;
+	if (fd >= 0)
+		ofd_lock(fd, F_OFD_SETLK, F_UNLCK, index, &fl);
+}
+
+int plat_peer_lock_held(int fd, uint32_t index)
+{
+	struct flock fl;
+	if (fd < 0)
+		return VMSHM_ENOTSUP;
+	/* Asks whether a read lock could be had: any write lock of another
+	 * open file description on the byte says no. */
+	if (ofd_lock(fd, F_OFD_GETLK, F_RDLCK, index, &fl) < 0)
+		return VMSHM_EIO;
+	return fl.l_type != F_UNLCK;
+}
+
+int plat_file_id(int fd, uint64_t *dev, uint64_t *ino)
+{
+	struct stat st;
+	*dev = *ino = 0;
+	if (fd < 0 || fstat(fd, &st) < 0)
+		return VMSHM_ENOTSUP;
+	*dev = (uint64_t)st.st_dev;
+	*ino = (uint64_t)st.st_ino;
+	return 0;
 }
 
 uint64_t plat_now_ns(void)

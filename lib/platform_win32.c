@@ -210,6 +210,35 @@ int plat_liveness(uint32_t os, uint64_t pid, uint64_t start_time, const uint8_t 
 	return live;
 }
 
+/* Windows peers are judged through their process (plat_liveness): there is
+ * no per-attach kernel lock here. */
+int plat_peer_lock(int fd, uint32_t index)
+{
+	(void)fd;
+	(void)index;
+	return VMSHM_ENOTSUP;
+}
+
+void plat_peer_unlock(int fd, uint32_t index)
+{
+	(void)fd;
+	(void)index;
+}
+
+int plat_peer_lock_held(int fd, uint32_t index)
+{
+	(void)fd;
+	(void)index;
+	return VMSHM_ENOTSUP;
+}
+
+int plat_file_id(int fd, uint64_t *dev, uint64_t *ino)
+{
+	(void)fd;
+	*dev = *ino = 0;
+	return VMSHM_ENOTSUP;
+}
+
 /* ---- time ------------------------------------------------------------- */
 
 uint64_t plat_now_ns(void)

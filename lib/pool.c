@@ -159,6 +159,7 @@ int vmshm_attach(const char *spec, unsigned flags, vmshm_pool **out, char *why, 
 		return VMSHM_EIO;
 	}
 	p->map.ivposition = -1;
+	p->map.lock_fd = -1;
 	if ((rc = be->open(spec, &p->map, why, whylen)) < 0) {
 		free(p);
 		return rc;
