@@ -22,7 +22,7 @@ extern "C" {
 #define VMSHM_API __attribute__((visibility("default")))
 #endif
 
-#define VMSHM_FORMAT_MAJOR 1
+#define VMSHM_FORMAT_MAJOR 2
 #define VMSHM_FORMAT_MINOR 0
 
 #define VMSHM_PAGE_SIZE     4096u
@@ -172,8 +172,9 @@ enum vmshm_peer_state {
 	VMSHM_PEER_FREE = 0,
 	VMSHM_PEER_CLAIMING = 1,
 	VMSHM_PEER_ALIVE = 2,
-	VMSHM_PEER_DEAD = 3, /* declared dead, waiting for reclaim */
+	VMSHM_PEER_DEAD = 3, /* its VM was seen to end (doorbell server), waiting for reclaim */
 	VMSHM_PEER_RECLAIMING = 4,
+	VMSHM_PEER_FENCED = 5, /* cut off by an operator; freed once it is proven gone */
 };
 VMSHM_API const char *vmshm_peer_state_name(int state);
 
@@ -193,7 +194,10 @@ struct vmshm_peerinfo {
 	uint64_t attached_ns; /* wall clock at attach, ns since 1970 */
 	char comm[16];
 	int liveness;       /* as this process can judge it (enum vmshm_liveness) */
-	uint32_t reclaimer; /* for RECLAIMING: the peer doing it */
+	uint32_t reclaimer; /* for RECLAIMING: the peer doing it; FENCED: the fencer at work */
+	int judge;          /* how its liveness is judged: 1 kernel lock, 2 process, 0 none */
+	uint64_t lock_dev, lock_ino; /* judge 1: the file that carries its lock */
+	char why[64];                /* the reason for LIVENESS, e.g. "cannot judge: ..." */
 };
 VMSHM_API int vmshm_peers(vmshm_pool *pool, int (*fn)(const struct vmshm_peerinfo *, void *),
 			  void *arg);
@@ -241,14 +245,25 @@ VMSHM_API int vmshm_check(vmshm_pool *pool, void (*fn)(const struct vmshm_fault 
 			  void *arg);
 VMSHM_API const char *vmshm_fault_name(int code);
 
-/* Reclaims every peer that this process can see is dead (processes of the
- * same OS instance whose pid is gone or reused), and every peer declared
- * dead. Returns the number of peers reclaimed. */
+/* Reclaims every peer that is provably gone: a peer of this OS instance
+ * whose kernel lock is released (the process ended, exec'd or detached),
+ * and every peer whose VM was declared gone. A peer that cannot be judged is
+ * left alone. Needs a peer entry (VMSHM_EPERM for an observer). Returns the
+ * number of peers reclaimed. */
 VMSHM_API int vmshm_reclaim(vmshm_pool *pool);
-/* Reclaims one peer. FORCE: even if it looks alive or cannot be judged. */
+#define VMSHM_RECLAIM_FENCE   1 /* an operator's word: cut the peer off */
+#define VMSHM_RECLAIM_RELEASE 2 /* an operator's second word: free a fenced entry */
+/* Reclaims one peer if it is provably gone (FORCE 0): 1 reclaimed, 0 not.
+ * VMSHM_RECLAIM_FENCE: if it cannot be proven gone, fence it: its holder
+ * bits are dropped and its half-made objects aborted, its entry stays
+ * FENCED (its calls fail with VMSHM_ESTALE) until it is proven gone;
+ * returns 2. VMSHM_RECLAIM_RELEASE frees a FENCED entry now: 1, or 0 if it
+ * is not fenced. */
 VMSHM_API int vmshm_reclaim_peer(vmshm_pool *pool, uint32_t index, int force);
-/* Declares dead and reclaims every peer of one VM, named by boot id
- * (16 bytes) or by ivshmem peer ID (boot_id NULL). Returns peers reclaimed. */
+/* The VM named by boot id (16 bytes) or by ivshmem peer ID (boot_id NULL)
+ * is gone (the doorbell server saw its QEMU disconnect): its peers are
+ * declared DEAD and reclaimed. Peers this process sees alive are kept.
+ * Returns peers reclaimed. */
 VMSHM_API int vmshm_reclaim_vm(vmshm_pool *pool, const uint8_t *boot_id, int32_t ivposition);
 /* Parses a UUID string into 16 bytes: 0 or VMSHM_EINVAL. */
 VMSHM_API int vmshm_parse_uuid(const char *s, uint8_t out[16]);

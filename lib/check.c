@@ -47,38 +47,41 @@ const char *vmshm_fault_name(int code)
 }
 
 /* Is the peer that owns a transient slot gone? */
-static int owner_gone(const struct fmt_layout *L, uint32_t owner)
+static int owner_gone(const vmshm_pool *p, uint32_t owner)
 {
+	const struct fmt_layout *L = &p->L;
 	if (owner == 0 || owner >= L->peer_count)
-		return 0; /* an observer's reclaim: not judged here */
+		return 0; /* damage: slot-state names it */
 	uint64_t pw = LD(&fmt_peer(L, owner)->state);
-	return PW_STATE(pw) == VMSHM_PEER_FREE || peer_judge(L, owner, pw) == VMSHM_LIVE_NO;
+	return PW_STATE(pw) == VMSHM_PEER_FREE ||
+	       peer_judge(p, owner, pw, NULL, 0) == VMSHM_LIVE_NO;
 }
 
-static void check_peers(const struct fmt_layout *L, struct ck *c, uint64_t *live_bits)
+static void check_peers(const vmshm_pool *p, struct ck *c, uint64_t *live_bits)
 {
+	const struct fmt_layout *L = &p->L;
 	*live_bits = 1; /* the pool's own hold */
 	for (uint32_t i = 1; i < L->peer_count; i++) {
 		uint64_t w = LD(&fmt_peer(L, i)->state);
 		int st = PW_STATE(w);
-		if (st > VMSHM_PEER_RECLAIMING || PW_RECLAIMER(w) >= L->peer_count ||
+		if (st > VMSHM_PEER_FENCED || PW_RECLAIMER(w) >= L->peer_count ||
 		    (st != VMSHM_PEER_CLAIMING && st != VMSHM_PEER_RECLAIMING &&
-		     (w & 0xffff0000u))) {
+		     st != VMSHM_PEER_FENCED && (w & 0xffff0000u))) {
 			fault(c, VMSHM_FAULT_PEER_STATE, i, "peer %u: invalid state word 0x%016llx",
 			      i, (unsigned long long)w);
 			continue;
 		}
 		if (st != VMSHM_PEER_FREE)
 			*live_bits |= 1ull << i;
-		if (st == VMSHM_PEER_ALIVE && peer_judge(L, i, w) == VMSHM_LIVE_NO)
+		if (st == VMSHM_PEER_ALIVE && peer_judge(p, i, w, NULL, 0) == VMSHM_LIVE_NO)
 			fault(c, VMSHM_FAULT_PEER_DEAD, i,
 			      "peer %u: its process is gone (run 'vmshm gc' to reclaim)", i);
-		if (st == VMSHM_PEER_CLAIMING && peer_judge(L, i, w) == VMSHM_LIVE_NO)
+		if (st == VMSHM_PEER_CLAIMING && peer_judge(p, i, w, NULL, 0) == VMSHM_LIVE_NO)
 			fault(c, VMSHM_FAULT_PEER_DEAD, i,
 			      "peer %u: attach abandoned midway (run 'vmshm gc' to free the entry)",
 			      i);
 		if (st == VMSHM_PEER_RECLAIMING) {
-			if (peer_reclaimer_gone(L, i, w))
+			if (peer_reclaimer_gone(p, w))
 				fault(c, VMSHM_FAULT_STUCK, i,
 				      "peer %u: its reclaim was abandoned midway (run 'vmshm gc')",
 				      i);
@@ -86,6 +89,10 @@ static void check_peers(const struct fmt_layout *L, struct ck *c, uint64_t *live
 		if (st == VMSHM_PEER_DEAD)
 			fault(c, VMSHM_FAULT_PEER_DEAD, i,
 			      "peer %u: declared dead, not yet reclaimed", i);
+		if (st == VMSHM_PEER_FENCED && peer_judge(p, i, w, NULL, 0) == VMSHM_LIVE_NO)
+			fault(c, VMSHM_FAULT_PEER_DEAD, i,
+			      "peer %u: fenced, and now gone (run 'vmshm gc' to free the entry)",
+			      i);
 	}
 }
 
@@ -100,7 +107,7 @@ int vmshm_check(vmshm_pool *p, void (*fn)(const struct vmshm_fault *, void *), v
 		fault(&c, VMSHM_FAULT_HEADER, 0, "%s", what);
 
 	uint64_t live_bits;
-	check_peers(L, &c, &live_bits);
+	check_peers(p, &c, &live_bits);
 
 	char *name = malloc(VMSHM_NAME_MAX_BYTES + 1);
 	uint64_t *hashes = calloc(L->slot_count, sizeof(uint64_t));
@@ -130,7 +137,7 @@ int vmshm_check(vmshm_pool *p, void (*fn)(const struct vmshm_fault *, void *), v
 			continue;
 		}
 		if (st != VMSHM_OBJ_LIVE) {
-			if (owner_gone(L, SW_OWNER(w)))
+			if (owner_gone(p, SW_OWNER(w)))
 				fault(&c, VMSHM_FAULT_STUCK, s,
 				      "slot %u: %s by peer %u, which is gone", s,
 				      vmshm_obj_state_name(st), SW_OWNER(w));

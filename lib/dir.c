@@ -14,7 +14,7 @@
 
 #include "internal.h"
 
-#define RETRY 1
+#define RETRY DIR_RETRY
 
 int dir_name_prepare(const char *utf8, struct dir_name *n)
 {
@@ -195,6 +195,12 @@ static int fill_ref(const struct fmt_layout *L, uint32_t s, uint64_t w, vmshm_re
 	return 0;
 }
 
+/* Is our peer entry still ours? Not once an operator fenced us. */
+static int self_ok(const vmshm_pool *p)
+{
+	return LD(&fmt_peer(&p->L, p->self)->state) == PW_MAKE(p->self_gen, VMSHM_PEER_ALIVE, 0);
+}
+
 /* Adds this attach as a holder of slot S, seen LIVE with word W. */
 static int join(vmshm_pool *p, uint32_t s, uint64_t w)
 {
@@ -216,6 +222,10 @@ static int join(vmshm_pool *p, uint32_t s, uint64_t w)
 		dir_drop_bit(L, s, bit, p->self);
 		return RETRY;
 	}
+	if (!self_ok(p)) { /* fenced meanwhile: the bit is still ours to drop */
+		dir_drop_bit(L, s, bit, p->self);
+		return VMSHM_ESTALE;
+	}
 	r->gen = SW_GEN(w);
 	r->count = 1;
 	return 0;
@@ -228,26 +238,29 @@ static void unjoin(vmshm_pool *p, uint32_t s)
 		dir_drop_bit(&p->L, s, 1ull << p->self, p->self);
 }
 
-/* Waits, bounded, for the creator of slot S to finish; reclaims it if dead. */
-static int wait_other(vmshm_pool *p, uint32_t s, uint64_t *deadline)
+/* Waits, bounded, for the creator of slot S to finish. DIR_REAP when that
+ * creator may be gone (the caller, above the directory, reclaims it). */
+static int wait_other(vmshm_pool *p, uint32_t s, struct dir_wait *wt)
 {
 	uint64_t now = plat_now_ns();
-	if (*deadline == 0)
-		*deadline = now + WAIT_OTHER_NS;
+	if (wt->deadline == 0)
+		wt->deadline = now + WAIT_OTHER_NS;
 	uint64_t w = LD(&fmt_slot(&p->L, s)->state);
 	uint32_t owner = SW_OWNER(w);
 	if (SW_STATE(w) == VMSHM_OBJ_CREATING && owner > 0 && owner < p->L.peer_count &&
-	    owner != p->self) {
+	    owner != p->self && wt->gone_owner != owner) {
 		uint64_t pw = LD(&fmt_peer(&p->L, owner)->state);
-		if (peer_judge(&p->L, owner, pw) == VMSHM_LIVE_NO)
-			peer_reclaim_one(p, owner, 0);
+		if (peer_judge(p, owner, pw, NULL, 0) == VMSHM_LIVE_NO) {
+			wt->gone_owner = owner;
+			return DIR_REAP;
+		}
 	}
 	dir_take_orphan(&p->L, s, p->self);
-	if (now > *deadline)
+	if (now > wt->deadline)
 		return VMSHM_EBUSY;
 	/* Creates take microseconds: yield at first, then sleep, so that a
 	 * long wait does not burn a core the creator may need. */
-	if (*deadline - now > WAIT_OTHER_NS - 1000000u)
+	if (wt->deadline - now > WAIT_OTHER_NS - 1000000u)
 		plat_yield();
 	else
 		plat_sleep_us(100);
@@ -355,12 +368,11 @@ static int add_pool_hold(struct fmt_slot *sl)
 }
 
 int dir_create(vmshm_pool *p, int type, const struct dir_name *n, uint64_t size, uint32_t protect,
-	       unsigned flags, vmshm_ref *out)
+	       unsigned flags, vmshm_ref *out, struct dir_wait *wt)
 {
 	const struct fmt_layout *L = &p->L;
 	uint64_t pages = fmt_pages_for(size);
 	uint64_t name_pages = n->len > FMT_INLINE_NAME ? 1 : 0;
-	uint64_t deadline = 0;
 	for (;;) {
 		if (n->bytes) {
 			uint64_t w;
@@ -372,9 +384,12 @@ int dir_create(vmshm_pool *p, int type, const struct dir_name *n, uint64_t size,
 					return VMSHM_ETYPE;
 				if (flags & VMSHM_EXCL)
 					return VMSHM_EEXIST;
-				if (join(p, s, w) == RETRY)
+				int rc = join(p, s, w);
+				if (rc == RETRY)
 					continue;
-				int rc = fill_ref(L, s, w, out);
+				if (rc < 0)
+					return rc;
+				rc = fill_ref(L, s, w, out);
 				if (rc == 0 && size > out->size)
 					rc = VMSHM_ETOOBIG;
 				if (rc == 0 && (flags & VMSHM_PERSIST) &&
@@ -387,8 +402,8 @@ int dir_create(vmshm_pool *p, int type, const struct dir_name *n, uint64_t size,
 				return rc < 0 ? rc : 1;
 			}
 			if (busy >= 0) {
-				int rc = wait_other(p, (uint32_t)busy, &deadline);
-				if (rc < 0)
+				int rc = wait_other(p, (uint32_t)busy, wt);
+				if (rc < 0 || rc == DIR_REAP)
 					return rc;
 				continue;
 			}
@@ -433,7 +448,7 @@ int dir_create(vmshm_pool *p, int type, const struct dir_name *n, uint64_t size,
 		}
 		p->refs[s].gen = gen;
 		p->refs[s].count = 1;
-		rc = fill_ref(L, s, lw, out);
+		rc = self_ok(p) ? fill_ref(L, s, lw, out) : VMSHM_ESTALE;
 		if (rc < 0) {
 			unjoin(p, s);
 			return rc;
@@ -453,105 +468,58 @@ int dir_open(vmshm_pool *p, int type, const struct dir_name *n, vmshm_ref *out)
 			return VMSHM_ENOENT; /* one being created is not there yet */
 		if (SW_TYPE(w) != type)
 			return VMSHM_ETYPE;
-		if (join(p, (uint32_t)i, w) == RETRY)
+		int rc = join(p, (uint32_t)i, w);
+		if (rc == RETRY)
 			continue;
-		int rc = fill_ref(L, (uint32_t)i, w, out);
+		if (rc < 0)
+			return rc;
+		rc = fill_ref(L, (uint32_t)i, w, out);
 		if (rc < 0)
 			unjoin(p, (uint32_t)i);
 		return rc;
 	}
 }
 
-/* ---- public entry points ------------------------------------------------ */
-
-static int check_type(int type)
+int dir_close(vmshm_pool *p, const vmshm_ref *ref)
 {
-	return type >= VMSHM_TYPE_SHM && type <= VMSHM_TYPE_SEMAPHORE ? 0 : VMSHM_EINVAL;
-}
-
-/* What every call on a named object needs: a valid name, an attach that is
- * still ours, and a peer entry (an observer holds nothing). */
-static int enter(vmshm_pool *p, const char *name, struct dir_name *n)
-{
-	int rc;
-	if ((rc = dir_name_prepare(name, n)) < 0)
-		return rc;
-	if ((rc = pool_usable(p)) < 0)
-		return rc;
-	return p->self ? 0 : VMSHM_EPERM;
-}
-
-int vmshm_create(vmshm_pool *p, int type, const char *name, uint64_t size, uint32_t protect,
-		 unsigned flags, vmshm_ref *out)
-{
-	struct dir_name n;
-	int rc;
-	/* An unnamed object held by the pool could never be let go: refused. */
-	if (!p || !out || check_type(type) < 0 || (type == VMSHM_TYPE_SHM && size == 0) ||
-	    (flags & ~(VMSHM_EXCL | VMSHM_PERSIST)) || (!name && (flags & VMSHM_PERSIST)))
-		return VMSHM_EINVAL;
-	if ((rc = enter(p, name, &n)) < 0)
-		return rc;
-	plat_lock_take(&p->lock);
-	rc = dir_create(p, type, &n, size, protect, flags, out);
-	plat_lock_give(&p->lock);
-	return rc;
-}
-
-int vmshm_open(vmshm_pool *p, int type, const char *name, vmshm_ref *out)
-{
-	struct dir_name n;
-	int rc;
-	if (!p || !out || check_type(type) < 0 || !name)
-		return VMSHM_EINVAL;
-	if ((rc = enter(p, name, &n)) < 0)
-		return rc;
-	plat_lock_take(&p->lock);
-	rc = dir_open(p, type, &n, out);
-	plat_lock_give(&p->lock);
-	return rc;
-}
-
-int vmshm_close(vmshm_pool *p, const vmshm_ref *ref)
-{
-	int rc;
-	if (!p || !ref)
-		return VMSHM_EINVAL;
-	if ((rc = pool_usable(p)) < 0)
-		return rc;
-	if (!p->self)
-		return VMSHM_EPERM; /* an observer holds nothing */
-	if (ref->slot >= p->L.slot_count)
-		return VMSHM_EINVAL;
-	plat_lock_take(&p->lock);
 	struct local_ref *r = &p->refs[ref->slot];
-	if (r->count == 0 || r->gen != ref->gen) {
-		rc = VMSHM_EINVAL;
-	} else {
-		unjoin(p, ref->slot);
-		rc = 0;
-	}
-	plat_lock_give(&p->lock);
-	return rc;
+	if (r->count == 0 || r->gen != ref->gen)
+		return VMSHM_EINVAL;
+	unjoin(p, ref->slot);
+	return 0;
 }
 
-int vmshm_unpersist(vmshm_pool *p, const char *name)
+/* Drops the pool's own hold (bit 0) on the LIVE object named N. We join it
+ * first, so that it cannot die and be reused under us: the bit we clear is
+ * that object's, never a later object's in the same slot. */
+int dir_unpersist(vmshm_pool *p, const struct dir_name *n)
 {
-	struct dir_name n;
-	int rc;
-	if (!p || !name)
-		return VMSHM_EINVAL;
-	if ((rc = enter(p, name, &n)) < 0)
-		return rc;
-	uint64_t w;
-	int64_t busy;
-	int64_t i = chain_find(&p->L, &n, &w, &busy);
-	if (i < 0)
-		return VMSHM_ENOENT;
-	uint64_t old = atomic_fetch_and(&fmt_slot(&p->L, (uint32_t)i)->holders, ~(uint64_t)1);
-	if (!(old & 1))
-		return VMSHM_ENOENT;
-	if (old == 1)
-		dir_help_destroy(&p->L, (uint32_t)i, p->self);
-	return 0;
+	const struct fmt_layout *L = &p->L;
+	for (;;) {
+		uint64_t w;
+		int64_t busy;
+		int64_t i = chain_find(L, n, &w, &busy);
+		if (i < 0)
+			return VMSHM_ENOENT;
+		uint32_t s = (uint32_t)i;
+		int rc = join(p, s, w);
+		if (rc == RETRY)
+			continue;
+		if (rc < 0)
+			return rc;
+		uint64_t old = atomic_fetch_and(&fmt_slot(L, s)->holders, ~(uint64_t)1);
+		unjoin(p, s); /* destroys it if the pool's hold was the last other */
+		return (old & 1) ? 0 : VMSHM_ENOENT;
+	}
+}
+
+void dir_detach(vmshm_pool *p)
+{
+	uint64_t bit = 1ull << p->self;
+	for (uint32_t s = 0; s < p->L.slot_count; s++) {
+		if (p->refs[s].count) {
+			p->refs[s].count = 0;
+			dir_drop_bit(&p->L, s, bit, p->self);
+		}
+	}
 }

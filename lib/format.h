@@ -20,7 +20,7 @@
 #define FMT_PAGE        4096u
 #define FMT_HEADER_SIZE 4096u
 #define FMT_PEERS       64u /* entry 0 is the pool's own hold, never claimed */
-#define FMT_PEER_SIZE   128u
+#define FMT_PEER_SIZE   256u
 #define FMT_SLOT_SIZE   256u
 #define FMT_INLINE_NAME 184u /* names up to this many UTF-8 bytes live in the slot */
 
@@ -49,16 +49,39 @@ struct fmt_header {
 };
 
 /* ---- peer entry ---- */
-/* state word: bits 0-7 state, 8-15 reclaimer peer index, 32-63 generation */
+/* Word 0 is the state word (PW_* below). Every other word written after
+ * formatting is an identity word, tagged: bits 32-63 hold the entry
+ * generation it was written for, bits 0-31 the data. An identity is
+ * complete for generation G when every identity word carries tag G; words
+ * of another tag are left from an earlier occupant (identity is never
+ * cleared). A claimer writes each word by CAS from an older tag, so a
+ * claimer that was taken over while stopped can no longer write any. */
+enum fmt_ident_word {
+	FI_KIND = 0, /* bits 0-7 OS (1 Linux, 2 Windows), 8-15 judge kind (FMT_JUDGE_*) */
+	FI_IVPOS,    /* ivshmem peer ID of its VM, int32, -1 unknown */
+	FI_PID,      /* process id (shown only) */
+	FI_START_LO, /* process start stamp, 64 bits (shown only; Windows: judged) */
+	FI_START_HI, /* */
+	FI_BOOT0,    /* boot id: 16 bytes identifying the OS instance, 4 words */
+	FI_LOCK_DEV_LO = FI_BOOT0 + 4, /* lock file: device number, 64 bits */
+	FI_LOCK_DEV_HI,                /* */
+	FI_LOCK_INO_LO,                /* lock file: inode number, 64 bits */
+	FI_LOCK_INO_HI,                /* */
+	FI_ATTACH_LO,                  /* attach time, ns since 1970, 64 bits */
+	FI_ATTACH_HI,                  /* */
+	FI_COMM0,                      /* program name, 16 bytes NUL-padded, 4 words */
+	FI_DONE = FI_COMM0 + 4,        /* written last: data FMT_IDENT_DONE */
+	FI_COUNT
+};
+#define FMT_IDENT_DONE    0x1du
+#define FMT_JUDGE_NONE    0u /* nobody can judge it: only an operator or its VM's end */
+#define FMT_JUDGE_LOCK    1u /* Linux: OFD lock on byte FMT_LOCK_BASE + index of the lock file */
+#define FMT_JUDGE_PROCESS 2u /* Windows: the process handle and creation time */
+
 struct fmt_peer {
-	_Atomic uint64_t state;       /* 0 */
-	_Atomic uint64_t os_ivpos;    /* 8: bits 0-31 os, 32-63 ivposition (int32, -1 unknown) */
-	_Atomic uint64_t pid;         /* 16 */
-	_Atomic uint64_t start;       /* 24 */
-	_Atomic uint64_t boot[2];     /* 32: boot id bytes 0-7, 8-15 */
-	_Atomic uint64_t attached_ns; /* 48 */
-	_Atomic uint64_t comm[2];     /* 56: program name, 16 bytes */
-	uint64_t reserved[7];         /* 72 */
+	_Atomic uint64_t state;           /* 0 */
+	_Atomic uint64_t ident[FI_COUNT]; /* 8: tagged identity words */
+	uint64_t reserved[31 - FI_COUNT]; /* zero */
 };
 
 /* ---- directory slot ---- */
@@ -93,16 +116,22 @@ _Static_assert(offsetof(struct fmt_header, alloc_hint) == 104, "hint offset");
 	 ((uint64_t)(owner) << 32) | ((uint64_t)(tag) << 40))
 #define SW_GEN_NEXT(g) (((g) + 1) & 0xffffffu)
 
-/* Peer state word. A CLAIMING word, and a RECLAIMING word whose reclaimer
- * is the entry itself, also carry in bits 16-31 the wall-clock second (mod
- * 65536) it was written: after FMT_CLAIM_STALE_S without progress the claim
- * or the reclaim was abandoned. */
+/* Peer state word: bits 0-7 state, 8-15 reclaimer index (RECLAIMING),
+ * 16-31 aux, 32-63 generation. Aux is, in a CLAIMING word, the wall-clock
+ * second (mod 65536) of the claim; in a RECLAIMING word, the low 16 bits of
+ * the reclaimer's own entry generation. A CLAIMING entry whose identity is
+ * still incomplete FMT_CLAIM_STALE_S after its stamp may be taken over:
+ * every later write of its claimer is a CAS that then fails. */
 #define FMT_CLAIM_STALE_S     30u
 #define PW_STATE(w)           ((int)((w)&0xffu))
-#define PW_STAMP(w)           ((uint32_t)(((w) >> 16) & 0xffffu))
+#define PW_AUX(w)             ((uint32_t)(((w) >> 16) & 0xffffu))
 #define PW_RECLAIMER(w)       ((uint32_t)(((w) >> 8) & 0xffu))
 #define PW_GEN(w)             ((uint32_t)((w) >> 32))
 #define PW_MAKE(gen, st, rec) (((uint64_t)(gen) << 32) | ((uint64_t)(rec) << 8) | (uint64_t)(st))
+#define PW_WITH_AUX(w, aux)   (((w) & ~0xffff0000ull) | ((uint64_t)((aux)&0xffffu) << 16))
+#define IW_MAKE(gen, data)    (((uint64_t)(gen) << 32) | (uint32_t)(data))
+#define IW_TAG(v)             ((uint32_t)((v) >> 32))
+#define IW_DATA(v)            ((uint32_t)(v))
 
 /* Page owner word: 0 free, else bits 0-31 slot + 1, bits 32-55 slot generation. */
 #define OW_MAKE(slot, gen) ((uint64_t)((slot) + 1u) | ((uint64_t)((gen)&0xffffffu) << 32))

@@ -4,6 +4,7 @@
 #ifndef VMSHM_INTERNAL_H
 #define VMSHM_INTERNAL_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "backend.h"
@@ -21,6 +22,13 @@ struct local_ref {
 	uint32_t count;
 };
 
+/* What this attach judges other peers with (peer.c). */
+struct peer_judge_ctx {
+	uint32_t kind;               /* FMT_JUDGE_* this attach records and can use */
+	int lock_fd;                 /* the backend's lock file, -1 none */
+	uint64_t lock_dev, lock_ino; /* its identity */
+};
+
 struct vmshm_pool {
 	struct be_map map;
 	struct fmt_layout L;
@@ -28,6 +36,7 @@ struct vmshm_pool {
 	uint32_t self_gen;   /* generation of our peer entry */
 	uint64_t fork_epoch; /* plat_fork_epoch() at attach */
 	struct plat_ident ident;
+	struct peer_judge_ctx judge;
 	struct local_ref *refs; /* slot_count entries */
 	plat_lock lock;         /* serialises this attach's calls */
 };
@@ -40,12 +49,25 @@ struct dir_name {
 };
 
 /* pool.c */
-int pool_usable(vmshm_pool *p); /* 0, or VMSHM_ESTALE after fork */
+int pool_usable(vmshm_pool *p); /* 0, or VMSHM_ESTALE after fork or once fenced */
+/* Stops this process (SIGSTOP) when VMSHM_TEST_STOP names WHERE: lets the
+ * tests stall a peer at a chosen step. Costs one load otherwise. */
+void test_stop_point(const char *where);
 
-/* dir.c */
+/* dir.c: the directory (below reclaim.c) */
+#define DIR_RETRY 1
+/* A create waiting for another creator: *DEADLINE starts at 0. */
+struct dir_wait {
+	uint64_t deadline;
+	uint32_t gone_owner; /* set when dir_create returns DIR_REAP */
+};
+#define DIR_REAP 2 /* the creator we wait for may be gone: reclaim it, call again */
 int dir_create(vmshm_pool *p, int type, const struct dir_name *n, uint64_t size, uint32_t protect,
-	       unsigned flags, vmshm_ref *out);
+	       unsigned flags, vmshm_ref *out, struct dir_wait *wt);
 int dir_open(vmshm_pool *p, int type, const struct dir_name *n, vmshm_ref *out);
+int dir_close(vmshm_pool *p, const vmshm_ref *ref);
+int dir_unpersist(vmshm_pool *p, const struct dir_name *n);
+void dir_detach(vmshm_pool *p); /* drops every reference of this attach */
 int dir_drop_bit(const struct fmt_layout *L, uint32_t slot, uint64_t bit, uint32_t me);
 int dir_finish_destroy(const struct fmt_layout *L, uint32_t slot, uint64_t w, uint32_t me);
 int dir_help_destroy(const struct fmt_layout *L, uint32_t slot, uint32_t me);
@@ -61,14 +83,20 @@ void space_release(const struct fmt_layout *L, uint32_t slot, uint32_t gen, uint
 		   uint64_t pages);
 uint64_t space_sweep(const struct fmt_layout *L);
 
-/* peer.c */
+/* peer.c: the peer table and the liveness judge (below dir.c) */
+void peer_judge_init(vmshm_pool *p);
 int peer_attach(vmshm_pool *p);
-void peer_detach(vmshm_pool *p);
-int peer_judge(const struct fmt_layout *L, uint32_t i, uint64_t w);
-int peer_stamp_stale(uint64_t w);
-int peer_reclaimer_gone(const struct fmt_layout *L, uint32_t i, uint64_t w);
-int peer_reclaim_one(vmshm_pool *p, uint32_t i, int force);
-void peer_read(const struct fmt_layout *L, uint32_t i, struct vmshm_peerinfo *out);
+int peer_inherit(vmshm_pool *p);
+void peer_release(vmshm_pool *p);
+/* VMSHM_LIVE_* of entry I seen with word W; WHY (may be NULL) says why. */
+int peer_judge(const vmshm_pool *p, uint32_t i, uint64_t w, char *why, size_t len);
+int peer_reclaimer_gone(const vmshm_pool *p, uint64_t w);
+int peer_vm(const vmshm_pool *p, uint32_t i, uint32_t gen, uint8_t boot[16], int32_t *ivpos);
+void peer_read(const vmshm_pool *p, uint32_t i, struct vmshm_peerinfo *out);
+
+/* reclaim.c (above dir.c) */
+int reclaim_one(vmshm_pool *p, uint32_t i);
+void reclaim_inherited(vmshm_pool *p);
 
 /* name.c */
 int name_utf8_units(const char *s, size_t *bytes); /* UTF-16 units or < 0 */

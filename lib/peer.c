@@ -1,307 +1,315 @@
 /*
- * peer.c - the peer table: attach and detach, liveness, and reclaim of dead
- * peers. A peer is one attach of one process; its index N (1..63) is its
- * holder bit in every slot, so dropping a dead peer's references is one
- * atomic AND per slot, exact and idempotent.
+ * peer.c - the peer table: claiming and freeing an entry, the tagged
+ * identity of its occupant, and the liveness judge. A peer is one attach of
+ * one process; its index N (1..63) is its holder bit in every slot.
+ *
+ * The judge says GONE only when the kernel says the occupant can never
+ * write again (Linux: the occupant's OFD lock on its byte of the lock file
+ * is gone; Windows: its process has ended). Reclaim and fencing, which act
+ * on the judge's word, live above the directory in reclaim.c.
  */
+#include <stdarg.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "internal.h"
-
-static void write_identity(struct fmt_peer *pe, const struct plat_ident *id, int32_t ivpos)
-{
-	uint64_t boot[2], comm[2];
-	memcpy(boot, id->boot_id, 16);
-	memcpy(comm, id->comm, 16);
-	/* The pid goes last: a judge reads it first, and once it is set the
-	 * boot id, start stamp and OS are too. Until then only the claim's age
-	 * (FMT_CLAIM_STALE_S) can free the entry. */
-	ST(&pe->boot[0], boot[0]);
-	ST(&pe->boot[1], boot[1]);
-	ST(&pe->start, id->start_time);
-	ST(&pe->os_ivpos, (uint64_t)id->os | ((uint64_t)(uint32_t)ivpos << 32));
-	ST(&pe->pid, id->pid);
-	ST(&pe->attached_ns, plat_wall_ns());
-	ST(&pe->comm[0], comm[0]);
-	ST(&pe->comm[1], comm[1]);
-}
-
-static void clear_identity(struct fmt_peer *pe)
-{
-	ST(&pe->pid, 0);
-	ST(&pe->boot[0], 0);
-	ST(&pe->boot[1], 0);
-	ST(&pe->start, 0);
-	ST(&pe->os_ivpos, 0);
-	ST(&pe->attached_ns, 0);
-	ST(&pe->comm[0], 0);
-	ST(&pe->comm[1], 0);
-}
-
-void peer_read(const struct fmt_layout *L, uint32_t i, struct vmshm_peerinfo *out)
-{
-	struct fmt_peer *pe = fmt_peer(L, i);
-	uint64_t w = LD(&pe->state), oi = LD(&pe->os_ivpos), boot[2], comm[2];
-	memset(out, 0, sizeof(*out));
-	out->index = i;
-	out->gen = PW_GEN(w);
-	out->state = PW_STATE(w);
-	out->reclaimer = PW_RECLAIMER(w);
-	out->os = (int)(uint32_t)oi;
-	out->ivposition = (int32_t)(uint32_t)(oi >> 32);
-	out->pid = LD(&pe->pid);
-	out->start_time = LD(&pe->start);
-	out->attached_ns = LD(&pe->attached_ns);
-	boot[0] = LD(&pe->boot[0]);
-	boot[1] = LD(&pe->boot[1]);
-	comm[0] = LD(&pe->comm[0]);
-	comm[1] = LD(&pe->comm[1]);
-	memcpy(out->boot_id, boot, 16);
-	memcpy(out->comm, comm, 16);
-	out->comm[15] = 0;
-	static const char hex[] = "0123456789abcdef";
-	char *v = out->vm;
-	for (int b = 0; b < 16; b++) {
-		if (b == 4 || b == 6 || b == 8 || b == 10)
-			*v++ = '-';
-		*v++ = hex[out->boot_id[b] >> 4];
-		*v++ = hex[out->boot_id[b] & 15];
-	}
-	*v = 0;
-	out->liveness = peer_judge(L, i, w);
-}
-
-static int zero16(const uint8_t *b)
-{
-	for (int i = 0; i < 16; i++)
-		if (b[i])
-			return 0;
-	return 1;
-}
 
 static uint32_t now_stamp(void)
 {
 	return (uint32_t)(plat_wall_ns() / 1000000000u) & 0xffffu;
 }
 
-/* Is the stamp of a CLAIMING or self-RECLAIMING word older than the limit? */
-int peer_stamp_stale(uint64_t w)
+/* Is tag T older than generation G (modulo 2^32)? */
+static int tag_older(uint32_t t, uint32_t g)
 {
-	return ((now_stamp() - PW_STAMP(w)) & 0xffffu) > FMT_CLAIM_STALE_S;
+	return (int32_t)(t - g) < 0;
 }
 
-/* Is the reclaimer of peer I (RECLAIMING word W) gone? One reclaiming on
- * I's own behalf is, once its stamp is stale. */
-int peer_reclaimer_gone(const struct fmt_layout *L, uint32_t i, uint64_t w)
+static void split64(uint32_t *v, uint64_t x)
 {
-	uint32_t r = PW_RECLAIMER(w);
-	if (r == i)
-		return peer_stamp_stale(w);
-	if (r == 0 || r >= L->peer_count)
-		return 1; /* never written by vmshm: damage */
-	return peer_judge(L, r, LD(&fmt_peer(L, r)->state)) == VMSHM_LIVE_NO;
+	v[0] = (uint32_t)x;
+	v[1] = (uint32_t)(x >> 32);
 }
 
-/* Can this process tell whether peer I (state word W) is alive? */
-int peer_judge(const struct fmt_layout *L, uint32_t i, uint64_t w)
+static uint64_t join64(const uint32_t *v)
 {
-	struct fmt_peer *pe = fmt_peer(L, i);
-	int st = PW_STATE(w);
-	if (i == 0 || i >= L->peer_count)
-		return VMSHM_LIVE_UNKNOWN;
-	if (st == VMSHM_PEER_FREE || st == VMSHM_PEER_DEAD || st == VMSHM_PEER_RECLAIMING)
-		return VMSHM_LIVE_NO;
-	if (st != VMSHM_PEER_ALIVE && st != VMSHM_PEER_CLAIMING)
-		return VMSHM_LIVE_UNKNOWN; /* garbage: vmshm check names it */
-	uint64_t pid = LD(&pe->pid), start = LD(&pe->start), oi = LD(&pe->os_ivpos);
-	uint64_t boot[2] = {LD(&pe->boot[0]), LD(&pe->boot[1])};
-	if (zero16((const uint8_t *)boot) || pid == 0) {
-		/* Killed (or stopped for long) within its first steps of attach:
-		 * such an entry holds nothing yet, so freeing it loses nothing. */
-		if (st == VMSHM_PEER_CLAIMING && peer_stamp_stale(w) && LD(&pe->state) == w)
-			return VMSHM_LIVE_NO;
-		return VMSHM_LIVE_UNKNOWN;
+	return (uint64_t)v[0] | (uint64_t)v[1] << 32;
+}
+
+/* The identity words of this attach, as data (without tags). */
+static void ident_values(const vmshm_pool *p, uint32_t v[FI_COUNT])
+{
+	const struct peer_judge_ctx *J = &p->judge;
+	memset(v, 0, FI_COUNT * sizeof(*v));
+	v[FI_KIND] = p->ident.os | J->kind << 8;
+	v[FI_IVPOS] = (uint32_t)p->map.ivposition;
+	v[FI_PID] = (uint32_t)p->ident.pid;
+	split64(&v[FI_START_LO], p->ident.start_time);
+	memcpy(&v[FI_BOOT0], p->ident.boot_id, 16);
+	split64(&v[FI_LOCK_DEV_LO], J->lock_dev);
+	split64(&v[FI_LOCK_INO_LO], J->lock_ino);
+	split64(&v[FI_ATTACH_LO], plat_wall_ns());
+	memcpy(&v[FI_COMM0], p->ident.comm, 16);
+	v[FI_DONE] = FMT_IDENT_DONE;
+}
+
+/* Writes identity V for generation GEN, FI_DONE last. Each word is a CAS
+ * from an older tag: -1 if a newer tag is found (this claim was taken over
+ * while it stood still, and nothing more of it may be written). */
+static int ident_write(struct fmt_peer *pe, uint32_t gen, const uint32_t v[FI_COUNT])
+{
+	for (int k = 0; k < FI_COUNT; k++) {
+		uint64_t old = LD(&pe->ident[k]);
+		do {
+			if (!tag_older(IW_TAG(old), gen))
+				return -1;
+		} while (!CAS(&pe->ident[k], &old, IW_MAKE(gen, v[k])));
 	}
-	int live = plat_liveness((uint32_t)oi, pid, start, (const uint8_t *)boot);
-	/* The entry may have changed while we looked: judge only a stable one. */
-	if (LD(&pe->state) != w)
-		return VMSHM_LIVE_UNKNOWN;
-	return live;
+	return 0;
+}
+
+/* Reads the identity of generation GEN into V: 1 complete, 0 not. */
+static int ident_read(const struct fmt_peer *pe, uint32_t gen, uint32_t v[FI_COUNT])
+{
+	int complete = 1;
+	for (int k = 0; k < FI_COUNT; k++) {
+		uint64_t w = LD(&pe->ident[k]);
+		v[k] = IW_DATA(w);
+		if (IW_TAG(w) != gen)
+			complete = 0;
+	}
+	return complete && v[FI_DONE] == FMT_IDENT_DONE;
+}
+
+void peer_judge_init(vmshm_pool *p)
+{
+	struct peer_judge_ctx *J = &p->judge;
+	J->kind = FMT_JUDGE_NONE;
+	J->lock_fd = p->map.lock_fd;
+	if (p->ident.os == VMSHM_OS_WINDOWS)
+		J->kind = FMT_JUDGE_PROCESS;
+	else if (plat_file_id(J->lock_fd, &J->lock_dev, &J->lock_ino) == 0)
+		J->kind = FMT_JUDGE_LOCK;
+}
+
+static int say(char *why, size_t len, int verdict, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static int say(char *why, size_t len, int verdict, const char *fmt, ...)
+{
+	if (why && len) {
+		va_list ap;
+		va_start(ap, fmt);
+		vsnprintf(why, len, fmt, ap);
+		va_end(ap);
+	}
+	return verdict;
+}
+
+/* Judges a complete identity V of entry I, seen with state word W. */
+static int judge_ident(const vmshm_pool *p, uint32_t i, uint64_t w, const uint32_t *v, char *why,
+		       size_t len)
+{
+	const struct peer_judge_ctx *J = &p->judge;
+	uint32_t os = v[FI_KIND] & 0xffu, kind = (v[FI_KIND] >> 8) & 0xffu;
+	if (os != p->ident.os || memcmp(&v[FI_BOOT0], p->ident.boot_id, 16) != 0)
+		return say(why, len, VMSHM_LIVE_UNKNOWN, "cannot judge: another OS instance");
+	if (kind == FMT_JUDGE_PROCESS) {
+		int live = plat_liveness(os, v[FI_PID], join64(&v[FI_START_LO]),
+					 (const uint8_t *)&v[FI_BOOT0]);
+		if (live == VMSHM_LIVE_NO && LD(&fmt_peer(&p->L, i)->state) != w)
+			live = VMSHM_LIVE_UNKNOWN;
+		return say(why, len, live, "%s",
+			   live == VMSHM_LIVE_YES  ? "process alive"
+			   : live == VMSHM_LIVE_NO ? "process gone"
+						   : "cannot judge: process not visible");
+	}
+	if (kind != FMT_JUDGE_LOCK)
+		return say(why, len, VMSHM_LIVE_UNKNOWN, "cannot judge: no kernel lock");
+	if (J->kind != FMT_JUDGE_LOCK || join64(&v[FI_LOCK_DEV_LO]) != J->lock_dev ||
+	    join64(&v[FI_LOCK_INO_LO]) != J->lock_ino)
+		return say(why, len, VMSHM_LIVE_UNKNOWN,
+			   "cannot judge: locked through another file");
+	int held = plat_peer_lock_held(J->lock_fd, i);
+	if (held < 0)
+		return say(why, len, VMSHM_LIVE_UNKNOWN, "cannot judge: lock query failed");
+	if (held)
+		return say(why, len, VMSHM_LIVE_YES, "lock held");
+	/* No lock: the occupant of this generation is gone, unless the entry
+	 * moved on while we looked (then a newer occupant may hold it). */
+	if (LD(&fmt_peer(&p->L, i)->state) != w)
+		return say(why, len, VMSHM_LIVE_UNKNOWN, "cannot judge: entry changed");
+	return say(why, len, VMSHM_LIVE_NO, "lock released: gone");
+}
+
+int peer_judge(const vmshm_pool *p, uint32_t i, uint64_t w, char *why, size_t len)
+{
+	const struct fmt_layout *L = &p->L;
+	uint32_t v[FI_COUNT];
+	if (i == 0 || i >= L->peer_count)
+		return say(why, len, VMSHM_LIVE_UNKNOWN, "no such entry");
+	switch (PW_STATE(w)) {
+	case VMSHM_PEER_FREE:
+		return say(why, len, VMSHM_LIVE_NO, "free");
+	case VMSHM_PEER_DEAD:
+		return say(why, len, VMSHM_LIVE_NO, "its VM is gone");
+	case VMSHM_PEER_RECLAIMING:
+		return say(why, len, VMSHM_LIVE_NO, "being reclaimed");
+	case VMSHM_PEER_ALIVE:
+	case VMSHM_PEER_CLAIMING:
+	case VMSHM_PEER_FENCED:
+		break;
+	default:
+		return say(why, len, VMSHM_LIVE_UNKNOWN, "cannot judge: invalid state");
+	}
+	if (i == p->self && PW_GEN(w) == p->self_gen) /* our own lock does not conflict */
+		return say(why, len, VMSHM_LIVE_YES, "this attach");
+	if (ident_read(fmt_peer(L, i), PW_GEN(w), v))
+		return judge_ident(p, i, w, v, why, len);
+	if (PW_STATE(w) == VMSHM_PEER_CLAIMING) {
+		/* Incomplete: its claimer stopped (or died) within its first
+		 * steps. Taking it over is safe even if it resumes: each of its
+		 * later writes is a CAS that fails. */
+		if (((now_stamp() - PW_AUX(w)) & 0xffffu) > FMT_CLAIM_STALE_S &&
+		    LD(&fmt_peer(L, i)->state) == w)
+			return say(why, len, VMSHM_LIVE_NO, "claim abandoned");
+		return say(why, len, VMSHM_LIVE_UNKNOWN, "cannot judge: claiming");
+	}
+	return say(why, len, VMSHM_LIVE_UNKNOWN, "cannot judge: identity incomplete");
+}
+
+void peer_read(const vmshm_pool *p, uint32_t i, struct vmshm_peerinfo *out)
+{
+	const struct fmt_layout *L = &p->L;
+	struct fmt_peer *pe = fmt_peer(L, i);
+	uint64_t w = LD(&pe->state);
+	uint32_t v[FI_COUNT];
+	memset(out, 0, sizeof(*out));
+	out->index = i;
+	out->gen = PW_GEN(w);
+	out->state = PW_STATE(w);
+	out->reclaimer = PW_RECLAIMER(w);
+	out->ivposition = -1;
+	if (ident_read(pe, PW_GEN(w), v)) {
+		out->os = (int)(v[FI_KIND] & 0xffu);
+		out->judge = (int)((v[FI_KIND] >> 8) & 0xffu);
+		out->ivposition = (int32_t)v[FI_IVPOS];
+		out->pid = v[FI_PID];
+		out->start_time = join64(&v[FI_START_LO]);
+		out->attached_ns = join64(&v[FI_ATTACH_LO]);
+		memcpy(out->boot_id, &v[FI_BOOT0], 16);
+		memcpy(out->comm, &v[FI_COMM0], 16);
+		out->comm[15] = 0;
+		out->lock_dev = join64(&v[FI_LOCK_DEV_LO]);
+		out->lock_ino = join64(&v[FI_LOCK_INO_LO]);
+	}
+	static const char hex[] = "0123456789abcdef";
+	char *s = out->vm;
+	for (int b = 0; b < 16; b++) {
+		if (b == 4 || b == 6 || b == 8 || b == 10)
+			*s++ = '-';
+		*s++ = hex[out->boot_id[b] >> 4];
+		*s++ = hex[out->boot_id[b] & 15];
+	}
+	*s = 0;
+	out->liveness = peer_judge(p, i, w, out->why, sizeof(out->why));
+}
+
+/* Boot id and ivshmem peer ID of entry I at generation GEN, if complete. */
+int peer_vm(const vmshm_pool *p, uint32_t i, uint32_t gen, uint8_t boot[16], int32_t *ivpos)
+{
+	uint32_t v[FI_COUNT];
+	if (!ident_read(fmt_peer(&p->L, i), gen, v))
+		return 0;
+	memcpy(boot, &v[FI_BOOT0], 16);
+	*ivpos = (int32_t)v[FI_IVPOS];
+	return 1;
+}
+
+/* Takes entry I, seen with word W (FREE, or an occupant judged gone when
+ * INHERIT), as this attach's: lock byte first, then the claim CAS, the
+ * identity, and CLAIMING -> ALIVE. 0 taken, -1 not. */
+static int claim_entry(vmshm_pool *p, uint32_t i, uint64_t w)
+{
+	struct fmt_peer *pe = fmt_peer(&p->L, i);
+	const struct peer_judge_ctx *J = &p->judge;
+	uint32_t v[FI_COUNT];
+	int locked = 0;
+	if (J->kind == FMT_JUDGE_LOCK) {
+		/* Held: another attach of this OS instance is on entry I (or
+		 * about to be), maybe stopped: keep off. */
+		if (plat_peer_lock(J->lock_fd, i) < 0)
+			return -1;
+		locked = 1;
+	}
+	uint32_t gen = PW_GEN(w) + 1;
+	uint64_t cw = PW_WITH_AUX(PW_MAKE(gen, VMSHM_PEER_CLAIMING, 0), now_stamp());
+	ident_values(p, v);
+	test_stop_point("claim");
+	if (!CAS(&pe->state, &w, cw) || ident_write(pe, gen, v) < 0 ||
+	    !CAS(&pe->state, &cw, PW_MAKE(gen, VMSHM_PEER_ALIVE, 0))) {
+		if (locked)
+			plat_peer_unlock(J->lock_fd, i);
+		return -1;
+	}
+	p->self = i;
+	p->self_gen = gen;
+	return 0;
 }
 
 int peer_attach(vmshm_pool *p)
 {
 	const struct fmt_layout *L = &p->L;
 	for (uint32_t i = 1; i < L->peer_count; i++) {
-		struct fmt_peer *pe = fmt_peer(L, i);
-		uint64_t w = LD(&pe->state);
-		if (PW_STATE(w) != VMSHM_PEER_FREE)
-			continue;
-		uint32_t gen = PW_GEN(w) + 1;
-		uint64_t cw = PW_MAKE(gen, VMSHM_PEER_CLAIMING, 0) | (uint64_t)now_stamp() << 16;
-		if (!CAS(&pe->state, &w, cw))
-			continue;
-		write_identity(pe, &p->ident, p->map.ivposition);
-		uint64_t aw = PW_MAKE(gen, VMSHM_PEER_ALIVE, 0);
-		if (!CAS(&pe->state, &cw, aw))
-			continue; /* forced out while claiming: look for another */
-		p->self = i;
-		p->self_gen = gen;
-		return 0;
+		uint64_t w = LD(&fmt_peer(L, i)->state);
+		if (PW_STATE(w) == VMSHM_PEER_FREE && claim_entry(p, i, w) == 0)
+			return 0;
 	}
 	return VMSHM_ENOPEER;
 }
 
-void peer_detach(vmshm_pool *p)
+/* The table is full: take the entry of an occupant proven gone, as ours.
+ * Returns its index (the caller scrubs what the old occupant left under
+ * it before anything else), or VMSHM_ENOPEER. */
+int peer_inherit(vmshm_pool *p)
 {
-	const struct fmt_layout *L = &p->L;
-	if (!p->self)
-		return;
-	uint64_t bit = 1ull << p->self;
-	for (uint32_t s = 0; s < L->slot_count; s++) {
-		if (p->refs[s].count) {
-			p->refs[s].count = 0;
-			dir_drop_bit(L, s, bit, p->self);
-		}
-	}
-	struct fmt_peer *pe = fmt_peer(L, p->self);
-	uint64_t w = PW_MAKE(p->self_gen, VMSHM_PEER_ALIVE, 0);
-	if (LD(&pe->state) == w) {
-		clear_identity(pe);
-		CAS(&pe->state, &w, PW_MAKE(p->self_gen, VMSHM_PEER_FREE, 0));
-	}
-	p->self = 0;
-}
-
-/* Drops every trace of dead peer I: its holder bits, and the creates and
- * destroys it left midway (rolled back or finished). */
-static void scrub(const struct fmt_layout *L, uint32_t i, uint32_t me)
-{
-	uint64_t bit = 1ull << i;
-	for (uint32_t s = 0; s < L->slot_count; s++) {
-		struct fmt_slot *sl = fmt_slot(L, s);
-		dir_drop_bit(L, s, bit, me);
-		uint64_t w = LD(&sl->state);
-		int st = SW_STATE(w);
-		if (SW_OWNER(w) == i && (st == VMSHM_OBJ_CREATING || st == VMSHM_OBJ_ABORTED ||
-					 st == VMSHM_OBJ_DYING)) {
-			uint64_t dw =
-			    SW_MAKE(SW_GEN(w), VMSHM_OBJ_DYING, SW_TYPE(w), me, SW_TAG(w));
-			if (CAS(&sl->state, &w, dw))
-				dir_finish_destroy(L, s, dw, me);
-		}
-	}
-}
-
-/* An attach with no peer entry (an observer, or one that found the table
- * full) reclaims peer I on I's own behalf: it records I as the reclaimer,
- * with a stamp, and I as the owner of anything it destroys. If it dies
- * midway, the next reclaimer takes over once the stamp is stale and finds
- * everything it left marked as I's. No entry index 0 is ever recorded. */
-int peer_reclaim_one(vmshm_pool *p, uint32_t i, int force)
-{
-	const struct fmt_layout *L = &p->L;
-	if (i == 0 || i >= L->peer_count || i == p->self)
-		return VMSHM_EINVAL;
-	uint32_t me = p->self ? p->self : i;
-	struct fmt_peer *pe = fmt_peer(L, i);
-	for (;;) {
-		uint64_t w = LD(&pe->state);
-		int st = PW_STATE(w);
-		if (st == VMSHM_PEER_FREE)
-			return 0;
-		if (st == VMSHM_PEER_ALIVE || st == VMSHM_PEER_CLAIMING) {
-			if (!force && peer_judge(L, i, w) != VMSHM_LIVE_NO)
-				return 0;
-		} else if (st == VMSHM_PEER_RECLAIMING) {
-			/* Take over only from a reclaimer that is itself gone. */
-			if (!force && !peer_reclaimer_gone(L, i, w))
-				return 0;
-		} else if (st != VMSHM_PEER_DEAD && !force) {
-			return 0;
-		}
-		uint64_t rw = PW_MAKE(PW_GEN(w), VMSHM_PEER_RECLAIMING, me);
-		if (me == i)
-			rw |= (uint64_t)now_stamp() << 16;
-		if (!CAS(&pe->state, &w, rw))
-			continue;
-		scrub(L, i, me);
-		clear_identity(pe);
-		CAS(&pe->state, &rw, PW_MAKE(PW_GEN(w), VMSHM_PEER_FREE, 0));
-		return 1;
-	}
-}
-
-int vmshm_reclaim(vmshm_pool *p)
-{
-	int rc, n = 0;
-	if (!p)
-		return VMSHM_EINVAL;
-	if ((rc = pool_usable(p)) < 0)
-		return rc;
 	const struct fmt_layout *L = &p->L;
 	for (uint32_t i = 1; i < L->peer_count; i++) {
-		if (i == p->self)
-			continue;
 		uint64_t w = LD(&fmt_peer(L, i)->state);
-		if (PW_STATE(w) == VMSHM_PEER_FREE || peer_judge(L, i, w) != VMSHM_LIVE_NO)
-			continue;
-		if (peer_reclaim_one(p, i, 0) > 0)
-			n++;
-	}
-	/* Objects whose last holder died between its AND and its destroy
-	 * (a destroyer must own a peer entry, so observers leave this). */
-	for (uint32_t s = 0; p->self && s < L->slot_count; s++) {
-		dir_help_destroy(L, s, p->self);
-		dir_take_orphan(L, s, p->self);
-	}
-	if (n)
-		space_sweep(L);
-	return n;
-}
-
-int vmshm_reclaim_peer(vmshm_pool *p, uint32_t index, int force)
-{
-	int rc;
-	if (!p)
-		return VMSHM_EINVAL;
-	if ((rc = pool_usable(p)) < 0)
-		return rc;
-	rc = peer_reclaim_one(p, index, force);
-	if (rc > 0)
-		space_sweep(&p->L);
-	return rc;
-}
-
-int vmshm_reclaim_vm(vmshm_pool *p, const uint8_t *boot_id, int32_t ivposition)
-{
-	int rc, n = 0;
-	if (!p || (!boot_id && ivposition < 0))
-		return VMSHM_EINVAL;
-	if ((rc = pool_usable(p)) < 0)
-		return rc;
-	const struct fmt_layout *L = &p->L;
-	for (uint32_t i = 1; i < L->peer_count; i++) {
-		if (i == p->self)
-			continue;
-		struct fmt_peer *pe = fmt_peer(L, i);
-		uint64_t w = LD(&pe->state);
 		int st = PW_STATE(w);
-		if (st != VMSHM_PEER_ALIVE && st != VMSHM_PEER_CLAIMING && st != VMSHM_PEER_DEAD)
+		if (st != VMSHM_PEER_ALIVE && st != VMSHM_PEER_CLAIMING && st != VMSHM_PEER_DEAD &&
+		    st != VMSHM_PEER_FENCED)
 			continue;
-		uint64_t boot[2] = {LD(&pe->boot[0]), LD(&pe->boot[1])};
-		int32_t iv = (int32_t)(uint32_t)(LD(&pe->os_ivpos) >> 32);
-		int match = boot_id ? memcmp(boot, boot_id, 16) == 0
-				    : (iv == ivposition && st != VMSHM_PEER_CLAIMING);
-		if (!match)
+		if (peer_judge(p, i, w, NULL, 0) != VMSHM_LIVE_NO)
 			continue;
-		if (st != VMSHM_PEER_DEAD &&
-		    !CAS(&pe->state, &w, PW_MAKE(PW_GEN(w), VMSHM_PEER_DEAD, 0)))
-			continue;
-		if (peer_reclaim_one(p, i, 0) > 0)
-			n++;
+		if (claim_entry(p, i, w) == 0)
+			return (int)i;
 	}
-	if (n)
-		space_sweep(L);
-	return n;
+	return VMSHM_ENOPEER;
+}
+
+/* Frees this attach's entry (its holder bits are already dropped). The lock
+ * byte is released by peer_unlock, after the pool is unmapped. */
+void peer_release(vmshm_pool *p)
+{
+	struct fmt_peer *pe = fmt_peer(&p->L, p->self);
+	uint64_t w = PW_MAKE(p->self_gen, VMSHM_PEER_ALIVE, 0);
+	CAS(&pe->state, &w, PW_MAKE(p->self_gen, VMSHM_PEER_FREE, 0));
+}
+
+/* Is entry I's reclaimer (RECLAIMING word W) gone for good? Its entry is
+ * FREE or moved to another generation (it was reclaimed or detached), or it
+ * is itself DEAD or being reclaimed. An ALIVE, CLAIMING or FENCED reclaimer
+ * of the recorded generation may still be writing: not gone. */
+int peer_reclaimer_gone(const vmshm_pool *p, uint64_t w)
+{
+	const struct fmt_layout *L = &p->L;
+	uint32_t r = PW_RECLAIMER(w);
+	if (r == 0 || r >= L->peer_count)
+		return 1; /* never written by vmshm: damage */
+	uint64_t rw = LD(&fmt_peer(L, r)->state);
+	int st = PW_STATE(rw);
+	if (st == VMSHM_PEER_FREE || (PW_GEN(rw) & 0xffffu) != PW_AUX(w))
+		return 1;
+	return st == VMSHM_PEER_DEAD || st == VMSHM_PEER_RECLAIMING;
 }

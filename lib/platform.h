@@ -42,6 +42,11 @@ int plat_peer_lock(int fd, uint32_t index);
 void plat_peer_unlock(int fd, uint32_t index);
 int plat_peer_lock_held(int fd, uint32_t index);
 int plat_file_id(int fd, uint64_t *dev, uint64_t *ino);
+/* Closes FD if it is not -1 (the lock file, at detach). */
+void plat_close_fd(int fd);
+/* Stops the calling process until it is continued (Linux: SIGSTOP); a
+ * no-op on Windows. For the tests' VMSHM_TEST_STOP only. */
+void plat_stop_self(void);
 
 /* Monotonic nanoseconds; wall-clock nanoseconds since 1970. */
 uint64_t plat_now_ns(void);

@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -152,6 +153,17 @@ int plat_peer_lock_held(int fd, uint32_t index)
 	if (ofd_lock(fd, F_OFD_GETLK, F_RDLCK, index, &fl) < 0)
 		return VMSHM_EIO;
 	return fl.l_type != F_UNLCK;
+}
+
+void plat_close_fd(int fd)
+{
+	if (fd >= 0)
+		close(fd);
+}
+
+void plat_stop_self(void)
+{
+	raise(SIGSTOP);
 }
 
 int plat_file_id(int fd, uint64_t *dev, uint64_t *ino)

@@ -232,6 +232,15 @@ int plat_peer_lock_held(int fd, uint32_t index)
 	return VMSHM_ENOTSUP;
 }
 
+void plat_close_fd(int fd)
+{
+	(void)fd;
+}
+
+void plat_stop_self(void)
+{
+}
+
 int plat_file_id(int fd, uint64_t *dev, uint64_t *ino)
 {
 	(void)fd;

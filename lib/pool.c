@@ -83,8 +83,9 @@ const char *vmshm_obj_state_name(int state)
 
 const char *vmshm_peer_state_name(int state)
 {
-	static const char *const names[] = {"free", "claiming", "alive", "dead", "reclaiming"};
-	return state >= 0 && state <= VMSHM_PEER_RECLAIMING ? names[state] : "invalid";
+	static const char *const names[] = {"free", "claiming",   "alive",
+					    "dead", "reclaiming", "fenced"};
+	return state >= 0 && state <= VMSHM_PEER_FENCED ? names[state] : "invalid";
 }
 
 void be_why(char *why, size_t whylen, const char *fmt, ...)
@@ -97,9 +98,23 @@ void be_why(char *why, size_t whylen, const char *fmt, ...)
 	va_end(ap);
 }
 
+static const char *test_stop;
+
+static void test_stop_init(void)
+{
+	test_stop = plat_getenv("VMSHM_TEST_STOP");
+}
+
+void test_stop_point(const char *where)
+{
+	if (test_stop && strcmp(test_stop, where) == 0)
+		plat_stop_self();
+}
+
 static void fork_init(void)
 {
 	(void)plat_fork_epoch();
+	test_stop_init();
 }
 
 /* Is this attach still valid here? Not in a forked child, and not once
@@ -121,6 +136,30 @@ static const struct backend *pick(const char *spec)
 		if (be_table[i]->claims(spec))
 			return be_table[i];
 	return NULL;
+}
+
+/* Claims a peer entry: a free one, else (the table full) one whose
+ * occupant is proven gone, after a reclaim if allowed. */
+static int attach_peer(vmshm_pool *p, unsigned flags, char *why, size_t whylen)
+{
+	p->refs = calloc(p->L.slot_count, sizeof(*p->refs));
+	if (!p->refs) {
+		be_why(why, whylen, "out of memory");
+		return VMSHM_EIO;
+	}
+	int rc = peer_attach(p);
+	if (rc == VMSHM_ENOPEER && (rc = peer_inherit(p)) > 0)
+		reclaim_inherited(p); /* the old occupant's leavings, before anything */
+	if (rc < 0) {
+		be_why(why, whylen,
+		       "the pool's %u peer entries are all in use by peers not proven gone "
+		       "(vmshm peers)",
+		       p->L.peer_count - 1);
+		return rc;
+	}
+	if (!(flags & VMSHM_ATTACH_NORECLAIM))
+		vmshm_reclaim(p);
+	return 0;
 }
 
 int vmshm_attach(const char *spec, unsigned flags, vmshm_pool **out, char *why, size_t whylen)
@@ -178,30 +217,15 @@ int vmshm_attach(const char *spec, unsigned flags, vmshm_pool **out, char *why, 
 	plat_prefault(p->map.base, pf && strcmp(pf, "all") == 0 ? p->map.size : p->L.data_off);
 	p->fork_epoch = plat_fork_epoch();
 	plat_lock_init(&p->lock);
-	if (!(flags & VMSHM_ATTACH_OBSERVER)) {
-		if ((rc = plat_identity(&p->ident)) < 0) {
-			be_why(why, whylen, "cannot determine this process's identity");
-			goto fail;
-		}
-		p->refs = calloc(p->L.slot_count, sizeof(*p->refs));
-		if (!p->refs) {
-			rc = VMSHM_EIO;
-			be_why(why, whylen, "out of memory");
-			goto fail;
-		}
-		rc = peer_attach(p);
-		if (rc == VMSHM_ENOPEER && !(flags & VMSHM_ATTACH_NORECLAIM)) {
-			vmshm_reclaim(p); /* as an observer: frees dead peers' entries */
-			rc = peer_attach(p);
-		}
-		if (rc < 0) {
-			be_why(why, whylen, "the pool's %u peer entries are all in use",
-			       p->L.peer_count - 1);
-			goto fail;
-		}
-		if (!(flags & VMSHM_ATTACH_NORECLAIM))
-			vmshm_reclaim(p);
+	/* Observers judge peers too (vmshm peers, check): all need the OS
+	 * instance's identity and the lock file. */
+	if ((rc = plat_identity(&p->ident)) < 0) {
+		be_why(why, whylen, "cannot determine this process's identity");
+		goto fail;
 	}
+	peer_judge_init(p);
+	if (!(flags & VMSHM_ATTACH_OBSERVER) && (rc = attach_peer(p, flags, why, whylen)) < 0)
+		goto fail;
 	*out = p;
 	return 0;
 fail:
@@ -215,14 +239,25 @@ void vmshm_detach(vmshm_pool *p)
 {
 	if (!p)
 		return;
-	/* In a forked child, or after our entry was taken, the peer entry and
-	 * the holder bits are not ours to drop: only unmap. */
-	if (pool_usable(p) == 0) {
+	/* In a forked child, or after our entry was fenced, the peer entry
+	 * and the holder bits are not ours to drop: only unmap. The lock byte
+	 * goes last, once nothing of this attach can write: a judge that sees
+	 * it released may then reclaim whatever the entry still holds. */
+	int mine = pool_usable(p) == 0;
+	if (p->fork_epoch == plat_fork_epoch())
 		plat_lock_take(&p->lock);
-		peer_detach(p);
-		plat_lock_give(&p->lock);
+	if (mine && p->self) {
+		dir_detach(p);
+		peer_release(p);
 	}
+	int lock_fd = p->map.lock_fd;
+	p->map.lock_fd = -1;
 	p->map.be->close(&p->map);
+	if (p->self && p->judge.kind == FMT_JUDGE_LOCK && p->fork_epoch == plat_fork_epoch())
+		plat_peer_unlock(lock_fd, p->self);
+	plat_close_fd(lock_fd);
+	if (p->fork_epoch == plat_fork_epoch())
+		plat_lock_give(&p->lock);
 	free(p->refs);
 	free(p);
 }
@@ -326,7 +361,7 @@ int vmshm_peers(vmshm_pool *p, int (*fn)(const struct vmshm_peerinfo *, void *),
 	int rc = 0;
 	for (uint32_t i = 1; i < p->L.peer_count && rc == 0; i++) {
 		struct vmshm_peerinfo pi;
-		peer_read(&p->L, i, &pi);
+		peer_read(p, i, &pi);
 		if (pi.state == VMSHM_PEER_FREE)
 			continue;
 		rc = fn(&pi, arg);

@@ -40,12 +40,14 @@ static int file_open(const char *spec, struct be_map *m, char *why, size_t whyle
 		return VMSHM_EFORMAT;
 	}
 	void *base = mmap(NULL, (size_t)st.st_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	int e = errno;
-	close(fd);
 	if (base == MAP_FAILED) {
-		be_why(why, whylen, "%s: mmap: %s", spec, strerror(e));
+		be_why(why, whylen, "%s: mmap: %s", spec, strerror(errno));
+		close(fd);
 		return VMSHM_EIO;
 	}
+	/* The peers' kernel locks ride on this open file, which the mapping
+	 * holds too: the kernel drops them only when both are gone. */
+	m->lock_fd = fd;
 	m->base = base;
 	m->size = (uint64_t)st.st_size;
 	return 0;

@@ -9,6 +9,7 @@
  */
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <pciaccess.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -155,6 +156,12 @@ static int pci_open(const char *spec, struct be_map *m, char *why, size_t whylen
 	m->size = size;
 	m->ivposition = -1;
 	m->priv = p;
+	/* The peers' kernel locks: on the BAR's sysfs file, kept open until
+	 * detach (the mapping is libpciaccess's own open file). */
+	char res[80];
+	snprintf(res, sizeof(res), "/sys/bus/pci/devices/%04x:%02x:%02x.%u/resource2", dom, bus,
+		 slot, fn);
+	m->lock_fd = open(res, O_RDWR | O_CLOEXEC);
 	return 0;
 }
 

@@ -171,6 +171,9 @@ static int uio_open(const char *spec, struct be_map *m, char *why, size_t whylen
 	/* Without interrupts IVPosition reads 0 for every VM: unknown. */
 	m->ivposition = p->irq ? (int32_t)p->regs[REG_IVPOSITION / 4] : -1;
 	m->priv = p;
+	/* The peers' kernel locks ride on the mapping's open file (a second
+	 * descriptor of it, kept until detach). */
+	m->lock_fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
 	return 0;
 }
 
