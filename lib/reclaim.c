@@ -152,13 +152,18 @@ static int release_fenced(vmshm_pool *p, uint32_t i)
 static int reclaim_pass(vmshm_pool *p)
 {
 	const struct fmt_layout *L = &p->L;
-	int n = 0;
-	for (uint32_t i = 1; i < L->peer_count; i++) {
-		uint64_t w = LD(&fmt_peer(L, i)->state);
-		if (i == p->self || PW_STATE(w) == VMSHM_PEER_FREE)
-			continue;
-		n += reclaim_one(p, i);
-	}
+	int n = 0, more;
+	/* Again while a pass frees someone: a reclaim abandoned by a peer
+	 * reclaimed later in the pass is taken over in the next. */
+	do {
+		more = 0;
+		for (uint32_t i = 1; i < L->peer_count; i++) {
+			uint64_t w = LD(&fmt_peer(L, i)->state);
+			if (i != p->self && PW_STATE(w) != VMSHM_PEER_FREE)
+				more += reclaim_one(p, i);
+		}
+		n += more;
+	} while (more);
 	/* Objects whose last holder died between its AND and its destroy, and
 	 * half-made objects whose owner's entry is free. */
 	for (uint32_t s = 0; s < L->slot_count; s++) {

@@ -6,8 +6,10 @@
  *
  * Peer entries are rewritten through the file where a case needs an
  * identity no real process can have here; offsets are those of
- * docs/FORMAT.md (peer table at 4096, 128 bytes per entry: pid at 16,
- * start stamp at 24, boot id at 32).
+ * docs/FORMAT.md (peer table at 4096, 256 bytes per entry: the state word,
+ * then identity words tagged with the entry's generation in bits 32-63:
+ * word 1 OS and judge, 2 ivshmem peer ID, 3 pid, 4-5 start stamp, 6-9 boot
+ * id).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -21,7 +23,27 @@
 
 #include "aw.h"
 
-#define PEER_OFF(i) (4096ull + 128ull * (i))
+#define PEER_OFF(i)     (4096ull + 256ull * (i))
+#define IDENT_OFF(i, k) (PEER_OFF(i) + 8ull + 8ull * (k))
+enum { ID_IVPOS = 1, ID_PID = 2, ID_START = 3, ID_BOOT = 5 };
+
+/* Rewrites the data half of identity word K of entry I, keeping its tag. */
+static void ident_poke(int i, int k, uint32_t data)
+{
+	uint64_t w;
+
+	tp_peek(IDENT_OFF(i, k), &w, 8);
+	w = (w & ~0xffffffffull) | data;
+	tp_poke(IDENT_OFF(i, k), &w, 8);
+}
+
+static uint32_t ident_peek(int i, int k)
+{
+	uint64_t w;
+
+	tp_peek(IDENT_OFF(i, k), &w, 8);
+	return (uint32_t)w;
+}
 
 static int lowest_bit(uint64_t mask)
 {
@@ -328,13 +350,12 @@ static pid_t stopped_holder(struct holder2 *hd, const char *name)
 	return pid;
 }
 
-Test(hard, reused_pid_is_dead, .init = tp_setup, .fini = tp_teardown, .timeout = 60)
+Test(hard, pid_and_start_are_not_judged, .init = tp_setup, .fini = tp_teardown, .timeout = 60)
 {
 	struct holder2 *hd = shared_area(sizeof *hd);
 	vmshm_pool *p;
 	struct vmshm_objinfo info;
 	char why[256] = "";
-	uint64_t start;
 	pid_t pid;
 	int idx;
 
@@ -344,18 +365,18 @@ Test(hard, reused_pid_is_dead, .init = tp_setup, .fini = tp_teardown, .timeout =
 	cr_assert_eq(vmshm_reclaim(p), 0, "a live, stopped holder was reclaimed");
 	cr_assert_eq(tp_find("held-reuse", &info), 1);
 
-	/* The entry now names a process that started at another time: its pid
-	 * belongs to someone else, the peer is gone. */
-	tp_peek(PEER_OFF(idx) + 24, &start, 8);
-	start += 1;
-	tp_poke(PEER_OFF(idx) + 24, &start, 8);
-	cr_assert_eq(vmshm_reclaim(p), 1, "a peer whose pid was reused was not reclaimed");
-	cr_assert_eq(tp_find("held-reuse", &info), 0);
-	cr_assert_eq(tp_peer_mask(pid), 0);
-	cr_assert_eq(check_pool(p, "reused pid"), 0);
-	vmshm_detach(p);
+	/* The entry now names another start stamp and a pid nobody has: its
+	 * kernel lock is what counts, and the holder still has it. */
+	ident_poke(idx, ID_START, ident_peek(idx, ID_START) + 1);
+	ident_poke(idx, ID_PID, 0x7ffffff0u);
+	cr_assert_eq(vmshm_reclaim(p), 0, "a live holder was reclaimed for its pid");
+	cr_assert_eq(tp_find("held-reuse", &info), 1);
 	kill(pid, SIGKILL);
-	wait_child(pid);
+	cr_assert_eq(wait_child(pid), 128 + SIGKILL);
+	cr_assert_eq(vmshm_reclaim(p), 1, "a killed holder was not reclaimed");
+	cr_assert_eq(tp_find("held-reuse", &info), 0);
+	cr_assert_eq(check_pool(p, "pid ignored"), 0);
+	vmshm_detach(p);
 	cr_assert_eq(tp_stats().free_bytes, tp.empty.free_bytes);
 	shared_area_free(hd, sizeof *hd);
 }
@@ -391,7 +412,12 @@ Test(hard, other_vm_only_by_reclaim_vm, .init = tp_setup, .fini = tp_teardown, .
 
 	pid = stopped_holder(hd, "held-vm");
 	idx = lowest_bit(tp_peer_mask(pid));
-	tp_poke(PEER_OFF(idx) + 32, other_vm, 16);
+	for (int k = 0; k < 4; k++) {
+		uint32_t v;
+
+		memcpy(&v, other_vm + 4 * k, 4);
+		ident_poke(idx, ID_BOOT + k, v);
+	}
 	/* Gone from here, but a peer of another VM cannot be judged by pid. */
 	kill(pid, SIGKILL);
 	cr_assert_eq(wait_child(pid), 128 + SIGKILL);
@@ -548,12 +574,11 @@ Test(hard, reclaim_vm_by_ivposition, .init = tp_setup, .fini = tp_teardown, .tim
 
 	pid = stopped_holder(hd, "held-ivpos");
 	idx = lowest_bit(tp_peer_mask(pid));
-	/* Word 8 of the entry: bits 0-31 the OS, bits 32-63 the ivshmem peer ID. */
-	tp_peek(PEER_OFF(idx) + 8, &word, 8);
-	cr_assert_eq(word >> 32, 0xffffffffu, "a file-backed peer has ivposition %d",
-		     (int32_t)(word >> 32));
-	word = (word & 0xffffffffu) | (uint64_t)7 << 32;
-	tp_poke(PEER_OFF(idx) + 8, &word, 8);
+	word = ident_peek(idx, ID_IVPOS);
+	cr_assert_eq(word, 0xffffffffu, "a file-backed peer has ivposition %d", (int32_t)word);
+	/* Peers of another VM with peer ID 7: other boot id, so not judged here. */
+	ident_poke(idx, ID_IVPOS, 7);
+	ident_poke(idx, ID_BOOT, ident_peek(idx, ID_BOOT) ^ 1);
 
 	cr_assert_eq(vmshm_attach(tp.path, 0, &p, why, sizeof why), 0, "%s", why);
 	cr_assert_eq(vmshm_reclaim_vm(p, NULL, 8), 0, "reclaim_vm of peer ID 8");
@@ -577,7 +602,7 @@ Test(hard, reclaimer_dies_midway, .init = tp_setup, .fini = tp_teardown, .timeou
 	struct vmshm_objinfo info;
 	struct vmshm_stats st;
 	char why[256] = "";
-	uint64_t w;
+	uint64_t w, wb;
 	pid_t a, b;
 	int ia, ib, rc;
 
@@ -585,10 +610,13 @@ Test(hard, reclaimer_dies_midway, .init = tp_setup, .fini = tp_teardown, .timeou
 	b = stopped_holder(hb, "held-b");
 	ia = lowest_bit(tp_peer_mask(a));
 	ib = lowest_bit(tp_peer_mask(b));
-	/* A is being reclaimed by B (as if B had won the CAS to RECLAIMING). */
+	/* A is being reclaimed by B (as if B had won the CAS to RECLAIMING):
+	 * reclaimer B and, in bits 16-31, B's generation. */
+	tp_peek(PEER_OFF(ib), &wb, 8);
 	tp_peek(PEER_OFF(ia), &w, 8);
 	cr_assert_eq(w & 0xff, VMSHM_PEER_ALIVE);
-	w = (w & ~0xffffull) | VMSHM_PEER_RECLAIMING | (uint64_t)ib << 8;
+	w = (w & ~0xffffffffull) | VMSHM_PEER_RECLAIMING | (uint64_t)ib << 8 |
+	    ((wb >> 32) & 0xffff) << 16;
 	tp_poke(PEER_OFF(ia), &w, 8);
 	kill(a, SIGKILL);
 	cr_assert_eq(wait_child(a), 128 + SIGKILL);

@@ -76,7 +76,7 @@ Test(pool, sixteen_gib_format)
 	owners = h[10];
 	data = h[11];
 	pages = h[12];
-	cr_assert_eq(owners, (12288 + 256ull * 4096 + 4095) / 4096 * 4096, "owners_off");
+	cr_assert_eq(owners, (20480 + 256ull * 4096 + 4095) / 4096 * 4096, "owners_off");
 	cr_assert_eq(data, owners + (pages * 8 + 4095) / 4096 * 4096, "data_off");
 	cr_assert_leq(data + pages * 4096, size, "data past the end of the pool");
 	cr_assert_gt(data + (pages + 1) * 4096 + ((pages + 1) * 8 + 4095) / 4096 * 4096 -

@@ -26,27 +26,28 @@ Test(stale, forced_out_peer_cannot_drop_successors_reference, .init = tp_setup, 
 	int ia = vmshm_self(a);
 
 	cr_assert_eq(vmshm_create(a, VMSHM_TYPE_SHM, "only-a", 4096, PAGE_READWRITE, 0, &ra), 0);
-	/* B forces A out: A's object dies with it (A was its only holder). */
-	cr_assert_eq(vmshm_reclaim_peer(b, (uint32_t)ia, 1), 1);
+	/* B forces A out: A lives, so it is fenced; its object dies with its
+	 * holder bit (A was its only holder). */
+	cr_assert_eq(vmshm_reclaim_peer(b, (uint32_t)ia, VMSHM_RECLAIM_FENCE), 2);
 	cr_assert_eq(vmshm_open(b, VMSHM_TYPE_SHM, "only-a", &rb), VMSHM_ENOENT);
 
-	/* D takes A's old entry and holds a new object. */
+	/* D attaches: A's entry stays A's while A may still write. */
 	vmshm_pool *d = attach();
-	cr_assert_eq(vmshm_self(d), ia, "D did not get A's entry (got %d, A had %d)", vmshm_self(d),
-		     ia);
+	cr_assert_neq(vmshm_self(d), ia, "D got the entry of a fenced peer that still runs");
 	cr_assert_eq(vmshm_create(d, VMSHM_TYPE_SHM, "held-by-d", 4096, PAGE_READWRITE, 0, &rd), 0);
 	memset(rd.addr, 0x6d, 4096);
 
 	/* A, unaware, closes and opens: refused, and D's holder bit stays. */
 	cr_assert_eq(vmshm_close(a, &ra), VMSHM_ESTALE);
 	cr_assert_eq(vmshm_open(a, VMSHM_TYPE_SHM, "held-by-d", &rb), VMSHM_ESTALE);
-	vmshm_detach(a); /* unmaps only: the entry is D's now */
+	cr_assert_eq(vmshm_reclaim(b), 0, "a fenced peer that still runs was reclaimed");
+	vmshm_detach(a); /* unmaps and drops its lock: now provably gone */
+	cr_assert_eq(vmshm_reclaim(b), 1, "the fenced entry was not freed once A was gone");
 
 	cr_assert_eq(vmshm_open(b, VMSHM_TYPE_SHM, "held-by-d", &rb), 0,
 		     "D's object was destroyed by the stale peer");
 	cr_assert_eq(((unsigned char *)rb.addr)[4095], 0x6d);
 	cr_assert_eq(vmshm_close(b, &rb), 0);
-	cr_assert_eq(vmshm_self(d), ia);
 	struct vmshm_stats st;
 	cr_assert_eq(vmshm_stats(d, &st), 0);
 	cr_assert_eq(st.objects, 1);
@@ -56,6 +57,7 @@ Test(stale, forced_out_peer_cannot_drop_successors_reference, .init = tp_setup, 
 	vmshm_detach(b);
 	struct vmshm_stats end = tp_stats();
 	cr_assert_eq(end.objects, 0);
+	cr_assert_eq(end.peers, 0);
 	cr_assert_eq(end.free_bytes, tp.empty.free_bytes);
 }
 
@@ -69,7 +71,7 @@ Test(stale, rtapi_reattaches_after_forced_out, .init = tp_setup, .fini = tp_tear
 	vmshm_pool *b = attach();
 	/* Our RtApi peer is the one that is not B. */
 	int mine = vmshm_self(b) == 1 ? 2 : 1;
-	cr_assert_eq(vmshm_reclaim_peer(b, (uint32_t)mine, 1), 1);
+	cr_assert_eq(vmshm_reclaim_peer(b, (uint32_t)mine, VMSHM_RECLAIM_FENCE), 2);
 
 	SetLastError(0);
 	cr_assert_eq(RtCloseHandle(h), FALSE);
