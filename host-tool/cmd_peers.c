@@ -12,16 +12,23 @@ static const char peers_help[] =
     "usage: vmshm peers [--pool PATH] [--json]\n"
     "\n"
     "Lists the pool's peers (each attach of a process in any VM): index, state,\n"
-    "OS, pid, program, VM (boot id), ivshmem peer ID, liveness as this host can\n"
-    "judge it, and attach time.\n";
+    "OS, pid, program, VM (boot id), ivshmem peer ID, liveness as this process\n"
+    "can judge it, attach time, and why (\"lock held\", \"cannot judge: another\n"
+    "OS instance\", ...).\n";
 static const char gc_help[] =
-    "usage: vmshm gc [--pool PATH] [--peer INDEX | --vm UUID|IVPOSITION] [--force] [--json]\n"
+    "usage: vmshm gc [--pool PATH] [--peer INDEX [--force | --release] |\n"
+    "                 --vm UUID|IVPOSITION [--force]] [--json]\n"
     "\n"
-    "Reclaims the references of dead peers. Without options: every peer that\n"
-    "is declared dead or is a process of this host that is gone. --peer INDEX:\n"
-    "that peer only, if it is dead (--force: even if it looks alive or cannot\n"
-    "be judged). --vm: declares every peer of the VM dead (named by its boot id\n"
-    "or its ivshmem peer ID) and reclaims them.\n";
+    "Reclaims what peers that are provably gone left in the pool: a process of\n"
+    "this OS instance whose kernel lock is released (it ended, exec'd or\n"
+    "detached), and every peer of a VM the doorbell server saw end. A peer that\n"
+    "cannot be judged from here is left alone ('vmshm peers' says why).\n"
+    "--peer INDEX: that peer only. --vm: the peers of one VM (boot id or ivshmem\n"
+    "peer ID). --force: your word that they are gone: peers not proven gone\n"
+    "are fenced - their references are dropped, their half-made objects\n"
+    "aborted and their calls fail, and their entries are freed once they are\n"
+    "proven gone. --release: frees a fenced peer's entry now (only if you know\n"
+    "it can never run again).\n";
 static const char check_help[] =
     "usage: vmshm check [--pool PATH] [--json]\n"
     "\n"
@@ -78,9 +85,11 @@ static int peers_one(const struct vmshm_peerinfo *pi, void *arg)
 		else
 			json_null(j, "ivposition");
 		json_str(j, "liveness", live_name(pi->liveness));
+		json_strn(j, "why", pi->why, strnlen(pi->why, sizeof(pi->why)));
 		json_u64(j, "attached_ns", pi->attached_ns);
 		json_str(j, "attached", when);
-		if (pi->state == VMSHM_PEER_RECLAIMING)
+		if (pi->state == VMSHM_PEER_RECLAIMING ||
+		    (pi->state == VMSHM_PEER_FENCED && pi->reclaimer))
 			json_u64(j, "reclaimer", pi->reclaimer);
 		else
 			json_null(j, "reclaimer");
@@ -99,7 +108,8 @@ static int peers_one(const struct vmshm_peerinfo *pi, void *arg)
 		       os_name(pi->os), pi->pid);
 		pad = 8 - put_safe(stdout, comm[0] ? comm : "-");
 		printf("%*s", pad > 0 ? pad : 0, "");
-		printf(" %-36.36s %5s %-7s %s\n", pi->vm, ivpos, live_name(pi->liveness), when);
+		printf(" %-36.36s %5s %-7s %-20s %.*s\n", pi->vm, ivpos, live_name(pi->liveness), when,
+		       (int)sizeof(pi->why), pi->why);
 	}
 	return 0;
 }
@@ -130,8 +140,8 @@ int cmd_peers(int argc, char **argv)
 		json_str(&s.j, "pool", c.pool);
 		json_arr(&s.j, "peers");
 	} else {
-		printf("%-5s %-10s %-7s %8s %-8s %-36s %5s %-7s %s\n", "INDEX", "STATE", "OS",
-		       "PID", "PROGRAM", "VM", "IVPOS", "ALIVE", "ATTACHED");
+		printf("%-5s %-10s %-7s %8s %-8s %-36s %5s %-7s %-20s %s\n", "INDEX", "STATE",
+		       "OS", "PID", "PROGRAM", "VM", "IVPOS", "ALIVE", "ATTACHED", "WHY");
 	}
 	rc = vmshm_peers(p, peers_one, &s);
 	vmshm_detach(p);
@@ -147,15 +157,98 @@ int cmd_peers(int argc, char **argv)
 
 struct peer_look {
 	uint32_t index;
-	int state;
+	int state, liveness;
+	char why[64];
+	/* --vm: which peers to act on */
+	const uint8_t *boot;
+	int32_t ivpos;
+	uint64_t match; /* bit N: peer N belongs to the VM */
 };
 
 static int look_peer(const struct vmshm_peerinfo *pi, void *arg)
 {
 	struct peer_look *l = arg;
 
-	if (pi->index == l->index)
+	if (pi->index == l->index) {
 		l->state = pi->state;
+		l->liveness = pi->liveness;
+		memcpy(l->why, pi->why, sizeof(l->why));
+	}
+	if (l->boot ? memcmp(pi->boot_id, l->boot, 16) == 0 && pi->vm[0]
+		    : l->ivpos >= 0 && pi->ivposition == l->ivpos)
+		l->match |= 1ull << pi->index;
+	return 0;
+}
+
+struct gc_count {
+	int reclaimed, fenced, kept;
+};
+
+/* One peer: reclaimed if proven gone, else fenced with FORCE. */
+static int gc_peer(vmshm_pool *p, uint32_t i, int force, struct gc_count *n)
+{
+	int rc = vmshm_reclaim_peer(p, i, force ? VMSHM_RECLAIM_FENCE : 0);
+	if (rc == 1)
+		n->reclaimed++;
+	else if (rc == 2)
+		n->fenced++;
+	else if (rc == 0)
+		n->kept++;
+	return rc;
+}
+
+static int gc_one(struct cmd_ctx *c, vmshm_pool *p, uint32_t i, int force, int release,
+		  struct gc_count *n)
+{
+	struct peer_look look = {.index = i, .state = -1, .ivpos = -1};
+	int rc;
+
+	vmshm_peers(p, look_peer, &look);
+	if (look.state < 0 || look.state == VMSHM_PEER_FREE)
+		return fail(c, EXIT_FAIL, "no peer %u in %s", i, c->pool);
+	if (release) {
+		if (look.state != VMSHM_PEER_FENCED)
+			return fail(c, EXIT_FAIL, "peer %u is not fenced (%s): --release frees only "
+					    "a fenced entry", i, vmshm_peer_state_name(look.state));
+		rc = vmshm_reclaim_peer(p, i, VMSHM_RECLAIM_RELEASE);
+		if (rc == 1)
+			n->reclaimed++;
+		return rc < 0 ? fail(c, EXIT_FAIL, "%s", vmshm_strerror(rc)) : EXIT_OK;
+	}
+	/* Fenced already: only proof (or --release) frees it now. */
+	rc = gc_peer(p, i, force && look.state != VMSHM_PEER_FENCED, n);
+	if (rc < 0)
+		return fail(c, EXIT_FAIL, "%s", vmshm_strerror(rc));
+	if (rc == 0 && look.state == VMSHM_PEER_FENCED)
+		return fail(c, EXIT_FAIL,
+			    "peer %u is fenced already and not proven gone (%s); --release frees "
+			    "its entry now",
+			    i, look.why);
+	if (rc == 0)
+		return fail(c, EXIT_FAIL,
+			    "peer %u was not reclaimed: %s (%s); --force fences it", i,
+			    look.liveness == VMSHM_LIVE_YES ? "it is alive" : "it is not proven gone",
+			    look.why);
+	return EXIT_OK;
+}
+
+/* Every peer of one VM: those proven gone are reclaimed; with FORCE the
+ * others are fenced, except live ones of this OS instance (a VM that runs
+ * this very command is not gone). */
+static int gc_vm(vmshm_pool *p, const uint8_t *boot, int32_t ivpos, int force,
+		 struct gc_count *n)
+{
+	struct peer_look look = {.index = 0, .boot = boot, .ivpos = ivpos};
+	vmshm_peers(p, look_peer, &look);
+	for (uint32_t i = 1; i <= VMSHM_MAX_PEERS; i++) {
+		if (!(look.match & (1ull << i)) || (int)i == vmshm_self(p))
+			continue;
+		struct peer_look one = {.index = i, .state = -1, .ivpos = -1};
+		vmshm_peers(p, look_peer, &one);
+		int fence = force && one.liveness != VMSHM_LIVE_YES;
+		if (gc_peer(p, i, fence, n) < 0)
+			return -1;
+	}
 	return 0;
 }
 
@@ -163,13 +256,15 @@ int cmd_gc(int argc, char **argv)
 {
 	struct cmd_ctx c = {.cmd = "gc"};
 	const char *peer_s = NULL, *vm_s = NULL, *pos[1];
-	int force = 0, npos, rc;
+	int force = 0, release = 0, npos, rc;
 	const struct opt opts[] = {
 	    {"peer", 1, &peer_s, NULL},
 	    {"vm", 1, &vm_s, NULL},
 	    {"force", 0, NULL, &force},
+	    {"release", 0, NULL, &release},
 	    {NULL, 0, NULL, NULL},
 	};
+	struct gc_count n = {0, 0, 0};
 	uint8_t boot[16];
 	uint64_t v = 0;
 	int by_uuid = 0;
@@ -184,8 +279,10 @@ int cmd_gc(int argc, char **argv)
 	}
 	if (peer_s && vm_s)
 		return fail(&c, EXIT_USAGE, "give --peer or --vm, not both");
-	if (force && !peer_s)
-		return fail(&c, EXIT_USAGE, "--force goes with --peer");
+	if (force && !peer_s && !vm_s)
+		return fail(&c, EXIT_USAGE, "--force goes with --peer or --vm");
+	if (release && (!peer_s || force))
+		return fail(&c, EXIT_USAGE, "--release goes with --peer alone");
 	if (peer_s && (parse_u64(peer_s, &v) < 0 || v < 1 || v > VMSHM_MAX_PEERS))
 		return fail(&c, EXIT_USAGE, "bad peer index '%s': use 1 to %u", peer_s,
 			    VMSHM_MAX_PEERS);
@@ -201,41 +298,38 @@ int cmd_gc(int argc, char **argv)
 	rc = open_pool(&c, VMSHM_ATTACH_NORECLAIM, &p);
 	if (rc)
 		return rc;
-	if (peer_s) {
-		struct peer_look look = {.index = (uint32_t)v, .state = -1};
-
-		vmshm_peers(p, look_peer, &look);
-		if (look.state < 0 || look.state == VMSHM_PEER_FREE) {
-			vmshm_detach(p);
-			return fail(&c, EXIT_FAIL, "no peer %s in %s", peer_s, c.pool);
-		}
-		rc = vmshm_reclaim_peer(p, (uint32_t)v, force);
-		if (rc == 0) {
-			vmshm_detach(p);
-			return fail(&c, EXIT_FAIL,
-				    "peer %s was not reclaimed: it looks alive (%s) or cannot be "
-				    "judged; --force reclaims it anyway",
-				    peer_s, vmshm_peer_state_name(look.state));
-		}
-	} else if (vm_s)
-		rc = vmshm_reclaim_vm(p, by_uuid ? boot : NULL, by_uuid ? -1 : (int32_t)v);
+	if (peer_s)
+		rc = gc_one(&c, p, (uint32_t)v, force, release, &n);
+	else if (vm_s)
+		rc = gc_vm(p, by_uuid ? boot : NULL, by_uuid ? -1 : (int32_t)v, force, &n) < 0
+			 ? fail(&c, EXIT_FAIL, "reclaim failed")
+			 : EXIT_OK;
+	else if ((rc = vmshm_reclaim(p)) >= 0)
+		n.reclaimed = rc, rc = EXIT_OK;
 	else
-		rc = vmshm_reclaim(p);
+		rc = fail(&c, EXIT_FAIL, "%s", vmshm_strerror(rc));
 	vmshm_detach(p);
-	if (rc < 0) {
-		return fail(&c, EXIT_FAIL, "%s", vmshm_strerror(rc));
-	}
+	if (rc != EXIT_OK)
+		return rc;
 	if (c.json) {
 		struct json j;
 
 		json_init(&j, stdout);
 		json_obj(&j, NULL);
 		json_str(&j, "pool", c.pool);
-		json_u64(&j, "reclaimed", (uint64_t)rc);
+		json_u64(&j, "reclaimed", (uint64_t)n.reclaimed);
+		json_u64(&j, "fenced", (uint64_t)n.fenced);
+		json_u64(&j, "kept", (uint64_t)n.kept);
 		json_end_obj(&j);
 		json_done(&j);
 	} else {
-		printf("reclaimed %d peer%s\n", rc, rc == 1 ? "" : "s");
+		printf("reclaimed %d peer%s", n.reclaimed, n.reclaimed == 1 ? "" : "s");
+		if (n.fenced)
+			printf(", fenced %d", n.fenced);
+		if (n.kept)
+			printf(", %d not proven gone (vmshm peers says why; --force fences)",
+			       n.kept);
+		putchar('\n');
 	}
 	return EXIT_OK;
 }

@@ -241,13 +241,13 @@ def test_pool_create():
     st = os.stat(p)
     check(st.st_blocks * 512 >= 4 << 20, "the file is preallocated (%d blocks)" % st.st_blocks)
     j = info(p)
-    check(j and j["size"] == 4 << 20 and j["version_major"] == 1 and j["version_minor"] == 0
+    check(j and j["size"] == 4 << 20 and j["version_major"] == 2 and j["version_minor"] == 0
           and j["objects"] == 0 and j["peers"] == 0 and j["used_bytes"] == 0
           and j["free_bytes"] == j["data_bytes"] and j["object_capacity"] == 1024
           and j["peer_capacity"] == 63 and j["backend"] == "file" and j["pool"] == p,
           "pool info --json of a new 4M pool", repr(j))
     rc, out, err = run(["pool", "info"], pool=p)
-    check(rc == 0 and b"4194304 (4M)" in out and b"format:   1.0" in out,
+    check(rc == 0 and b"4194304 (4M)" in out and b"format:   2.0" in out,
           "pool info (text)", repr(out))
 
     # overwrite refusal, and --force
@@ -592,28 +592,58 @@ def test_gc(p):
     # a live process: --peer refuses without --force
     rt = RtPeer(p, ["open", "held", out])
     idx = [x for x in peers(p) if x["pid"] == rt.p.pid][0]["index"]
-    expect_error(["gc", "--peer", str(idx)], 1, "looks alive", "gc --peer of a live peer",
+    expect_error(["gc", "--peer", str(idx)], 1, "it is alive (lock held)", "gc --peer of a live peer",
                  pool=p)
     check(objects(p)["held"]["holders"] == [idx], "the live peer keeps its reference")
     rc, j, err = run_json(["gc", "--peer", str(idx), "--force"], pool=p)
-    check(rc == 0 and j["reclaimed"] == 1 and objects(p)["held"]["holders"] == [],
-          "gc --peer N --force reclaims it", err)
+    check(rc == 0 and j["reclaimed"] == 0 and j["fenced"] == 1
+          and objects(p)["held"]["holders"] == [],
+          "gc --peer N --force fences a live peer: its reference is dropped", err)
+    pe = [x for x in peers(p) if x["index"] == idx]
+    check(len(pe) == 1 and pe[0]["state"] == "fenced" and pe[0]["liveness"] == "yes"
+          and pe[0]["why"] == "lock held", "peers: the fenced peer is kept while it lives",
+          repr(pe))
+    expect_error(["gc", "--peer", str(idx), "--force"], 1, "--release",
+                 "gc --force on a fenced live peer names --release", pool=p)
     rt.release()
+    rc, j, err = run_json(["gc"], pool=p)
+    check(rc == 0 and j["reclaimed"] == 1 and not [x for x in peers(p) if x["index"] == idx],
+          "gc: the fenced peer's entry is freed once its process is gone", repr(j) + err)
     expect_error(["gc", "--peer", "62"], 1, "no peer 62", "gc --peer of a free entry", pool=p)
 
     # a VM by ivshmem peer ID
-    rt = RtPeer(p, ["open", "held", out], {"VMSHM_IVPOSITION": "7"})
+    guest_vm = "0b0b0b0b-0000-4000-8000-000000000007"
+    rt = RtPeer(p, ["open", "held", out], {"VMSHM_IVPOSITION": "7",
+                                           "VMSHM_TEST_BOOT_ID": guest_vm})
     pe = [x for x in peers(p) if x["pid"] == rt.p.pid]
-    check(len(pe) == 1 and pe[0]["ivposition"] == 7, "peers: ivposition 7 recorded", repr(pe))
+    check(len(pe) == 1 and pe[0]["ivposition"] == 7 and pe[0]["liveness"] == "unknown"
+          and pe[0]["why"] == "cannot judge: another OS instance",
+          "peers: ivposition 7 recorded, another OS instance cannot be judged", repr(pe))
     rc, j, err = run_json(["gc", "--vm", "8"], pool=p)
-    check(rc == 0 and j["reclaimed"] == 0, "gc --vm 8: no peer of that VM")
+    check(rc == 0 and j["reclaimed"] == 0 and j["kept"] == 0, "gc --vm 8: no peer of that VM")
     rc, j, err = run_json(["gc", "--vm", "7"], pool=p)
-    check(rc == 0 and j["reclaimed"] == 1 and not [x for x in peers(p) if x["pid"] == rt.p.pid]
-          and objects(p)["held"]["holders"] == [], "gc --vm 7: its peer reclaimed", err)
+    check(rc == 0 and j["reclaimed"] == 0 and j["kept"] == 1
+          and objects(p)["held"]["holders"] == [pe[0]["index"]],
+          "gc --vm 7 without --force: kept, it cannot be proven gone", repr(j) + err)
+    rc, j, err = run_json(["gc", "--vm", guest_vm, "--force"], pool=p)
+    check(rc == 0 and j["fenced"] == 1 and objects(p)["held"]["holders"] == [],
+          "gc --vm UUID --force: its peer fenced, its reference dropped", repr(j) + err)
+    rc, j, err = run_json(["gc", "--peer", str(pe[0]["index"]), "--release"], pool=p)
+    check(rc == 0 and j["reclaimed"] == 1 and not [x for x in peers(p) if x["pid"] == rt.p.pid],
+          "gc --peer N --release frees the fenced entry", repr(j) + err)
+    rt.release()
+    # this host's own boot id: its live processes are not a VM that is gone
+    rt = RtPeer(p, ["open", "held", out])
+    me = [x for x in peers(p) if x["pid"] == rt.p.pid][0]
+    rc, j, err = run_json(["gc", "--vm", me["vm"], "--force"], pool=p)
+    check(rc == 0 and j["reclaimed"] == 0 and j["fenced"] == 0 and j["kept"] == 1
+          and objects(p)["held"]["holders"] == [me["index"]],
+          "gc --vm <this host> --force keeps a live local process", repr(j) + err)
     rt.release()
     for bad, needle in ((["--peer", "0"], "bad peer index"), (["--peer", "64"], "bad peer index"),
                         (["--vm", "xyz"], "bad VM"), (["--vm", "65536"], "bad VM"),
-                        (["--peer", "1", "--vm", "1"], "not both"), (["--force"], "--force goes")):
+                        (["--peer", "1", "--vm", "1"], "not both"), (["--force"], "--force goes"),
+                        (["--release"], "--release goes")):
         expect_error(["gc"] + bad, 2, needle, "gc %s" % " ".join(bad), pool=p)
     run(["rm", "held"], pool=p)
 
@@ -676,7 +706,7 @@ def test_check():
             [(owners_off + 8 * free_page, "<Q", (free_slot + 1) | (1 << 32))], "page-leak")
     corrupt("a page of alpha owned by beta",
             [(owners_off + 8 * page_a, "<Q", (sb + 1) | (1 << 32))], "page-owner")
-    corrupt("an invalid peer state", [(4096 + 128 * 5, "<Q", 7)], "peer-state")
+    corrupt("an invalid peer state", [(4096 + 256 * 5, "<Q", 7)], "peer-state")
     # a second live slot with alpha's name, right after alpha's
     with open(src, "rb") as f:
         f.seek(slot(sa))
