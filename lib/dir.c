@@ -416,6 +416,7 @@ int dir_create(vmshm_pool *p, int type, const struct dir_name *n, uint64_t size,
 		if (rc < 0)
 			return rc;
 		uint32_t gen = SW_GEN(nw);
+		test_stop_point("create");
 		if (n->bytes && settle(L, n, home, d, s) == RETRY) {
 			abandon(L, s, gen, p->self);
 			continue;
@@ -502,6 +503,7 @@ int dir_unpersist(vmshm_pool *p, const struct dir_name *n)
 		if (i < 0)
 			return VMSHM_ENOENT;
 		uint32_t s = (uint32_t)i;
+		test_stop_point("unpersist");
 		int rc = join(p, s, w);
 		if (rc == RETRY)
 			continue;

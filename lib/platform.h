@@ -18,6 +18,7 @@ struct plat_ident {
 			      * Windows: process creation FILETIME */
 	uint8_t boot_id[16]; /* identity of this OS instance (one per VM boot) */
 	char comm[16];       /* short program name, NUL-terminated */
+	int foreign;         /* VMSHM_TEST_BOOT_ID: stands in for another OS instance */
 };
 
 /* Fills ID for the calling process. 0 or a VMSHM_E* code. */
@@ -69,6 +70,10 @@ void plat_lock_give(plat_lock *l);
 /* Counts forks: the child of a fork sees a larger value than its parent
  * saw. Reading it costs no system call. */
 uint64_t plat_fork_epoch(void);
+
+/* Registers handlers run around fork() (pthread_atfork): PREPARE in the
+ * forking thread before, PARENT and CHILD after. A no-op on Windows. */
+void plat_on_fork(void (*prepare)(void), void (*parent)(void), void (*child)(void));
 
 /* Runs FN once per process, thread-safely (initialisation of globals). */
 void plat_once(void (*fn)(void));

@@ -92,7 +92,7 @@ int plat_identity(struct plat_ident *id)
 	/* The tests' stand-in for a process of another OS instance (a guest):
 	 * nobody here can judge it, as for a real one. */
 	const char *fake = getenv("VMSHM_TEST_BOOT_ID");
-	if (fake && *fake && vmshm_parse_uuid(fake, id->boot_id) < 0)
+	if (fake && *fake && (id->foreign = 1, vmshm_parse_uuid(fake, id->boot_id) < 0))
 		return VMSHM_EIO;
 	char comm[32];
 	if (read_file("/proc/self/comm", comm, sizeof(comm)) > 0) {
@@ -255,6 +255,11 @@ uint64_t plat_fork_epoch(void)
 {
 	pthread_once(&fork_once, fork_register);
 	return atomic_load_explicit(&fork_epoch, memory_order_relaxed);
+}
+
+void plat_on_fork(void (*prepare)(void), void (*parent)(void), void (*child)(void))
+{
+	pthread_atfork(prepare, parent, child);
 }
 
 void plat_once(void (*fn)(void))

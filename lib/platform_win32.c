@@ -386,6 +386,13 @@ static BOOL CALLBACK once_call(PINIT_ONCE once, PVOID param, PVOID *ctx)
 	return TRUE;
 }
 
+void plat_on_fork(void (*prepare)(void), void (*parent)(void), void (*child)(void))
+{
+	(void)prepare;
+	(void)parent;
+	(void)child;
+}
+
 void plat_once(void (*fn)(void))
 {
 	INIT_ONCE *o = NULL;

@@ -29,9 +29,29 @@ static struct {
 	uint32_t free_head; /* index + 1 */
 } G;
 
+/* fork() while another thread is inside a call: the child gets G.lock as it
+ * was, held by a thread that does not exist there. So fork waits for the
+ * call to end, and the child starts with a free lock (its exit handler and
+ * first call then never block). */
+static void g_fork_prepare(void)
+{
+	plat_lock_take(&G.lock);
+}
+
+static void g_fork_parent(void)
+{
+	plat_lock_give(&G.lock);
+}
+
+static void g_fork_child(void)
+{
+	plat_lock_init(&G.lock);
+}
+
 static void g_init(void)
 {
 	plat_lock_init(&G.lock);
+	plat_on_fork(g_fork_prepare, g_fork_parent, g_fork_child);
 }
 
 static void g_exit(void)

@@ -14,6 +14,7 @@ TestSuite(crash, .timeout = SUITE_TIMEOUT);
 TestSuite(create, .timeout = SUITE_TIMEOUT);
 TestSuite(format, .timeout = SUITE_TIMEOUT);
 TestSuite(hard, .timeout = SUITE_TIMEOUT);
+TestSuite(liveness, .timeout = SUITE_TIMEOUT);
 TestSuite(macros, .timeout = SUITE_TIMEOUT);
 TestSuite(names, .timeout = SUITE_TIMEOUT);
 TestSuite(native, .timeout = SUITE_TIMEOUT);
