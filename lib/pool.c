@@ -107,8 +107,10 @@ static void test_stop_init(void)
 
 void test_stop_point(const char *where)
 {
-	if (test_stop && strcmp(test_stop, where) == 0)
+	if (test_stop && strcmp(test_stop, where) == 0) {
+		test_stop = NULL; /* once */
 		plat_stop_self();
+	}
 }
 
 static void fork_init(void)

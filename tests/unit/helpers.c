@@ -6,6 +6,7 @@
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -454,4 +455,109 @@ void tp_peek(uint64_t off, void *bytes, size_t len)
 	cr_assert_geq(fd, 0, "open %s: %s", tp.path, strerror(errno));
 	cr_assert_eq(pread(fd, bytes, len, (off_t)off), (ssize_t)len);
 	close(fd);
+}
+
+/* ---- programs the tests start ------------------------------------------ */
+
+const char *helper_path(void)
+{
+	static char path[PATH_MAX + 32];
+	char exe[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	cr_assert_gt(n, 0);
+	exe[n] = 0;
+	*strrchr(exe, '/') = 0;
+	snprintf(path, sizeof(path), "%s/vmshm-test-helper", exe);
+	cr_assert_eq(access(path, X_OK), 0, "no helper program %s", path);
+	return path;
+}
+
+/* Starts ARGV (NULL-terminated; "@" stands for the helper's path) with its
+ * standard output on a pipe; ENV_KV ("NAME=value", or NULL) is added. */
+struct proc proc_start(const char *const *argv, const char *env_kv)
+{
+	const char *h = helper_path();
+	int fd[2];
+	cr_assert_eq(pipe(fd), 0);
+	pid_t pid = spawn_child();
+	cr_assert_geq(pid, 0);
+	if (pid == 0) {
+		char *args[16];
+		int i;
+		for (i = 0; argv[i] && i < 15; i++)
+			args[i] = (char *)(strcmp(argv[i], "@") == 0 ? h : argv[i]);
+		args[i] = NULL;
+		dup2(fd[1], 1);
+		close(fd[0]);
+		close(fd[1]);
+		if (env_kv)
+			putenv((char *)env_kv);
+		execvp(args[0], args);
+		_exit(127);
+	}
+	close(fd[1]);
+	return (struct proc){pid, fdopen(fd[0], "r")};
+}
+
+/* Reads the next line of P's output into BUF (bounded wait). */
+int proc_line(struct proc *p, char *buf, size_t len)
+{
+	if (!fgets(buf, (int)len, p->out))
+		return -1;
+	buf[strcspn(buf, "\n")] = 0;
+	return 0;
+}
+
+void proc_expect_held(struct proc *p)
+{
+	char line[64] = "";
+	cr_assert_eq(proc_line(p, line, sizeof(line)), 0, "the holder said nothing");
+	cr_assert_str_eq(line, "held");
+}
+
+void proc_finish(struct proc *p)
+{
+	kill(p->pid, SIGKILL);
+	wait_child(p->pid);
+	fclose(p->out);
+}
+
+/* Runs ARGV to its end; returns its output (static) and checks exit 0. */
+const char *proc_run(const char *const *argv, const char *env_kv)
+{
+	static char all[4096];
+	char line[256];
+	struct proc p = proc_start(argv, env_kv);
+	all[0] = 0;
+	while (proc_line(&p, line, sizeof(line)) == 0) {
+		strncat(all, line, sizeof(all) - strlen(all) - 2);
+		strcat(all, "\n");
+	}
+	fclose(p.out);
+	cr_assert_eq(wait_child(p.pid), 0, "%s exited badly; output: %s", argv[0], all);
+	return all;
+}
+
+vmshm_pool *tp_attach_quiet(void)
+{
+	vmshm_pool *p;
+	char why[256] = "";
+	cr_assert_eq(vmshm_attach(tp.path, VMSHM_ATTACH_NORECLAIM, &p, why, sizeof(why)), 0, "%s",
+		     why);
+	return p;
+}
+
+/* Reclaims until COUNT peers are reclaimed, for up to 5 s (a killed
+ * process's files close a moment after its death). */
+int tp_reclaim_until(vmshm_pool *p, int count)
+{
+	int n = 0;
+	for (int i = 0; i < 500 && n < count; i++) {
+		int rc = vmshm_reclaim(p);
+		cr_assert_geq(rc, 0);
+		n += rc;
+		if (n < count)
+			usleep(10000);
+	}
+	return n;
 }

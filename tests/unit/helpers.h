@@ -12,6 +12,7 @@
 #define VMSHM_TEST_HELPERS_H
 
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -122,4 +123,27 @@ uint64_t now_ms(void);
 /* xorshift64* random numbers, seeded per test. */
 uint64_t rnd_next(uint64_t *state);
 
+/* A program a test started (proc_start), with its standard output. */
+struct proc {
+	pid_t pid;
+	FILE *out;
+};
+/* The vmshm-test-helper program beside the test binary. */
+const char *helper_path(void);
+/* Starts ARGV (NULL-terminated; "@" stands for the helper's path) as a
+ * spawn_child() with its standard output on a pipe; ENV_KV ("NAME=value",
+ * or NULL) is added to its environment. */
+struct proc proc_start(const char *const *argv, const char *env_kv);
+/* Reads P's next output line into BUF (no newline): 0, or -1 at its end. */
+int proc_line(struct proc *p, char *buf, size_t len);
+/* Fails the test unless P's next line is "held". */
+void proc_expect_held(struct proc *p);
+/* SIGKILLs P and reaps it. */
+void proc_finish(struct proc *p);
+/* Runs ARGV to its end, checks exit 0; returns its output (static). */
+const char *proc_run(const char *const *argv, const char *env_kv);
+/* An attach of the test's pool that reclaims nothing by itself. */
+vmshm_pool *tp_attach_quiet(void);
+/* Reclaims until COUNT peers are, for up to 5 s; returns how many. */
+int tp_reclaim_until(vmshm_pool *p, int count);
 #endif

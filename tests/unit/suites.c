@@ -13,6 +13,7 @@ TestSuite(corrupt, .timeout = SUITE_TIMEOUT);
 TestSuite(crash, .timeout = SUITE_TIMEOUT);
 TestSuite(create, .timeout = SUITE_TIMEOUT);
 TestSuite(format, .timeout = SUITE_TIMEOUT);
+TestSuite(fence, .timeout = SUITE_TIMEOUT);
 TestSuite(hard, .timeout = SUITE_TIMEOUT);
 TestSuite(liveness, .timeout = SUITE_TIMEOUT);
 TestSuite(macros, .timeout = SUITE_TIMEOUT);

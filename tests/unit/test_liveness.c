@@ -19,99 +19,6 @@
 
 #include "helpers.h"
 
-struct proc {
-	pid_t pid;
-	FILE *out; /* its standard output */
-};
-
-static const char *helper(void)
-{
-	static char path[PATH_MAX + 32];
-	char exe[PATH_MAX];
-	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-	cr_assert_gt(n, 0);
-	exe[n] = 0;
-	*strrchr(exe, '/') = 0;
-	snprintf(path, sizeof(path), "%s/vmshm-test-helper", exe);
-	cr_assert_eq(access(path, X_OK), 0, "no helper program %s", path);
-	return path;
-}
-
-/* Starts ARGV (NULL-terminated; "@" stands for the helper's path) with its
- * standard output on a pipe; ENV_KV ("NAME=value", or NULL) is added. */
-static struct proc start(const char *const *argv, const char *env_kv)
-{
-	const char *h = helper();
-	int fd[2];
-	cr_assert_eq(pipe(fd), 0);
-	pid_t pid = spawn_child();
-	cr_assert_geq(pid, 0);
-	if (pid == 0) {
-		char *args[16];
-		int i;
-		for (i = 0; argv[i] && i < 15; i++)
-			args[i] = (char *)(strcmp(argv[i], "@") == 0 ? h : argv[i]);
-		args[i] = NULL;
-		dup2(fd[1], 1);
-		close(fd[0]);
-		close(fd[1]);
-		if (env_kv)
-			putenv((char *)env_kv);
-		execvp(args[0], args);
-		_exit(127);
-	}
-	close(fd[1]);
-	return (struct proc){pid, fdopen(fd[0], "r")};
-}
-
-/* Reads the next line of P's output into BUF (bounded wait). */
-static int read_line(struct proc *p, char *buf, size_t len)
-{
-	if (!fgets(buf, (int)len, p->out))
-		return -1;
-	buf[strcspn(buf, "\n")] = 0;
-	return 0;
-}
-
-static void expect_held(struct proc *p)
-{
-	char line[64] = "";
-	cr_assert_eq(read_line(p, line, sizeof(line)), 0, "the holder said nothing");
-	cr_assert_str_eq(line, "held");
-}
-
-static void finish(struct proc *p)
-{
-	kill(p->pid, SIGKILL);
-	wait_child(p->pid);
-	fclose(p->out);
-}
-
-/* Runs ARGV to its end; returns its output (static) and checks exit 0. */
-static const char *run_out(const char *const *argv, const char *env_kv)
-{
-	static char all[4096];
-	char line[256];
-	struct proc p = start(argv, env_kv);
-	all[0] = 0;
-	while (read_line(&p, line, sizeof(line)) == 0) {
-		strncat(all, line, sizeof(all) - strlen(all) - 2);
-		strcat(all, "\n");
-	}
-	fclose(p.out);
-	cr_assert_eq(wait_child(p.pid), 0, "%s exited badly; output: %s", argv[0], all);
-	return all;
-}
-
-static vmshm_pool *attach_quiet(void)
-{
-	vmshm_pool *p;
-	char why[256] = "";
-	cr_assert_eq(vmshm_attach(tp.path, VMSHM_ATTACH_NORECLAIM, &p, why, sizeof(why)), 0, "%s",
-		     why);
-	return p;
-}
-
 struct judged {
 	int n, yes, no, unknown;
 	char why[64];
@@ -137,33 +44,18 @@ static struct judged judge_all(vmshm_pool *p)
 	return j;
 }
 
-/* Reclaims until COUNT peers are reclaimed, for up to 5 s (a killed
- * process's files close a moment after its death). */
-static int reclaim_until(vmshm_pool *p, int count)
-{
-	int n = 0;
-	for (int i = 0; i < 500 && n < count; i++) {
-		int rc = vmshm_reclaim(p);
-		cr_assert_geq(rc, 0);
-		n += rc;
-		if (n < count)
-			usleep(10000);
-	}
-	return n;
-}
-
 /* The holder of NAME is alive: kept; then killed: reclaimed, all clean. */
 static void alive_then_gone(struct proc *holder, const char *name)
 {
 	struct vmshm_objinfo info;
-	vmshm_pool *p = attach_quiet();
+	vmshm_pool *p = tp_attach_quiet();
 	cr_assert_eq(vmshm_reclaim(p), 0, "a live holder was reclaimed");
 	cr_assert_eq(tp_find(name, &info), 1, "the live holder's object is gone");
 	struct judged j = judge_all(p);
 	cr_assert_eq(j.yes, 1, "the live holder is not judged alive (%s)", j.why);
 	cr_assert_str_eq(j.why, "lock held");
-	finish(holder);
-	cr_assert_eq(reclaim_until(p, 1), 1, "the killed holder was not reclaimed");
+	proc_finish(holder);
+	cr_assert_eq(tp_reclaim_until(p, 1), 1, "the killed holder was not reclaimed");
 	cr_assert_eq(tp_find(name, &info), 0);
 	cr_assert_eq(check_pool(p, name), 0);
 	vmshm_detach(p);
@@ -175,8 +67,8 @@ Test(liveness, pid_namespace_holder, .init = tp_setup, .fini = tp_teardown, .tim
 {
 	const char *argv[] = {"unshare", "-p",         "-f", "--mount-proc", "--kill-child", "@",
 			      "hold",    "held-pidns", NULL};
-	struct proc h = start(argv, NULL);
-	expect_held(&h);
+	struct proc h = proc_start(argv, NULL);
+	proc_expect_held(&h);
 	alive_then_gone(&h, "held-pidns");
 }
 
@@ -184,8 +76,8 @@ Test(liveness, pid_namespace_without_proc, .init = tp_setup, .fini = tp_teardown
 {
 	const char *argv[] = {"unshare", "-p",   "-f",          "--kill-child",
 			      "@",       "hold", "held-noproc", NULL};
-	struct proc h = start(argv, NULL);
-	expect_held(&h);
+	struct proc h = proc_start(argv, NULL);
+	proc_expect_held(&h);
 	alive_then_gone(&h, "held-noproc");
 }
 
@@ -195,9 +87,9 @@ Test(liveness, root_holder_seen_from_pid_namespace, .init = tp_setup, .fini = tp
 	const char *hold[] = {"@", "hold", "held-root", NULL};
 	const char *judge[] = {"unshare", "-p", "-f", "--mount-proc", "@", "reclaim", NULL};
 	struct vmshm_objinfo info;
-	struct proc h = start(hold, NULL);
-	expect_held(&h);
-	const char *out = run_out(judge, NULL);
+	struct proc h = proc_start(hold, NULL);
+	proc_expect_held(&h);
+	const char *out = proc_run(judge, NULL);
 	cr_assert_neq(strstr(out, "reclaimed=0\n"), NULL, "%s", out);
 	cr_assert_neq(strstr(out, "live=1 why=lock held"), NULL, "%s", out);
 	cr_assert_eq(tp_find("held-root", &info), 1);
@@ -210,9 +102,9 @@ Test(liveness, time_namespace, .init = tp_setup, .fini = tp_teardown, .timeout =
 			      "--kill-child", "@",  "hold",       "held-time", NULL};
 	const char *judge[] = {"unshare", "-T", "--boottime", "100000",
 			       "--fork",  "@",  "reclaim",    NULL};
-	struct proc h = start(hold, NULL);
-	expect_held(&h);
-	const char *out = run_out(judge, NULL);
+	struct proc h = proc_start(hold, NULL);
+	proc_expect_held(&h);
+	const char *out = proc_run(judge, NULL);
 	cr_assert_neq(strstr(out, "reclaimed=0\n"), NULL, "%s", out);
 	alive_then_gone(&h, "held-time");
 }
@@ -228,10 +120,10 @@ Test(liveness, hidden_proc, .init = tp_setup, .fini = tp_teardown, .timeout = 60
 	snprintf(script, sizeof(script),
 		 "mount -t proc -o hidepid=invisible proc /proc && "
 		 "exec setpriv --reuid=65534 --regid=65534 --clear-groups %s reclaim",
-		 helper());
-	struct proc h = start(hold, NULL);
-	expect_held(&h);
-	const char *out = run_out(judge, NULL);
+		 helper_path());
+	struct proc h = proc_start(hold, NULL);
+	proc_expect_held(&h);
+	const char *out = proc_run(judge, NULL);
 	cr_assert_neq(strstr(out, "reclaimed=0\n"), NULL, "%s", out);
 	cr_assert_neq(strstr(out, "live=1 why=lock held"), NULL, "%s", out);
 	alive_then_gone(&h, "held-hidden");
@@ -240,8 +132,8 @@ Test(liveness, hidden_proc, .init = tp_setup, .fini = tp_teardown, .timeout = 60
 Test(liveness, main_thread_exits, .init = tp_setup, .fini = tp_teardown, .timeout = 60)
 {
 	const char *hold[] = {"@", "hold-thread-exit", "held-thread", NULL};
-	struct proc h = start(hold, NULL);
-	expect_held(&h);
+	struct proc h = proc_start(hold, NULL);
+	proc_expect_held(&h);
 	usleep(200000); /* the main thread is gone by now; a worker lives */
 	alive_then_gone(&h, "held-thread");
 }
@@ -252,15 +144,15 @@ Test(liveness, exec_ends_the_peer, .init = tp_setup, .fini = tp_teardown, .timeo
 {
 	const char *hold[] = {"@", "hold-exec", "held-exec", NULL};
 	struct vmshm_objinfo info;
-	struct proc h = start(hold, NULL);
-	expect_held(&h);
-	vmshm_pool *p = attach_quiet();
-	cr_assert_eq(reclaim_until(p, 1), 1, "a peer that exec'd was not reclaimed");
+	struct proc h = proc_start(hold, NULL);
+	proc_expect_held(&h);
+	vmshm_pool *p = tp_attach_quiet();
+	cr_assert_eq(tp_reclaim_until(p, 1), 1, "a peer that exec'd was not reclaimed");
 	cr_assert_eq(kill(h.pid, 0), 0, "the exec'd program is not running");
 	cr_assert_eq(tp_find("held-exec", &info), 0);
 	cr_assert_eq(check_pool(p, "exec"), 0);
 	vmshm_detach(p);
-	finish(&h);
+	proc_finish(&h);
 	cr_assert_eq(tp_stats().free_bytes, tp.empty.free_bytes);
 }
 
@@ -269,9 +161,9 @@ Test(liveness, exec_ends_the_peer, .init = tp_setup, .fini = tp_teardown, .timeo
 Test(liveness, fork_children_exit, .init = tp_setup, .fini = tp_teardown, .timeout = 100)
 {
 	const char *argv[] = {"@", "fork-exit", "40", NULL};
-	const char *out = run_out(argv, NULL);
+	const char *out = proc_run(argv, NULL);
 	cr_assert_str_eq(out, "hung=0 of 40\n");
-	vmshm_pool *p = attach_quiet();
+	vmshm_pool *p = tp_attach_quiet();
 	vmshm_reclaim(p);
 	cr_assert_eq(check_pool(p, "fork"), 0);
 	vmshm_detach(p);

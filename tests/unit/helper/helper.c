@@ -13,6 +13,8 @@
  *                                            thread sleeps, the main thread leaves
  *   vmshm-test-helper reclaim                attach, print "reclaimed=N", then per
  *                                            peer "peer=I live=L why=..."
+ *   vmshm-test-helper unpersist NAME         attach, drop the pool's hold on NAME
+ *                                            (vmshm rm), print "unpersist=RC"
  *   vmshm-test-helper fork-exit N            4 threads loop on RtApi calls while
  *                                            N children are forked and exit(0);
  *                                            prints "hung=H of N"
@@ -75,6 +77,19 @@ static int do_reclaim(void)
 	}
 	printf("reclaimed=%d\n", vmshm_reclaim(p));
 	vmshm_peers(p, print_peer, NULL);
+	vmshm_detach(p);
+	return 0;
+}
+
+static int do_unpersist(const char *name)
+{
+	vmshm_pool *p;
+	char why[256] = "";
+	if (vmshm_attach(NULL, VMSHM_ATTACH_NORECLAIM, &p, why, sizeof(why)) < 0) {
+		fprintf(stderr, "helper: attach: %s\n", why);
+		return 1;
+	}
+	printf("unpersist=%d\n", vmshm_unpersist(p, name));
 	vmshm_detach(p);
 	return 0;
 }
@@ -142,6 +157,8 @@ int main(int argc, char **argv)
 	}
 	if (strcmp(argv[1], "fork-exit") == 0)
 		return do_fork_exit(atoi(argv[2]));
+	if (strcmp(argv[1], "unpersist") == 0)
+		return do_unpersist(argv[2]);
 	if (strcmp(argv[1], "open-write-exit") == 0) {
 		h = RtOpenSharedMemoryA(SHM_MAP_ALL_ACCESS, FALSE, argv[2], &loc);
 		if (!h || GetLastError() != 0) {
