@@ -24,5 +24,6 @@ TestSuite(procs, .timeout = SUITE_TIMEOUT);
 TestSuite(query, .timeout = SUITE_TIMEOUT);
 TestSuite(races, .timeout = SUITE_TIMEOUT);
 TestSuite(reclaim, .timeout = SUITE_TIMEOUT);
+TestSuite(space, .timeout = SUITE_TIMEOUT);
 TestSuite(stale, .timeout = SUITE_TIMEOUT);
 TestSuite(threads, .timeout = SUITE_TIMEOUT);
