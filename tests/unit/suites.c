@@ -8,6 +8,7 @@
 
 #define SUITE_TIMEOUT 120
 
+TestSuite(check, .timeout = SUITE_TIMEOUT);
 TestSuite(close, .timeout = SUITE_TIMEOUT);
 TestSuite(corrupt, .timeout = SUITE_TIMEOUT);
 TestSuite(crash, .timeout = SUITE_TIMEOUT);
