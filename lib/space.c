@@ -18,7 +18,7 @@
 #include "internal.h"
 
 /* Searches in one call to space_alloc, whatever happens. */
-#define SEARCH_MAX 1024
+#define SEARCH_MAX 64
 /* Times one search looks again at a page that changed under it. */
 #define RELOOK_MAX 16
 
