@@ -15,3 +15,17 @@ bench-shm: $(BENCH_BIN)
 	$(BENCH_BIN) $(BENCH_ARGS)
 
 BENCH_STEPS += bench-shm
+
+# `vmshm check` on 2^17 and 2^20 slots (bench/check_bench.c): the time of
+# one check of a well-filled directory, a figure for issue 8 (item 14).
+CHECK_BENCH_BIN := $(BUILD)/bench/check_bench
+
+$(CHECK_BENCH_BIN): bench/check_bench.c $(LIBA) $(LIB_HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -o $@ bench/check_bench.c $(LIBA) -lpciaccess -lpthread
+
+.PHONY: bench-check
+bench-check: $(CHECK_BENCH_BIN)
+	$(CHECK_BENCH_BIN)
+
+BENCH_STEPS += bench-check

@@ -8,6 +8,7 @@
 
 #define SUITE_TIMEOUT 120
 
+TestSuite(check, .timeout = SUITE_TIMEOUT);
 TestSuite(close, .timeout = SUITE_TIMEOUT);
 TestSuite(corrupt, .timeout = SUITE_TIMEOUT);
 TestSuite(crash, .timeout = SUITE_TIMEOUT);
@@ -26,5 +27,6 @@ TestSuite(procs, .timeout = SUITE_TIMEOUT);
 TestSuite(query, .timeout = SUITE_TIMEOUT);
 TestSuite(races, .timeout = SUITE_TIMEOUT);
 TestSuite(reclaim, .timeout = SUITE_TIMEOUT);
+TestSuite(space, .timeout = SUITE_TIMEOUT);
 TestSuite(stale, .timeout = SUITE_TIMEOUT);
 TestSuite(threads, .timeout = SUITE_TIMEOUT);
