@@ -1,6 +1,7 @@
 # vmshm - top-level build. `make` builds libvmshm and the vmshm CLI into build/;
 # `make test` runs every test; `make demo` runs the two-guest demo; `make bench`
-# runs the benchmarks. Each folder adds its own rules through a build.mk.
+# runs the benchmarks; `make soak` the long crash soak (not in `make test`).
+# Each folder adds its own rules through a build.mk.
 
 CC ?= cc
 PREFIX ?= /usr/local
@@ -73,6 +74,7 @@ install: lib $(BUILD)/vmshm.pc $(INSTALL_EXTRA)
 TEST_STEPS :=
 BENCH_STEPS :=
 -include tests/build.mk
+-include tests/soak/build.mk
 -include host-tool/build.mk
 -include bench/build.mk
 -include vm-images/build.mk

@@ -193,6 +193,19 @@ int check_pool(vmshm_pool *p, const char *who)
 	return vmshm_check(p, print_fault, (void *)who);
 }
 
+void assert_pool_empty(vmshm_pool *p, uint32_t peers, const char *who)
+{
+	struct vmshm_stats st;
+
+	cr_assert_eq(vmshm_stats(p, &st), 0, "%s: vmshm_stats", who);
+	cr_assert_eq(st.objects, 0, "%s: %u objects left", who, st.objects);
+	cr_assert_eq(st.peers, peers, "%s: %u peers, expected %u", who, st.peers, peers);
+	cr_assert_eq(st.free_bytes, tp.empty.free_bytes, "%s: %lld bytes not returned", who,
+		     (long long)(tp.empty.free_bytes - st.free_bytes));
+	cr_assert_eq(st.largest_free, tp.empty.largest_free, "%s: free space not coalesced", who);
+	cr_assert_eq(check_pool(p, who), 0, "%s: faults", who);
+}
+
 int tp_check(const char *who)
 {
 	vmshm_pool *p = observer();

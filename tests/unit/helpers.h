@@ -76,6 +76,9 @@ uint32_t tp_objects(void);
  * with the prefix WHO. Returns the number of faults (< 0 on error). */
 int tp_check(const char *who);
 int check_pool(vmshm_pool *p, const char *who);
+/* Fails the test (WHO in the message) unless the pool P is as it was made:
+ * no object, PEERS peer entries, all the space free in one run, no fault. */
+void assert_pool_empty(vmshm_pool *p, uint32_t peers, const char *who);
 
 /* The peer indices (bit mask) of peers whose pid is PID. */
 uint64_t tp_peer_mask(pid_t pid);
