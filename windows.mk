@@ -8,7 +8,7 @@ WIN_CC ?= x86_64-w64-mingw32-gcc
 WIN_BUILD := $(BUILD)/win
 # The same flags as the Linux build; the DLL's objects export RtApi.h's calls.
 WIN_CFLAGS = $(ALL_CFLAGS) -DVMSHM_BUILDING_DLL
-WIN_LIBS := -static-libgcc -lsetupapi -lbcrypt -ladvapi32
+WIN_LIBS := -static-libgcc -lsetupapi -lbcrypt -ladvapi32 -lshell32 -lole32 -luuid
 
 WIN_LIB_SRCS := $(LIB_COMMON) $(LIB_WIN)
 WIN_LIB_OBJS := $(patsubst %.c,$(WIN_BUILD)/obj/%.o,$(WIN_LIB_SRCS))
@@ -16,7 +16,8 @@ WIN_DLL := $(WIN_BUILD)/RtApi.dll
 WIN_IMPLIB := $(WIN_BUILD)/libRtApi.dll.a
 WIN_DEF := $(WIN_BUILD)/RtApi.def
 WIN_TEST_EXES := $(WIN_BUILD)/rtapi_test.exe $(WIN_BUILD)/xos.exe $(WIN_BUILD)/ivshmem_test.exe \
-	$(WIN_BUILD)/ivorder_test.exe $(WIN_BUILD)/hostile_test.exe $(WIN_BUILD)/ivdrv_test.exe
+	$(WIN_BUILD)/ivorder_test.exe $(WIN_BUILD)/hostile_test.exe $(WIN_BUILD)/ivdrv_test.exe \
+	$(WIN_BUILD)/plat_test.exe
 # The Linux half of the cross-OS test: the same xos.c, linked to libvmshm.a.
 WIN_XOS_LINUX := $(WIN_BUILD)/xos-linux
 

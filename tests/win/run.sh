@@ -79,6 +79,9 @@ tally ivorder_test "$run/ivorder.log" $?
 mkdir -p "$run/ivdrv"
 timeout 120 wine "$W/ivdrv_test.exe" "$(winpath "$run/ivdrv")" >"$run/ivdrv.log" 2>&1 </dev/null
 tally ivdrv_test "$run/ivdrv.log" $?
+mkdir -p "$run/plat"
+timeout 120 wine "$W/plat_test.exe" "$(winpath "$run/plat")" >"$run/plat.log" 2>&1 </dev/null
+tally plat_test "$run/plat.log" $?
 timeout 300 wine "$W/hostile_test.exe" "$(winpath "$run")" >"$run/hostile.log" 2>&1 </dev/null
 tally hostile_test "$run/hostile.log" $?
 
