@@ -280,25 +280,23 @@ static int ivdev_list(struct ivdev **out, char *why, size_t whylen)
 	return n;
 }
 
-/* The reason given when there is no device to use. */
+/* The reason given when there is no device to use: it names the fix (and
+ * fits the 256 bytes that callers give a reason). */
 static void no_device_why(const char *spec, char *why, size_t whylen)
 {
 	int bare = ivdev_driverless();
 
 	if (bare > 0)
-		be_why(
-		    why, whylen,
-		    "%s: no ivshmem device with a driver: %d ivshmem PCI device%s (1af4:1110) %s "
-		    "no driver; install the IVSHMEM driver of virtio-win (without it the device "
-		    "shows in Device Manager as \"PCI standard RAM Controller\")",
-		    spec, bare, bare == 1 ? "" : "s", bare == 1 ? "has" : "have");
+		be_why(why, whylen,
+		       "%s: %d ivshmem PCI device%s (1af4:1110) with no active driver interface: "
+		       "install virtio-win's IVSHMEM driver (without it the device shows as \"PCI "
+		       "standard RAM Controller\") or enable the device",
+		       spec, bare, bare == 1 ? "" : "s");
 	else
 		be_why(why, whylen,
-		       "%s: no ivshmem device in this system (no device offers the "
-		       "interface " IVSHMEM_GUID_TEXT
-		       " of virtio-win's IVSHMEM driver; an ivshmem device "
-		       "without that driver shows in Device Manager as \"PCI standard RAM "
-		       "Controller\")",
+		       "%s: no ivshmem device (no interface " IVSHMEM_GUID_TEXT
+		       "): install virtio-win's IVSHMEM driver (without it the device shows as "
+		       "\"PCI standard RAM Controller\")",
 		       spec);
 }
 
@@ -366,7 +364,6 @@ static int map_error(const char *spec, const char *step, DWORD e, char *why, siz
 {
 	switch (e) {
 	case ERROR_DEVICE_ALREADY_ATTACHED:
-	case ERROR_MR_MID_NOT_FOUND:
 	case ERROR_BUSY:
 	case ERROR_SHARING_VIOLATION:
 		be_why(why, whylen,
@@ -445,6 +442,8 @@ static int map_device(const WCHAR *path, const char *spec, int events, struct iv
 			 &got)) {
 		e = GetLastError();
 		drv_close(im->dev);
+		if (e == ERROR_MR_MID_NOT_FOUND)
+			e = ERROR_DEVICE_ALREADY_ATTACHED; /* the same refusal */
 		return map_error(spec, "IOCTL_IVSHMEM_REQUEST_MMAP", e, why, whylen);
 	}
 	if (!mm.ptr || mm.size < VMSHM_MIN_POOL_SIZE || mm.size > size) {
