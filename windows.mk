@@ -8,7 +8,7 @@ WIN_CC ?= x86_64-w64-mingw32-gcc
 WIN_BUILD := $(BUILD)/win
 # The same flags as the Linux build; the DLL's objects export RtApi.h's calls.
 WIN_CFLAGS = $(ALL_CFLAGS) -DVMSHM_BUILDING_DLL
-WIN_LIBS := -static-libgcc -lsetupapi -lbcrypt -ladvapi32
+WIN_LIBS := -static-libgcc -lsetupapi -lbcrypt -ladvapi32 -lshell32 -lole32 -luuid
 
 WIN_LIB_SRCS := $(LIB_COMMON) $(LIB_WIN)
 WIN_LIB_OBJS := $(patsubst %.c,$(WIN_BUILD)/obj/%.o,$(WIN_LIB_SRCS))
@@ -16,7 +16,8 @@ WIN_DLL := $(WIN_BUILD)/RtApi.dll
 WIN_IMPLIB := $(WIN_BUILD)/libRtApi.dll.a
 WIN_DEF := $(WIN_BUILD)/RtApi.def
 WIN_TEST_EXES := $(WIN_BUILD)/rtapi_test.exe $(WIN_BUILD)/xos.exe $(WIN_BUILD)/ivshmem_test.exe \
-	$(WIN_BUILD)/ivorder_test.exe $(WIN_BUILD)/hostile_test.exe
+	$(WIN_BUILD)/ivorder_test.exe $(WIN_BUILD)/hostile_test.exe $(WIN_BUILD)/ivdrv_test.exe \
+	$(WIN_BUILD)/plat_test.exe
 # The Linux half of the cross-OS test: the same xos.c, linked to libvmshm.a.
 WIN_XOS_LINUX := $(WIN_BUILD)/xos-linux
 
@@ -40,9 +41,17 @@ $(WIN_DLL) $(WIN_IMPLIB) &: $(WIN_LIB_OBJS) $(WIN_DEF)
 	$(WIN_CC) -shared -o $(WIN_DLL) $(WIN_LIB_OBJS) $(WIN_DEF) \
 		-Wl,--out-implib,$(WIN_IMPLIB) $(WIN_LIBS)
 
-$(WIN_BUILD)/%.exe: tests/win/%.c tests/win/check.h $(WIN_IMPLIB) $(LIB_HDRS) $(LIB_WIN)
+$(WIN_BUILD)/%.exe: tests/win/%.c tests/win/check.h tests/win/spawn.h $(WIN_IMPLIB) $(LIB_HDRS) $(LIB_WIN)
 	@mkdir -p $(dir $@)
 	$(WIN_CC) $(ALL_CFLAGS) -Itests/win -o $@ $< $(WIN_IMPLIB) $(WIN_LIBS)
+
+# The ivshmem backend over a fake driver: the library's objects but that
+# backend's, which the test compiles in with IVSHMEM_FAKE_DRIVER.
+$(WIN_BUILD)/ivdrv_test.exe: tests/win/ivdrv_test.c tests/win/check.h tests/win/spawn.h $(WIN_LIB_OBJS) $(LIB_HDRS) \
+		lib/backends/ivshmem_win32.c
+	@mkdir -p $(dir $@)
+	$(WIN_CC) $(WIN_CFLAGS) -Itests/win -o $@ $< \
+		$(filter-out %/ivshmem_win32.o,$(WIN_LIB_OBJS)) $(WIN_LIBS)
 
 $(WIN_XOS_LINUX): tests/win/xos.c tests/win/check.h $(LIBA) $(LIB_HDRS)
 	@mkdir -p $(dir $@)

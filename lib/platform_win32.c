@@ -4,12 +4,15 @@
  * Identity of a process: its pid and its creation FILETIME, plus the boot
  * identity of this Windows instance. The boot identity is a hash of the boot
  * time (from NtQuerySystemInformation, else now - GetTickCount64 rounded to
- * seconds), the MachineGuid and the computer name, shaped as a UUID of
- * version 8: a Linux boot id (/proc/sys/kernel/random/boot_id) is always a
- * version 4 UUID, so the two can never be equal.
+ * seconds), the MachineGuid, the computer name and a random value made once
+ * per boot (boot_nonce: VMs cloned from one snapshot share the other three),
+ * shaped as a UUID of version 8: a Linux boot id
+ * (/proc/sys/kernel/random/boot_id) is always a version 4 UUID, so the two
+ * can never be equal.
  */
 #include <windows.h>
 #include <bcrypt.h>
+#include <shlobj.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -72,12 +75,119 @@ static uint64_t boot_filetime(void)
 	return (t + 5000000ull) / 10000000ull * 10000000ull;
 }
 
+/*
+ * The random part of the boot identity: 16 bytes that the first process of
+ * this boot to need them makes, kept in DIR\boot-<boot time, 16 hex digits>
+ * (DIR: ProgramData\vmshm, where every user may create files and read
+ * them). 0, or -1 when the file can neither be made nor read.
+ *
+ * Why it is sound. Every process of one boot computes the same boot time,
+ * hence the same file name; the file is made whole under a temporary name
+ * and moved to its name without replacing, which only one process can do:
+ * everyone reads the one value the winner wrote. A new boot has a new boot
+ * time, hence a new file and a new random value, and the files of earlier
+ * boots are deleted when it is made. A clone of a running VM has the same
+ * boot time, but it makes its own file at its first attach, so clones differ
+ * (unless the snapshot was taken after a vmshm process of that boot had
+ * made the file: it is then on every clone's disk; delete DIR\boot-* in the
+ * template or reboot the clones). A named kernel object would not do: it
+ * lives only while a process holds it, so after the last vmshm process died
+ * (when reclaim is needed most) the next one would get a new identity and
+ * could no longer judge it. Volatile registry keys last exactly a boot but
+ * only administrators may create them under HKLM. If the boot time moves
+ * (the clock is stepped), later processes use another file: they see
+ * earlier processes as unknown, never as dead.
+ */
+static int boot_nonce_in(const WCHAR *dir, uint64_t boot, uint8_t out[16])
+{
+	WCHAR path[MAX_PATH], tmp[MAX_PATH + 32], pat[MAX_PATH];
+	WIN32_FIND_DATAW fd;
+	HANDLE f, find;
+	DWORD n = 0;
+	int made = 0;
+
+	CreateDirectoryW(dir, NULL); /* may exist */
+	if (swprintf(path, MAX_PATH, L"%ls\\boot-%016llx", dir, (unsigned long long)boot) < 0)
+		return -1;
+	for (int tries = 0; tries < 50; tries++) {
+		f = CreateFileW(path, GENERIC_READ, FILE_SHARE_READ | FILE_SHARE_DELETE, NULL,
+				OPEN_EXISTING, 0, NULL);
+		if (f != INVALID_HANDLE_VALUE) {
+			if (!ReadFile(f, out, 16, &n, NULL))
+				n = 0;
+			CloseHandle(f);
+			if (n == 16)
+				break;
+		} else if (!made) {
+			/* None yet: make one whole, then give it its name. */
+			made = 1;
+			swprintf(tmp, MAX_PATH + 32, L"%ls.%lu.%lu", path,
+				 (unsigned long)GetCurrentProcessId(),
+				 (unsigned long)GetCurrentThreadId());
+			f = CreateFileW(tmp, GENERIC_WRITE, 0, NULL, CREATE_ALWAYS, 0, NULL);
+			if (f == INVALID_HANDLE_VALUE)
+				return -1;
+			plat_random(out, 16);
+			if (!WriteFile(f, out, 16, &n, NULL) || n != 16 || !FlushFileBuffers(f)) {
+				CloseHandle(f);
+				DeleteFileW(tmp);
+				return -1;
+			}
+			CloseHandle(f);
+			if (MoveFileExW(tmp, path, MOVEFILE_WRITE_THROUGH)) {
+				n = 16;
+				break;
+			}
+			DeleteFileW(tmp); /* another process named its file first */
+			continue;
+		}
+		n = 0;
+		Sleep(1); /* a file being moved into place */
+	}
+	if (n != 16)
+		return -1;
+	if (made) {
+		/* This process made the file of this boot: the files of
+		 * earlier boots (and leftovers of creators that died) go. */
+		swprintf(pat, MAX_PATH, L"%ls\\boot-*", dir);
+		find = FindFirstFileW(pat, &fd);
+		if (find != INVALID_HANDLE_VALUE) {
+			do {
+				WCHAR old[MAX_PATH];
+
+				if (wcsncmp(fd.cFileName, path + wcslen(dir) + 1, 21) == 0)
+					continue; /* this boot's, or one being made */
+				swprintf(old, MAX_PATH, L"%ls\\%ls", dir, fd.cFileName);
+				DeleteFileW(old);
+			} while (FindNextFileW(find, &fd));
+			FindClose(find);
+		}
+	}
+	return 0;
+}
+
+/* boot_nonce_in ProgramData\vmshm. */
+static int boot_nonce(uint64_t boot, uint8_t out[16])
+{
+	WCHAR *data = NULL, dir[MAX_PATH];
+	int ok;
+
+	if (SHGetKnownFolderPath(&FOLDERID_ProgramData, 0, NULL, &data) != S_OK) {
+		CoTaskMemFree(data);
+		return -1;
+	}
+	ok = swprintf(dir, MAX_PATH, L"%ls\\vmshm", data) > 0;
+	CoTaskMemFree(data);
+	return ok ? boot_nonce_in(dir, boot, out) : -1;
+}
+
 static void make_boot_id(uint8_t out[16])
 {
 	uint64_t boot = boot_filetime();
 	WCHAR guid[64], host[MAX_COMPUTERNAME_LENGTH + 1];
 	DWORD len = sizeof guid, hlen = MAX_COMPUTERNAME_LENGTH + 1;
 	uint64_t a = 0xcbf29ce484222325ull, b = 0x84222325cbf29ce4ull;
+	uint8_t nonce[16];
 
 	memset(guid, 0, sizeof guid);
 	if (RegGetValueW(HKEY_LOCAL_MACHINE, L"SOFTWARE\\Microsoft\\Cryptography", L"MachineGuid",
@@ -86,11 +196,17 @@ static void make_boot_id(uint8_t out[16])
 	memset(host, 0, sizeof host);
 	if (!GetComputerNameW(host, &hlen))
 		memset(host, 0, sizeof host);
+	/* Without the file this process's identity is its own: no other
+	 * process judges its pid, and it judges none (all unknown). */
+	if (boot_nonce(boot, nonce) != 0)
+		plat_random(nonce, sizeof nonce);
 
 	a = fnv1a(a, "vmshm-windows-boot", 18);
 	a = fnv1a(a, &boot, sizeof boot);
 	a = fnv1a(a, guid, sizeof guid);
 	a = fnv1a(a, host, sizeof host);
+	a = fnv1a(a, nonce, sizeof nonce);
+	b = fnv1a(b, nonce, sizeof nonce);
 	b = fnv1a(b, host, sizeof host);
 	b = fnv1a(b, guid, sizeof guid);
 	b = fnv1a(b, &boot, sizeof boot);
@@ -161,6 +277,15 @@ int plat_identity(struct plat_ident *id)
 	return 0;
 }
 
+/* What a failed OpenProcess says: only "no such process"
+ * (ERROR_INVALID_PARAMETER) is a NO. Access denied means some process has
+ * the pid, but not that it is ours (its creation time cannot be read); any
+ * other failure is doubt. When in doubt, never NO. */
+static int open_failure_liveness(DWORD err)
+{
+	return err == ERROR_INVALID_PARAMETER ? VMSHM_LIVE_NO : VMSHM_LIVE_UNKNOWN;
+}
+
 static int process_liveness(struct plat_ident me, uint64_t pid, uint64_t start_time)
 {
 	FILETIME create, exit_t, kernel, user;
@@ -175,12 +300,8 @@ static int process_liveness(struct plat_ident me, uint64_t pid, uint64_t start_t
 	h = OpenProcess(PROCESS_QUERY_LIMITED_INFORMATION | SYNCHRONIZE, FALSE, (DWORD)pid);
 	if (!h)
 		h = OpenProcess(PROCESS_QUERY_LIMITED_INFORMATION, FALSE, (DWORD)pid);
-	if (!h) {
-		/* No such process; a process we may not look at still exists. */
-		if (GetLastError() == ERROR_ACCESS_DENIED)
-			return VMSHM_LIVE_YES;
-		return VMSHM_LIVE_NO;
-	}
+	if (!h)
+		return open_failure_liveness(GetLastError());
 	live = VMSHM_LIVE_YES;
 	if (!GetProcessTimes(h, &create, &exit_t, &kernel, &user))
 		live = VMSHM_LIVE_UNKNOWN;

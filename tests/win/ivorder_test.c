@@ -2,13 +2,15 @@
  * ivorder_test.c - white-box checks of the ivshmem:N backend that need no
  * device: how specs are parsed and claimed, and the order of devices (PCI
  * bus, then address, then enumeration order) that decides which device is
- * ivshmem:0. Compiles the backend's source into this program.
+ * ivshmem:0. Compiles the backend's source (and the platform layer it
+ * uses, which the DLL does not export) into this program.
  *
  * Ends with "N passed, M failed".
  */
 #include <stdarg.h>
 
 #include "backends/ivshmem_win32.c"
+#include "platform_win32.c"
 
 #include "check.h"
 

@@ -48,6 +48,8 @@ int main(int argc, char **argv)
 	 * driver's interface. */
 	attach_fails("ivshmem:0", VMSHM_ENOPOOL, "no ivshmem device");
 	attach_fails("ivshmem:0", VMSHM_ENOPOOL, "{df576976-569d-4672-95a0-f57e4ea0b210}");
+	attach_fails("ivshmem:0", VMSHM_ENOPOOL, "install virtio-win's IVSHMEM driver");
+	attach_fails("ivshmem:0", VMSHM_ENOPOOL, "\"PCI standard RAM Controller\"");
 	attach_fails("ivshmem:3", VMSHM_ENOPOOL, "no ivshmem device");
 	/* Bad device indices. */
 	attach_fails("ivshmem:", VMSHM_EINVAL, "ivshmem:N");

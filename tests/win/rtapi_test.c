@@ -18,6 +18,7 @@
 #include "RtApi.h"
 #include "vmshm.h"
 #include "check.h"
+#include "spawn.h"
 
 #define KB 1024u
 
@@ -81,33 +82,7 @@ static int in_directory(const char *name)
 	return f.found;
 }
 
-/* Starts this program again with ARGS; returns its process handle. */
-static HANDLE spawn(const char *args)
-{
-	WCHAR exe[MAX_PATH], cmd[2 * MAX_PATH];
-	STARTUPINFOW si;
-	PROCESS_INFORMATION pi;
-	DWORD n = GetModuleFileNameW(NULL, exe, MAX_PATH);
-	size_t o = 0;
-
-	if (n == 0 || n >= MAX_PATH)
-		return NULL;
-	cmd[o++] = L'"';
-	for (DWORD i = 0; i < n; i++)
-		cmd[o++] = exe[i];
-	cmd[o++] = L'"';
-	cmd[o++] = L' ';
-	for (const char *a = args; *a && o < 2 * MAX_PATH - 1; a++)
-		cmd[o++] = (WCHAR)(unsigned char)*a;
-	cmd[o] = 0;
-	memset(&si, 0, sizeof si);
-	si.cb = sizeof si;
-	if (!CreateProcessW(exe, cmd, NULL, NULL, TRUE, 0, NULL, NULL, &si, &pi))
-		return NULL;
-	CloseHandle(pi.hThread);
-	return pi.hProcess;
-}
-
+/* Waits for a helper process; its exit status (0xdead: none). */
 static DWORD wait_exit(HANDLE h)
 {
 	DWORD code = 0xdead;

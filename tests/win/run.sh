@@ -70,11 +70,18 @@ timeout 300 wine "$W/ivshmem_test.exe" "$(winpath "$run")" >"$run/warmup.log" 2>
 t1=$(date +%s)
 echo "wine: prefix and wineserver ready in $((t1 - t0)) s"
 
-# (c) the ivshmem backend's discovery and error paths, no pool set.
+# (c) the ivshmem backend's discovery and error paths, no pool set, and the
+# backend over a stand-in for the driver.
 timeout 120 wine "$W/ivshmem_test.exe" "$(winpath "$run")" >"$run/ivshmem.log" 2>&1 </dev/null
 tally ivshmem_test "$run/ivshmem.log" $?
 timeout 60 wine "$W/ivorder_test.exe" >"$run/ivorder.log" 2>&1 </dev/null
 tally ivorder_test "$run/ivorder.log" $?
+mkdir -p "$run/ivdrv"
+timeout 120 wine "$W/ivdrv_test.exe" "$(winpath "$run/ivdrv")" >"$run/ivdrv.log" 2>&1 </dev/null
+tally ivdrv_test "$run/ivdrv.log" $?
+mkdir -p "$run/plat"
+timeout 120 wine "$W/plat_test.exe" "$(winpath "$run/plat")" >"$run/plat.log" 2>&1 </dev/null
+tally plat_test "$run/plat.log" $?
 timeout 300 wine "$W/hostile_test.exe" "$(winpath "$run")" >"$run/hostile.log" 2>&1 </dev/null
 tally hostile_test "$run/hostile.log" $?
 
