@@ -106,7 +106,8 @@ static void check_peers(const vmshm_pool *p, struct ck *c, uint64_t *live_bits)
 			      i);
 		if (gone && st == VMSHM_PEER_FENCED)
 			fault(c, VMSHM_FAULT_PEER_DEAD, i,
-			      "peer %u: fenced, and now gone (run 'vmshm gc' to free the entry)", i);
+			      "peer %u: fenced, and now gone (run 'vmshm gc' to free the entry)",
+			      i);
 		if (st == VMSHM_PEER_RECLAIMING && peer_reclaimer_gone(p, w))
 			fault(c, VMSHM_FAULT_STUCK, i,
 			      "peer %u: its reclaim was abandoned midway (run 'vmshm gc')", i);
@@ -300,7 +301,7 @@ static void check_page(struct ck *c, uint64_t pg)
 	if (!o)
 		return;
 	uint32_t s = OW_SLOT(o);
-	if (s >= L->slot_count) {
+	if (s >= L->slot_count || (o >> 56) != 0) {
 		fault(c, VMSHM_FAULT_PAGE_LEAK, (uint32_t)pg,
 		      "page %llu: owner word names slot %u of %u", (unsigned long long)pg, s,
 		      L->slot_count);

@@ -291,13 +291,18 @@ static int settle(const struct fmt_layout *L, const struct dir_name *n, uint32_t
 		  uint32_t i)
 {
 	uint32_t tag = fmt_tag(n->hash);
-	uint64_t maxp = probe_bound(L, home);
+	/* A Dekker pattern: our claim (a store) must be ordered before the
+	 * reads of the other claims, and theirs before their reads of ours:
+	 * the claim CAS and these reads are all sequentially consistent. */
+	uint64_t maxp = atomic_load_explicit(&fmt_slot(L, home)->maxprobe, memory_order_seq_cst);
+	if (maxp > L->slot_mask)
+		maxp = L->slot_mask;
 	for (uint64_t d2 = 0; d2 <= maxp; d2++) {
 		uint32_t j = (uint32_t)((home + d2) & L->slot_mask);
 		if (j == i)
 			continue;
 		struct fmt_slot *sj = fmt_slot(L, j);
-		uint64_t w2 = LD(&sj->state);
+		uint64_t w2 = atomic_load_explicit(&sj->state, memory_order_seq_cst);
 		while (SW_TAG(w2) == tag) {
 			int st = SW_STATE(w2);
 			if (st == VMSHM_OBJ_LIVE) {

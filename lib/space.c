@@ -166,7 +166,7 @@ uint64_t space_sweep(const struct fmt_layout *L)
 			continue;
 		uint32_t slot = OW_SLOT(o);
 		int stale = 0;
-		if (slot >= L->slot_count) {
+		if (slot >= L->slot_count || (o >> 56) != 0) { /* bits 56-63: reserved */
 			stale = 1;
 		} else {
 			uint64_t w = LD(&fmt_slot(L, slot)->state);

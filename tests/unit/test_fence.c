@@ -141,7 +141,7 @@ Test(fence, fenced_creator_resumes, .init = tp_setup, .fini = tp_teardown, .time
 
 	vmshm_ref c = keep(t, "contested", 11);
 	vmshm_ref o[4];
-	char name[16];
+	char name[32];
 	for (int i = 0; i < 4; i++) {
 		snprintf(name, sizeof(name), "other-%d", i);
 		o[i] = keep(t, name, 20u + (uint32_t)i);
@@ -244,7 +244,7 @@ Test(fence, full_table_of_gone_peers, .init = tp_setup, .fini = tp_teardown, .ti
 		if (pid == 0) {
 			vmshm_pool *p;
 			vmshm_ref r;
-			char name[16];
+			char name[32];
 			snprintf(name, sizeof(name), "gone-%d", i);
 			if (vmshm_attach(tp.path, VMSHM_ATTACH_NORECLAIM, &p, NULL, 0) < 0 ||
 			    vmshm_create(p, VMSHM_TYPE_SHM, name, 4096, PAGE_READWRITE, 0, &r) < 0)

@@ -699,8 +699,12 @@ static int run_side(void)
 			CHECK(r <= 0, "reclaim without force took a peer Linux cannot judge: %d",
 			      r);
 			CHECK(in_directory("xos-crash-2", NULL), "xos-crash-2 died without force");
-			r = vmshm_reclaim_peer(p2, pi.index, 1);
-			CHECK(r == 1, "forced reclaim of the dead Windows peer: %d, want 1", r);
+			/* The operator's word: Linux cannot prove it gone, so it is
+			 * fenced (its references dropped), then released. */
+			r = vmshm_reclaim_peer(p2, pi.index, VMSHM_RECLAIM_FENCE);
+			CHECK(r == 2, "fence of the dead Windows peer: %d, want 2", r);
+			r = vmshm_reclaim_peer(p2, pi.index, VMSHM_RECLAIM_RELEASE);
+			CHECK(r == 1, "release of the fenced Windows peer: %d, want 1", r);
 			vmshm_detach(p2);
 		}
 		CHECK(!in_directory("xos-crash-2", NULL),
