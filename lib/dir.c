@@ -463,27 +463,34 @@ int dir_create(vmshm_pool *p, int type, const struct dir_name *n, uint64_t size,
 	}
 }
 
-int dir_open(vmshm_pool *p, int type, const struct dir_name *n, vmshm_ref *out)
+/* Finds the LIVE object named N and joins it (any type; STOP names a test
+ * stop point between the two). Returns its slot, and its word in *W, or
+ * VMSHM_ENOENT or another error. */
+static int64_t find_join(vmshm_pool *p, const struct dir_name *n, uint64_t *w, const char *stop)
 {
-	const struct fmt_layout *L = &p->L;
 	for (;;) {
-		uint64_t w;
 		int64_t busy;
-		int64_t i = chain_find(L, n, &w, &busy);
+		int64_t i = chain_find(&p->L, n, w, &busy);
 		if (i < 0)
 			return VMSHM_ENOENT; /* one being created is not there yet */
-		if (SW_TYPE(w) != type)
-			return VMSHM_ETYPE;
-		int rc = join(p, (uint32_t)i, w);
-		if (rc == RETRY)
-			continue;
-		if (rc < 0)
-			return rc;
-		rc = fill_ref(L, (uint32_t)i, w, out);
-		if (rc < 0)
-			unjoin(p, (uint32_t)i);
-		return rc;
+		if (stop)
+			test_stop_point(stop);
+		int rc = join(p, (uint32_t)i, *w);
+		if (rc != RETRY)
+			return rc < 0 ? rc : i;
 	}
+}
+
+int dir_open(vmshm_pool *p, int type, const struct dir_name *n, vmshm_ref *out)
+{
+	uint64_t w;
+	int64_t i = find_join(p, n, &w, NULL);
+	if (i < 0)
+		return (int)i;
+	int rc = SW_TYPE(w) != type ? VMSHM_ETYPE : fill_ref(&p->L, (uint32_t)i, w, out);
+	if (rc < 0)
+		unjoin(p, (uint32_t)i);
+	return rc;
 }
 
 int dir_close(vmshm_pool *p, const vmshm_ref *ref)
@@ -500,24 +507,13 @@ int dir_close(vmshm_pool *p, const vmshm_ref *ref)
  * that object's, never a later object's in the same slot. */
 int dir_unpersist(vmshm_pool *p, const struct dir_name *n)
 {
-	const struct fmt_layout *L = &p->L;
-	for (;;) {
-		uint64_t w;
-		int64_t busy;
-		int64_t i = chain_find(L, n, &w, &busy);
-		if (i < 0)
-			return VMSHM_ENOENT;
-		uint32_t s = (uint32_t)i;
-		test_stop_point("unpersist");
-		int rc = join(p, s, w);
-		if (rc == RETRY)
-			continue;
-		if (rc < 0)
-			return rc;
-		uint64_t old = atomic_fetch_and(&fmt_slot(L, s)->holders, ~(uint64_t)1);
-		unjoin(p, s); /* destroys it if the pool's hold was the last other */
-		return (old & 1) ? 0 : VMSHM_ENOENT;
-	}
+	uint64_t w;
+	int64_t i = find_join(p, n, &w, "unpersist");
+	if (i < 0)
+		return (int)i;
+	uint64_t old = atomic_fetch_and(&fmt_slot(&p->L, (uint32_t)i)->holders, ~(uint64_t)1);
+	unjoin(p, (uint32_t)i); /* destroys it if the pool's hold was the last other */
+	return (old & 1) ? 0 : VMSHM_ENOENT;
 }
 
 void dir_detach(vmshm_pool *p)

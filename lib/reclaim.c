@@ -248,6 +248,9 @@ int vmshm_reclaim_vm(vmshm_pool *p, const uint8_t *boot_id, int32_t ivposition)
 			continue;
 		if (!vm_match(p, i, w, boot_id, ivposition))
 			continue;
+		/* A fencer at work may still be writing under index I. */
+		if (st == VMSHM_PEER_FENCED && PW_RECLAIMER(w) && !peer_reclaimer_gone(p, w))
+			continue;
 		/* A peer this process sees alive is not of a VM that is gone:
 		 * the caller named the wrong VM (this one, say). */
 		if (peer_judge(p, i, w, NULL, 0) == VMSHM_LIVE_YES)

@@ -162,20 +162,29 @@ Test(fence, fenced_creator_resumes, .init = tp_setup, .fini = tp_teardown, .time
 	cr_assert_eq(tp_stats().free_bytes, tp.empty.free_bytes);
 }
 
-/* A reclaimer stopped midway is never taken over while it may run, even
- * once fenced; resumed, it finishes its reclaim and harms nobody. */
-Test(fence, stalled_reclaimer, .init = tp_setup, .fini = tp_teardown, .timeout = 60)
+/* A holder of d-obj killed, then a reclaimer of it stopped after its CAS
+ * to RECLAIMING; returns the reclaimer, and T attached. */
+static struct proc stopped_reclaim_of_dead(vmshm_pool **t)
 {
 	const char *d_argv[] = {"@", "hold", "d-obj", NULL};
 	const char *r_argv[] = {"@", "reclaim", NULL};
-	struct vmshm_objinfo info;
 	struct proc d = proc_start(d_argv, NULL);
 	proc_expect_held(&d);
 	proc_finish(&d);
 	struct proc r = proc_start(r_argv, "VMSHM_TEST_STOP=reclaim");
 	wait_stopped(r.pid);
-	vmshm_pool *t = tp_attach_quiet();
+	*t = tp_attach_quiet();
 	cr_assert_eq(state_word(1) & 0xff, VMSHM_PEER_RECLAIMING);
+	return r;
+}
+
+/* A reclaimer stopped midway is never taken over while it may run, even
+ * once fenced; resumed, it finishes its reclaim and harms nobody. */
+Test(fence, stalled_reclaimer, .init = tp_setup, .fini = tp_teardown, .timeout = 60)
+{
+	struct vmshm_objinfo info;
+	vmshm_pool *t;
+	struct proc r = stopped_reclaim_of_dead(&t);
 	cr_assert_eq(vmshm_reclaim(t), 0, "a live reclaimer was taken over");
 	struct peer_of pr = peer_of(t, r.pid);
 	cr_assert_eq(vmshm_reclaim_peer(t, (uint32_t)pr.index, VMSHM_RECLAIM_FENCE), 2);
@@ -201,16 +210,10 @@ Test(fence, stalled_reclaimer, .init = tp_setup, .fini = tp_teardown, .timeout =
  * left is taken over (the reclaimer is recorded with its generation). */
 Test(fence, reclaimer_entry_reused, .init = tp_setup, .fini = tp_teardown, .timeout = 60)
 {
-	const char *d_argv[] = {"@", "hold", "d-obj", NULL};
 	const char *n_argv[] = {"@", "hold", "n-obj", NULL};
-	const char *r_argv[] = {"@", "reclaim", NULL};
 	struct vmshm_objinfo info;
-	struct proc d = proc_start(d_argv, NULL);
-	proc_expect_held(&d);
-	proc_finish(&d);
-	struct proc r = proc_start(r_argv, "VMSHM_TEST_STOP=reclaim");
-	wait_stopped(r.pid);
-	vmshm_pool *t = tp_attach_quiet();
+	vmshm_pool *t;
+	struct proc r = stopped_reclaim_of_dead(&t);
 	int ir = peer_of(t, r.pid).index;
 	proc_finish(&r);
 	for (int i = 0; i < 500 && vmshm_reclaim_peer(t, (uint32_t)ir, 0) == 0; i++)
