@@ -53,6 +53,7 @@ uint64_t next_pow2(uint64_t v);
 
 /* Attaches the pool of C (error message printed, EXIT_* returned). */
 int open_pool(const struct cmd_ctx *c, unsigned flags, vmshm_pool **out);
+
 /* Writes S to F with control bytes and '\\' escaped as \\xNN (for text
  * listings); returns the bytes written. */
 int put_safe(FILE *f, const char *s);
@@ -97,5 +98,22 @@ void json_bool(struct json *j, const char *key, int v);
 void json_null(struct json *j, const char *key);
 /* Ends the document with a newline. */
 void json_done(struct json *j);
+
+/* The listing commands' scaffold (listing.c). listing_open parses the
+ * common options, prints HELP, and attaches an observer into *P (P NULL:
+ * no attach): LISTING_GO to go on, else the exit code to return. Then
+ * listing_begin opens the rows (JSON: {"pool": ..., KEY: [...]; text: the
+ * HEADER line), the command prints its rows into L, listing_close_rows
+ * ends the array (JSON fields may follow), and listing_end closes all. */
+#define LISTING_GO (-1)
+struct listing {
+	struct json j;
+	int json;
+	int rows_open;
+};
+int listing_open(struct cmd_ctx *c, int argc, char **argv, const char *help, vmshm_pool **p);
+void listing_begin(struct listing *l, const struct cmd_ctx *c, const char *key, const char *header);
+void listing_close_rows(struct listing *l);
+void listing_end(struct listing *l);
 
 #endif

@@ -61,8 +61,7 @@ static int check_name(const struct cmd_ctx *c, const char *name)
 /* ---- ls ---------------------------------------------------------------- */
 
 struct ls_state {
-	struct json j;
-	int json;
+	struct listing l;
 	unsigned count;
 };
 
@@ -88,8 +87,8 @@ static int ls_one(const struct vmshm_objinfo *o, void *arg)
 	struct ls_state *s = arg;
 
 	s->count++;
-	if (s->json) {
-		struct json *j = &s->j;
+	if (s->l.json) {
+		struct json *j = &s->l.j;
 
 		json_obj(j, NULL);
 		if (o->named)
@@ -131,39 +130,19 @@ static int ls_one(const struct vmshm_objinfo *o, void *arg)
 int cmd_ls(int argc, char **argv)
 {
 	struct cmd_ctx c = {.cmd = "ls"};
-	const struct opt opts[] = {{NULL, 0, NULL, NULL}};
-	const char *pos[1];
 	struct ls_state s = {0};
 	vmshm_pool *p;
-	int npos, rc;
+	char header[128];
+	int rc;
 
-	rc = parse_opts(&c, argc, argv, opts, 1, pos, 0, &npos);
-	if (rc)
+	if ((rc = listing_open(&c, argc, argv, ls_help, &p)) != LISTING_GO)
 		return rc;
-	if (c.help) {
-		fputs(ls_help, stdout);
-		return EXIT_OK;
-	}
-	rc = open_pool(&c, VMSHM_ATTACH_OBSERVER, &p);
-	if (rc)
-		return rc;
-	s.json = c.json;
-	if (c.json) {
-		json_init(&s.j, stdout);
-		json_obj(&s.j, NULL);
-		json_str(&s.j, "pool", c.pool);
-		json_arr(&s.j, "objects");
-	} else {
-		printf("%-6s %-9s %-8s %12s %12s  %-16s %s\n", "SLOT", "TYPE", "STATE", "SIZE",
-		       "OFFSET", "HOLDERS", "NAME");
-	}
+	snprintf(header, sizeof(header), "%-6s %-9s %-8s %12s %12s  %-16s %s\n", "SLOT", "TYPE",
+		 "STATE", "SIZE", "OFFSET", "HOLDERS", "NAME");
+	listing_begin(&s.l, &c, "objects", header);
 	rc = vmshm_list(p, ls_one, &s);
 	vmshm_detach(p);
-	if (c.json) {
-		json_end_arr(&s.j);
-		json_end_obj(&s.j);
-		json_done(&s.j);
-	}
+	listing_end(&s.l);
 	if (rc < 0)
 		return fail(&c, EXIT_FAIL, "%s: %s", c.pool, vmshm_strerror(rc));
 	return EXIT_OK;

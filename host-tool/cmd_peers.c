@@ -58,8 +58,7 @@ static void iso_time(uint64_t ns, char *buf, size_t len)
 }
 
 struct peers_state {
-	struct json j;
-	int json;
+	struct listing l;
 };
 
 static int peers_one(const struct vmshm_peerinfo *pi, void *arg)
@@ -68,8 +67,8 @@ static int peers_one(const struct vmshm_peerinfo *pi, void *arg)
 	char when[32];
 
 	iso_time(pi->attached_ns, when, sizeof(when));
-	if (s->json) {
-		struct json *j = &s->j;
+	if (s->l.json) {
+		struct json *j = &s->l.j;
 
 		json_obj(j, NULL);
 		json_u64(j, "index", pi->index);
@@ -108,8 +107,8 @@ static int peers_one(const struct vmshm_peerinfo *pi, void *arg)
 		       os_name(pi->os), pi->pid);
 		pad = 8 - put_safe(stdout, comm[0] ? comm : "-");
 		printf("%*s", pad > 0 ? pad : 0, "");
-		printf(" %-36.36s %5s %-7s %-20s %.*s\n", pi->vm, ivpos, live_name(pi->liveness), when,
-		       (int)sizeof(pi->why), pi->why);
+		printf(" %-36.36s %5s %-7s %-20s %.*s\n", pi->vm, ivpos, live_name(pi->liveness),
+		       when, (int)sizeof(pi->why), pi->why);
 	}
 	return 0;
 }
@@ -117,39 +116,20 @@ static int peers_one(const struct vmshm_peerinfo *pi, void *arg)
 int cmd_peers(int argc, char **argv)
 {
 	struct cmd_ctx c = {.cmd = "peers"};
-	const struct opt opts[] = {{NULL, 0, NULL, NULL}};
-	const char *pos[1];
 	struct peers_state s = {0};
 	vmshm_pool *p;
-	int npos, rc;
+	char header[160];
+	int rc;
 
-	rc = parse_opts(&c, argc, argv, opts, 1, pos, 0, &npos);
-	if (rc)
+	if ((rc = listing_open(&c, argc, argv, peers_help, &p)) != LISTING_GO)
 		return rc;
-	if (c.help) {
-		fputs(peers_help, stdout);
-		return EXIT_OK;
-	}
-	rc = open_pool(&c, VMSHM_ATTACH_OBSERVER, &p);
-	if (rc)
-		return rc;
-	s.json = c.json;
-	if (c.json) {
-		json_init(&s.j, stdout);
-		json_obj(&s.j, NULL);
-		json_str(&s.j, "pool", c.pool);
-		json_arr(&s.j, "peers");
-	} else {
-		printf("%-5s %-10s %-7s %8s %-8s %-36s %5s %-7s %-20s %s\n", "INDEX", "STATE",
-		       "OS", "PID", "PROGRAM", "VM", "IVPOS", "ALIVE", "ATTACHED", "WHY");
-	}
+	snprintf(header, sizeof(header), "%-5s %-10s %-7s %8s %-8s %-36s %5s %-7s %-20s %s\n",
+		 "INDEX", "STATE", "OS", "PID", "PROGRAM", "VM", "IVPOS", "ALIVE", "ATTACHED",
+		 "WHY");
+	listing_begin(&s.l, &c, "peers", header);
 	rc = vmshm_peers(p, peers_one, &s);
 	vmshm_detach(p);
-	if (c.json) {
-		json_end_arr(&s.j);
-		json_end_obj(&s.j);
-		json_done(&s.j);
-	}
+	listing_end(&s.l);
 	if (rc < 0)
 		return fail(&c, EXIT_FAIL, "%s: %s", c.pool, vmshm_strerror(rc));
 	return EXIT_OK;
@@ -208,8 +188,10 @@ static int gc_one(struct cmd_ctx *c, vmshm_pool *p, uint32_t i, int force, int r
 		return fail(c, EXIT_FAIL, "no peer %u in %s", i, c->pool);
 	if (release) {
 		if (look.state != VMSHM_PEER_FENCED)
-			return fail(c, EXIT_FAIL, "peer %u is not fenced (%s): --release frees only "
-					    "a fenced entry", i, vmshm_peer_state_name(look.state));
+			return fail(c, EXIT_FAIL,
+				    "peer %u is not fenced (%s): --release frees only "
+				    "a fenced entry",
+				    i, vmshm_peer_state_name(look.state));
 		rc = vmshm_reclaim_peer(p, i, VMSHM_RECLAIM_RELEASE);
 		if (rc == 1)
 			n->reclaimed++;
@@ -225,18 +207,17 @@ static int gc_one(struct cmd_ctx *c, vmshm_pool *p, uint32_t i, int force, int r
 			    "its entry now",
 			    i, look.why);
 	if (rc == 0)
-		return fail(c, EXIT_FAIL,
-			    "peer %u was not reclaimed: %s (%s); --force fences it", i,
-			    look.liveness == VMSHM_LIVE_YES ? "it is alive" : "it is not proven gone",
-			    look.why);
+		return fail(
+		    c, EXIT_FAIL, "peer %u was not reclaimed: %s (%s); --force fences it", i,
+		    look.liveness == VMSHM_LIVE_YES ? "it is alive" : "it is not proven gone",
+		    look.why);
 	return EXIT_OK;
 }
 
 /* Every peer of one VM: those proven gone are reclaimed; with FORCE the
  * others are fenced, except live ones of this OS instance (a VM that runs
  * this very command is not gone). */
-static int gc_vm(vmshm_pool *p, const uint8_t *boot, int32_t ivpos, int force,
-		 struct gc_count *n)
+static int gc_vm(vmshm_pool *p, const uint8_t *boot, int32_t ivpos, int force, struct gc_count *n)
 {
 	struct peer_look look = {.index = 0, .boot = boot, .ivpos = ivpos};
 	vmshm_peers(p, look_peer, &look);
@@ -258,11 +239,8 @@ int cmd_gc(int argc, char **argv)
 	const char *peer_s = NULL, *vm_s = NULL, *pos[1];
 	int force = 0, release = 0, npos, rc;
 	const struct opt opts[] = {
-	    {"peer", 1, &peer_s, NULL},
-	    {"vm", 1, &vm_s, NULL},
-	    {"force", 0, NULL, &force},
-	    {"release", 0, NULL, &release},
-	    {NULL, 0, NULL, NULL},
+	    {"peer", 1, &peer_s, NULL},     {"vm", 1, &vm_s, NULL}, {"force", 0, NULL, &force},
+	    {"release", 0, NULL, &release}, {NULL, 0, NULL, NULL},
 	};
 	struct gc_count n = {0, 0, 0};
 	uint8_t boot[16];
@@ -335,8 +313,7 @@ int cmd_gc(int argc, char **argv)
 }
 
 struct check_state {
-	struct json j;
-	int json;
+	struct listing l;
 	int count;
 };
 
@@ -345,13 +322,15 @@ static void check_one(const struct vmshm_fault *f, void *arg)
 	struct check_state *s = arg;
 
 	s->count++;
-	if (s->json) {
-		json_obj(&s->j, NULL);
-		json_str(&s->j, "fault", vmshm_fault_name(f->code));
-		json_u64(&s->j, "code", (uint64_t)f->code);
-		json_u64(&s->j, "where", f->where);
-		json_strn(&s->j, "what", f->what, strnlen(f->what, sizeof(f->what)));
-		json_end_obj(&s->j);
+	if (s->l.json) {
+		struct json *j = &s->l.j;
+
+		json_obj(j, NULL);
+		json_str(j, "fault", vmshm_fault_name(f->code));
+		json_u64(j, "code", (uint64_t)f->code);
+		json_u64(j, "where", f->where);
+		json_strn(j, "what", f->what, strnlen(f->what, sizeof(f->what)));
+		json_end_obj(j);
 	} else {
 		char what[sizeof(f->what) + 1];
 
@@ -365,69 +344,44 @@ static void check_one(const struct vmshm_fault *f, void *arg)
 int cmd_check(int argc, char **argv)
 {
 	struct cmd_ctx c = {.cmd = "check"};
-	const struct opt opts[] = {{NULL, 0, NULL, NULL}};
-	const char *pos[1];
 	struct check_state s = {0};
 	char why[256] = "";
 	vmshm_pool *p = NULL;
-	int npos, rc;
+	int rc;
 
-	rc = parse_opts(&c, argc, argv, opts, 1, pos, 0, &npos);
-	if (rc)
+	if ((rc = listing_open(&c, argc, argv, check_help, NULL)) != LISTING_GO)
 		return rc;
-	if (c.help) {
-		fputs(check_help, stdout);
-		return EXIT_OK;
-	}
 	if (!c.pool)
 		return fail(&c, EXIT_USAGE, "no pool given: use --pool PATH or set VMSHM_POOL");
-	s.json = c.json;
 	rc = vmshm_attach(c.pool, VMSHM_ATTACH_OBSERVER, &p, why, sizeof(why));
-	/* A pool whose header cannot be read is a fault too, named as such. */
-	if (rc == VMSHM_EFORMAT || rc == VMSHM_EVERSION || rc == VMSHM_ECORRUPT) {
-		struct vmshm_fault f = {.code = VMSHM_FAULT_HEADER, .where = 0};
-
-		snprintf(f.what, sizeof(f.what), "%.*s", (int)sizeof(f.what) - 1,
-			 why[0] ? why : vmshm_strerror(rc));
-		if (c.json) {
-			json_init(&s.j, stdout);
-			json_obj(&s.j, NULL);
-			json_str(&s.j, "pool", c.pool);
-			json_arr(&s.j, "faults");
-		}
-		check_one(&f, &s);
-		rc = 1;
-		p = NULL;
-	} else if (rc < 0) {
+	if (rc < 0 && rc != VMSHM_EFORMAT && rc != VMSHM_EVERSION && rc != VMSHM_ECORRUPT) {
 		rc = open_pool(&c, VMSHM_ATTACH_OBSERVER, &p); /* names the reason */
 		if (rc)
 			return rc;
 		vmshm_detach(p);
 		return fail(&c, EXIT_FAIL, "%s: cannot attach", c.pool);
+	}
+	listing_begin(&s.l, &c, "faults", NULL);
+	if (rc < 0) {
+		/* A pool whose header cannot be read is a fault too, named as such. */
+		struct vmshm_fault f = {.code = VMSHM_FAULT_HEADER, .where = 0};
+
+		snprintf(f.what, sizeof(f.what), "%.*s", (int)sizeof(f.what) - 1,
+			 why[0] ? why : vmshm_strerror(rc));
+		check_one(&f, &s);
 	} else {
-		if (c.json) {
-			json_init(&s.j, stdout);
-			json_obj(&s.j, NULL);
-			json_str(&s.j, "pool", c.pool);
-			json_arr(&s.j, "faults");
-		}
 		rc = vmshm_check(p, check_one, &s);
 		vmshm_detach(p);
-	}
-	if (rc < 0) {
-		if (c.json) {
-			json_end_arr(&s.j);
-			json_end_obj(&s.j);
-			json_done(&s.j);
+		if (rc < 0) {
+			listing_end(&s.l);
+			return fail(&c, EXIT_FAIL, "%s: check failed: %s", c.pool,
+				    vmshm_strerror(rc));
 		}
-		return fail(&c, EXIT_FAIL, "%s: check failed: %s", c.pool, vmshm_strerror(rc));
 	}
-	if (c.json) {
-		json_end_arr(&s.j);
-		json_u64(&s.j, "count", (uint64_t)s.count);
-		json_bool(&s.j, "clean", s.count == 0);
-		json_end_obj(&s.j);
-		json_done(&s.j);
+	listing_close_rows(&s.l);
+	if (s.l.json) {
+		json_u64(&s.l.j, "count", (uint64_t)s.count);
+		json_bool(&s.l.j, "clean", s.count == 0);
 	} else if (!s.count) {
 		printf("%s: clean\n", c.pool);
 	} else {
@@ -435,5 +389,6 @@ int cmd_check(int argc, char **argv)
 		fprintf(stderr, "vmshm check: %d fault%s in %s\n", s.count, s.count == 1 ? "" : "s",
 			c.pool);
 	}
+	listing_end(&s.l);
 	return s.count ? EXIT_FAIL : EXIT_OK;
 }
