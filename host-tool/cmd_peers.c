@@ -16,8 +16,8 @@ static const char peers_help[] =
     "can judge it, attach time, and why (\"lock held\", \"cannot judge: another\n"
     "OS instance\", ...).\n";
 static const char gc_help[] =
-    "usage: vmshm gc [--pool PATH] [--peer INDEX [--force | --release] |\n"
-    "                 --vm UUID|IVPOSITION [--force]] [--json]\n"
+    "usage: vmshm gc [--pool PATH] [--peer INDEX | --vm UUID|IVPOSITION\n"
+    "                 [--force | --release]] [--json]\n"
     "\n"
     "Reclaims what peers that are provably gone left in the pool: a process of\n"
     "this OS instance whose kernel lock is released (it ended, exec'd or\n"
@@ -27,8 +27,8 @@ static const char gc_help[] =
     "peer ID). --force: your word that they are gone: peers not proven gone\n"
     "are fenced - their references are dropped, their half-made objects\n"
     "aborted and their calls fail, and their entries are freed once they are\n"
-    "proven gone. --release: frees a fenced peer's entry now (only if you know\n"
-    "it can never run again).\n";
+    "proven gone. --release: frees fenced entries now (only if you know they\n"
+    "can never run again, e.g. you killed that VM's QEMU).\n";
 static const char check_help[] =
     "usage: vmshm check [--pool PATH] [--json]\n"
     "\n"
@@ -216,8 +216,9 @@ static int gc_one(struct cmd_ctx *c, vmshm_pool *p, uint32_t i, int force, int r
 
 /* Every peer of one VM: those proven gone are reclaimed; with FORCE the
  * others are fenced, except live ones of this OS instance (a VM that runs
- * this very command is not gone). */
-static int gc_vm(vmshm_pool *p, const uint8_t *boot, int32_t ivpos, int force, struct gc_count *n)
+ * this very command is not gone); with RELEASE its fenced entries freed. */
+static int gc_vm(vmshm_pool *p, const uint8_t *boot, int32_t ivpos, int force, int release,
+		 struct gc_count *n)
 {
 	struct peer_look look = {.index = 0, .boot = boot, .ivpos = ivpos};
 	vmshm_peers(p, look_peer, &look);
@@ -226,6 +227,15 @@ static int gc_vm(vmshm_pool *p, const uint8_t *boot, int32_t ivpos, int force, s
 			continue;
 		struct peer_look one = {.index = i, .state = -1, .ivpos = -1};
 		vmshm_peers(p, look_peer, &one);
+		if (release) {
+			int rc = one.state == VMSHM_PEER_FENCED
+				     ? vmshm_reclaim_peer(p, i, VMSHM_RECLAIM_RELEASE)
+				     : 0;
+			if (rc < 0)
+				return -1;
+			n->reclaimed += rc;
+			continue;
+		}
 		int fence = force && one.liveness != VMSHM_LIVE_YES;
 		if (gc_peer(p, i, fence, n) < 0)
 			return -1;
@@ -259,8 +269,8 @@ int cmd_gc(int argc, char **argv)
 		return fail(&c, EXIT_USAGE, "give --peer or --vm, not both");
 	if (force && !peer_s && !vm_s)
 		return fail(&c, EXIT_USAGE, "--force goes with --peer or --vm");
-	if (release && (!peer_s || force))
-		return fail(&c, EXIT_USAGE, "--release goes with --peer alone");
+	if (release && ((!peer_s && !vm_s) || force))
+		return fail(&c, EXIT_USAGE, "--release goes with --peer or --vm, without --force");
 	if (peer_s && (parse_u64(peer_s, &v) < 0 || v < 1 || v > VMSHM_MAX_PEERS))
 		return fail(&c, EXIT_USAGE, "bad peer index '%s': use 1 to %u", peer_s,
 			    VMSHM_MAX_PEERS);
@@ -279,7 +289,8 @@ int cmd_gc(int argc, char **argv)
 	if (peer_s)
 		rc = gc_one(&c, p, (uint32_t)v, force, release, &n);
 	else if (vm_s)
-		rc = gc_vm(p, by_uuid ? boot : NULL, by_uuid ? -1 : (int32_t)v, force, &n) < 0
+		rc = gc_vm(p, by_uuid ? boot : NULL, by_uuid ? -1 : (int32_t)v, force, release,
+			   &n) < 0
 			 ? fail(&c, EXIT_FAIL, "reclaim failed")
 			 : EXIT_OK;
 	else if ((rc = vmshm_reclaim(p)) >= 0)

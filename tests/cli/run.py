@@ -628,9 +628,9 @@ def test_gc(p):
     rc, j, err = run_json(["gc", "--vm", guest_vm, "--force"], pool=p)
     check(rc == 0 and j["fenced"] == 1 and objects(p)["held"]["holders"] == [],
           "gc --vm UUID --force: its peer fenced, its reference dropped", repr(j) + err)
-    rc, j, err = run_json(["gc", "--peer", str(pe[0]["index"]), "--release"], pool=p)
+    rc, j, err = run_json(["gc", "--vm", "7", "--release"], pool=p)
     check(rc == 0 and j["reclaimed"] == 1 and not [x for x in peers(p) if x["pid"] == rt.p.pid],
-          "gc --peer N --release frees the fenced entry", repr(j) + err)
+          "gc --vm 7 --release frees its fenced entry", repr(j) + err)
     rt.release()
     # this host's own boot id: its live processes are not a VM that is gone
     rt = RtPeer(p, ["open", "held", out])
@@ -643,7 +643,8 @@ def test_gc(p):
     for bad, needle in ((["--peer", "0"], "bad peer index"), (["--peer", "64"], "bad peer index"),
                         (["--vm", "xyz"], "bad VM"), (["--vm", "65536"], "bad VM"),
                         (["--peer", "1", "--vm", "1"], "not both"), (["--force"], "--force goes"),
-                        (["--release"], "--release goes")):
+                        (["--release"], "--release goes"),
+                        (["--vm", "1", "--force", "--release"], "--release goes")):
         expect_error(["gc"] + bad, 2, needle, "gc %s" % " ".join(bad), pool=p)
     run(["rm", "held"], pool=p)
 

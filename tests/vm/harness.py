@@ -181,7 +181,8 @@ class Harness:
         for g in guests:
             m = re.search(r"vmshm-guest: boot ([0-9a-f-]{36})", g.text())
             if m:
-                self.vmshm("gc", "--vm", m.group(1), check=False)
+                self.vmshm("gc", "--vm", m.group(1), "--force", check=False)
+                self.vmshm("gc", "--vm", m.group(1), "--release", check=False)
 
     def pool_back(self, notes, empty_free):
         """The pool is empty again, its space all free, and the check clean."""
@@ -505,17 +506,33 @@ def vm_test(h, only):
                 time.sleep(0.2)
             if any(p["vm"] == wid for p in h.peers()):
                 notes.append("the server did not reclaim win's peers: vmshm gc --vm %s" % wid)
-                h.vmshm("gc", "--vm", wid)
+                h.vmshm("gc", "--vm", wid, "--force")
+                h.vmshm("gc", "--vm", wid, "--release")
                 ok = False
             else:
                 notes.append("the server reclaimed win's peers on its disconnect:")
                 with open(os.path.join(h.work, "serve.log")) as f:
                     notes += ["  " + l.strip() for l in f if "reclaimed" in l]
         else:
-            # Plain devices: no server sees the VM go; the host says which VM died.
-            n = h.vmshm_json("gc", "--vm", wid)["reclaimed"]
-            notes.append("vmshm gc --vm %s: %d peer(s) reclaimed" % (wid, n))
-            if n < 1 or any(p["vm"] == wid for p in h.peers()):
+            # Plain devices: no server sees the VM go. Without the operator's
+            # word nothing of it is reclaimed (it cannot be proven gone);
+            # --force fences its peers (their references dropped), and
+            # --release frees their entries (the operator killed that QEMU).
+            j = h.vmshm_json("gc", "--vm", wid)
+            notes.append("vmshm gc --vm %s: %d reclaimed, %d kept" % (wid, j["reclaimed"],
+                                                                      j["kept"]))
+            if j["reclaimed"] != 0 or j["kept"] < 1:
+                notes.append("a VM that cannot be judged was reclaimed without --force")
+                ok = False
+            j = h.vmshm_json("gc", "--vm", wid, "--force")
+            notes.append("vmshm gc --vm %s --force: %d fenced" % (wid, j["fenced"]))
+            fenced = [p for p in h.peers() if p["vm"] == wid]
+            if j["fenced"] < 1 or any(p["state"] != "fenced" for p in fenced):
+                notes.append("win's peers were not fenced")
+                ok = False
+            j = h.vmshm_json("gc", "--vm", wid, "--release")
+            notes.append("vmshm gc --vm %s --release: %d freed" % (wid, j["reclaimed"]))
+            if j["reclaimed"] != len(fenced) or any(p["vm"] == wid for p in h.peers()):
                 notes.append("win's peers are still in the pool")
                 ok = False
         rid = rt.boot_id()
@@ -544,7 +561,7 @@ def vm_test(h, only):
     if want("6"):
         h.scenario("6", "a VM dies holding regions: the server's disconnect reclaims it, "
                    "survivor intact, nothing leaks", lambda n, g: s6(n, g, True))
-        h.scenario("6b", "a VM dies holding regions: vmshm gc --vm reclaims it (plain devices)",
+        h.scenario("6b", "a VM dies holding regions: vmshm gc --vm --force fences it, --release frees it (plain devices)",
                    lambda n, g: s6(n, g, False))
 
     print("vm-test: %.0f s" % (time.time() - t0))
