@@ -75,8 +75,10 @@ static irqreturn_t vmshm_irq(int irq, void *arg)
 	struct vmshm_vec *v = arg;
 	struct vmshm_dev *d = v->d;
 
-	/* The count first: a reader woken by the event sees it. */
+	/* The count first: a reader woken by the event sees it. One vector's
+	 * handler never runs twice at once: a plain increment is enough. */
 	WRITE_ONCE(d->counts[v->index], READ_ONCE(d->counts[v->index]) + 1);
+	smp_wmb(); /* the count before the event count of uio_event_notify() */
 	if (smp_load_acquire(&d->live))
 		uio_event_notify(&d->info);
 	return IRQ_HANDLED;
