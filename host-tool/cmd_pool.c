@@ -378,6 +378,7 @@ int cmd_pool_info(int argc, char **argv)
 		json_obj(&j, NULL);
 		json_str(&j, "pool", c.pool);
 		json_str(&j, "backend", vmshm_backend_name(p));
+		json_str(&j, "memory_type", vmshm_memory_type(p));
 		json_u64(&j, "size", st.pool_size);
 		json_u64(&j, "version_major", st.version_major);
 		json_u64(&j, "version_minor", st.version_minor);
@@ -395,6 +396,7 @@ int cmd_pool_info(int argc, char **argv)
 		json_done(&j);
 	} else {
 		printf("pool:     %s\n", c.pool);
+		printf("mapping:  %s (%s backend)\n", vmshm_memory_type(p), vmshm_backend_name(p));
 		printf("size:     %" PRIu64 " (%s)\n", st.pool_size,
 		       fmt_size(st.pool_size, a, sizeof(a)));
 		printf("format:   %u.%u\n", st.version_major, st.version_minor);

@@ -11,14 +11,22 @@
 #include "cli.h"
 
 static const char qemu_help[] =
-    "usage: vmshm qemu-args [--pool PATH] [--doorbell SOCKET] [--vectors N] [--id ID] [--json]\n"
+    "usage: vmshm qemu-args [--pool PATH] [--doorbell SOCKET] [--vectors N] [--id ID]\n"
+    "                       [--no-high] [--json]\n"
     "\n"
     "Prints the QEMU options that give a VM this pool as an ivshmem device, on\n"
     "one line, quoted for a POSIX shell. Without --doorbell: a\n"
     "memory-backend-file (share=on) and an ivshmem-plain device. With\n"
     "--doorbell: a socket chardev to `vmshm serve --socket SOCKET` and an\n"
     "ivshmem-doorbell device with N interrupt vectors (default 1; the server\n"
-    "must use the same N). ID names the QEMU objects (default vmshm0).\n";
+    "must use the same N). ID names the QEMU objects (default vmshm0).\n"
+    "\n"
+    "First comes an empty PCIe root port that reserves 4 GiB of 64-bit\n"
+    "prefetchable space (pref64-reserve=4G, no memory behind it): SeaBIOS then\n"
+    "places every 64-bit BAR above 4 GiB, outside the uncachable MTRR range of\n"
+    "the 32-bit PCI hole, so that a guest maps the pool write-back whatever its\n"
+    "size. It needs a PCIe machine (-M q35); --no-high leaves it out (-M pc).\n"
+    "With several pools in one VM, give each its own --id.\n";
 static const char libvirt_help[] =
     "usage: vmshm libvirt-xml [--pool PATH] NAME [--doorbell SOCKET] [--vectors N]\n"
     "\n"
@@ -97,15 +105,18 @@ int cmd_qemu_args(int argc, char **argv)
 {
 	struct cmd_ctx c = {.cmd = "qemu-args"};
 	const char *doorbell = NULL, *vectors_s = NULL, *id = "vmshm0", *pos[1];
+	int no_high = 0;
 	const struct opt opts[] = {
 	    {"doorbell", 1, &doorbell, NULL},
 	    {"vectors", 1, &vectors_s, NULL},
 	    {"id", 1, &id, NULL},
+	    {"no-high", 0, NULL, &no_high},
 	    {NULL, 0, NULL, NULL},
 	};
-	char abs[PATH_MAX], a[32], w[4][PATH_MAX * 2 + 128];
+	char abs[PATH_MAX], a[32], w[6][PATH_MAX * 2 + 128];
 	uint64_t size, vectors;
-	int npos, rc;
+	unsigned chassis = 0;
+	int npos, rc, nw = 0;
 
 	rc = parse_opts(&c, argc, argv, opts, 1, pos, 0, &npos);
 	if (rc)
@@ -127,26 +138,38 @@ int cmd_qemu_args(int argc, char **argv)
 	rc = pool_size(&c, &size, abs);
 	if (rc)
 		return rc;
+	if (!no_high) {
+		/* The root port's chassis number must differ between ports of
+		 * one VM: derive it from the ID (1..255). */
+		for (const char *q = id; *q; q++)
+			chassis = chassis * 31 + (unsigned char)*q;
+		snprintf(w[nw++], sizeof(w[0]), "-device");
+		snprintf(w[nw++], sizeof(w[0]),
+			 "pcie-root-port,id=%s-high,chassis=%u,pref64-reserve=4G", id,
+			 chassis % 255 + 1);
+	}
 	if (doorbell) {
 		char sock[PATH_MAX];
 
 		if (!realpath(doorbell, sock))
 			snprintf(sock, sizeof(sock), "%s", doorbell);
-		snprintf(w[0], sizeof(w[0]), "-chardev");
-		snprintf(w[1], sizeof(w[1]), "socket,path=");
-		qemu_escape(w[1], sizeof(w[1]), sock);
-		snprintf(w[1] + strlen(w[1]), sizeof(w[1]) - strlen(w[1]), ",id=%s", id);
-		snprintf(w[2], sizeof(w[2]), "-device");
-		snprintf(w[3], sizeof(w[3]), "ivshmem-doorbell,chardev=%s,vectors=%" PRIu64, id,
+		snprintf(w[nw++], sizeof(w[0]), "-chardev");
+		snprintf(w[nw], sizeof(w[0]), "socket,path=");
+		qemu_escape(w[nw], sizeof(w[0]), sock);
+		snprintf(w[nw] + strlen(w[nw]), sizeof(w[0]) - strlen(w[nw]), ",id=%s", id);
+		nw++;
+		snprintf(w[nw++], sizeof(w[0]), "-device");
+		snprintf(w[nw++], sizeof(w[0]), "ivshmem-doorbell,chardev=%s,vectors=%" PRIu64, id,
 			 vectors);
 	} else {
-		snprintf(w[0], sizeof(w[0]), "-object");
-		snprintf(w[1], sizeof(w[1]), "memory-backend-file,id=%s,mem-path=", id);
-		qemu_escape(w[1], sizeof(w[1]), abs);
-		snprintf(w[1] + strlen(w[1]), sizeof(w[1]) - strlen(w[1]), ",size=%s,share=on",
+		snprintf(w[nw++], sizeof(w[0]), "-object");
+		snprintf(w[nw], sizeof(w[0]), "memory-backend-file,id=%s,mem-path=", id);
+		qemu_escape(w[nw], sizeof(w[0]), abs);
+		snprintf(w[nw] + strlen(w[nw]), sizeof(w[0]) - strlen(w[nw]), ",size=%s,share=on",
 			 fmt_size(size, a, sizeof(a)));
-		snprintf(w[2], sizeof(w[2]), "-device");
-		snprintf(w[3], sizeof(w[3]), "ivshmem-plain,memdev=%s", id);
+		nw++;
+		snprintf(w[nw++], sizeof(w[0]), "-device");
+		snprintf(w[nw++], sizeof(w[0]), "ivshmem-plain,memdev=%s", id);
 	}
 	if (c.json) {
 		struct json j;
@@ -157,14 +180,14 @@ int cmd_qemu_args(int argc, char **argv)
 		json_u64(&j, "size", size);
 		json_str(&j, "device", doorbell ? "ivshmem-doorbell" : "ivshmem-plain");
 		json_arr(&j, "args");
-		for (int i = 0; i < 4; i++)
+		for (int i = 0; i < nw; i++)
 			json_str(&j, NULL, w[i]);
 		json_end_arr(&j);
 		json_end_obj(&j);
 		json_done(&j);
 		return EXIT_OK;
 	}
-	for (int i = 0; i < 4; i++) {
+	for (int i = 0; i < nw; i++) {
 		if (i)
 			fputc(' ', stdout);
 		shell_word(stdout, w[i]);

@@ -275,6 +275,17 @@ VMSHM_API int vmshm_ivposition(vmshm_pool *pool);
 VMSHM_API int vmshm_doorbell_ring(vmshm_pool *pool, uint16_t peer, uint16_t vector);
 /* Waits for a doorbell: 1 rung, 0 timed out, < 0 error. */
 VMSHM_API int vmshm_doorbell_wait(vmshm_pool *pool, int timeout_ms);
+/* As vmshm_doorbell_wait; *VECTORS (if not NULL) gets bit v set for each
+ * vector v (0..63) that rang since this attach's previous wait, or 0 when
+ * the backend cannot tell the vectors apart (only the uio backend can). */
+VMSHM_API int vmshm_doorbell_wait_vectors(vmshm_pool *pool, int timeout_ms, uint64_t *vectors);
+
+/* The memory type of this process's mapping of the pool, as the x86 PAT
+ * names it: "write-back" (a pool file, or an ivshmem BAR the firmware left
+ * cacheable), "uncached-minus" (the pci backend; a BAR in the firmware's
+ * uncachable 32-bit PCI hole), ... or "unknown". Atomics and copies on an
+ * uncached mapping are correct but slow. */
+VMSHM_API const char *vmshm_memory_type(const vmshm_pool *pool);
 
 #ifdef __cplusplus
 }

@@ -21,6 +21,9 @@ struct be_map {
 	int lock_fd;        /* close-on-exec fd of the file that carries the peers'
 			     * kernel locks (plat_peer_lock), -1 if none */
 	const struct backend *be;
+	/* The memory type of the mapping, a static string ("write-back",
+	 * "uncached-minus", ...; vmshm_memory_type), NULL if unknown. */
+	const char *memtype;
 	void *priv; /* backend state */
 };
 
@@ -34,6 +37,9 @@ struct backend {
 	/* Optional (NULL: VMSHM_ENOTSUP). */
 	int (*ring)(struct be_map *m, uint16_t peer, uint16_t vector);
 	int (*wait)(struct be_map *m, int timeout_ms); /* 1 rung, 0 timeout, <0 error */
+	/* Optional: as wait, and *VECTORS gets bit v for each vector v that
+	 * rang since the previous wait (the uio backend's per-vector counts). */
+	int (*wait_vectors)(struct be_map *m, int timeout_ms, uint64_t *vectors);
 	/* Optional: finds the default pool when VMSHM_POOL is unset; writes a
 	 * spec this backend claims into SPEC. 0 found, <0 none. */
 	int (*discover)(char *spec, size_t len);

@@ -1,16 +1,16 @@
 #!/bin/sh
-# vm-images/mkinitramfs.sh OUT.cpio VMDIR DRIVER.ko [SRC=DEST ...]
+# vm-images/mkinitramfs.sh OUT.cpio VMDIR:DRIVER.ko... [SRC=DEST ...]
 # Builds the guest initramfs (an uncompressed newc cpio: under TCG the
 # decompression would cost more than it saves): busybox-static, the init of
-# vm-images/init, the UIO core of VMDIR/modules, the vmshm driver, and every
-# SRC copied to DEST inside the image (guest programs, scenarios).
+# vm-images/init, for each kernel tree VMDIR (vm-images/kernel.sh) its UIO
+# core and the vmshm driver built for it in /lib/modules/KVER/ (one image
+# boots every kernel: init loads the modules of `uname -r`), and every SRC
+# copied to DEST inside the image (guest programs, scenarios).
 set -eu
 
-[ $# -ge 3 ] || { echo "usage: $0 OUT.cpio VMDIR DRIVER.ko [SRC=DEST ...]" >&2; exit 2; }
+[ $# -ge 2 ] || { echo "usage: $0 OUT.cpio VMDIR:DRIVER.ko... [SRC=DEST ...]" >&2; exit 2; }
 out=$1
-vmdir=$2
-ko=$3
-shift 3
+shift
 here=$(cd "$(dirname "$0")" && pwd)
 
 bb=/bin/busybox
@@ -25,9 +25,21 @@ cp "$bb" "$root/bin/busybox"
 ln -s busybox "$root/bin/sh"
 cp "$here/init" "$root/init"
 chmod 755 "$root/init"
-cp "$vmdir/modules/uio.ko" "$root/lib/modules/uio.ko"
-cp "$ko" "$root/lib/modules/vmshm_uio.ko"
 for f in "$@"; do
+	case "$f" in
+	*=*) continue ;;
+	esac
+	vmdir=${f%%:*}
+	kver=$(cat "$vmdir/kver")
+	mkdir -p "$root/lib/modules/$kver"
+	cp "$vmdir/modules/uio.ko" "$root/lib/modules/$kver/uio.ko"
+	cp "${f#*:}" "$root/lib/modules/$kver/vmshm_uio.ko"
+done
+for f in "$@"; do
+	case "$f" in
+	*=*) ;;
+	*) continue ;;
+	esac
 	src=${f%%=*}
 	dst=${f#*=}
 	mkdir -p "$root/$(dirname "$dst")"

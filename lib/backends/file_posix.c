@@ -50,6 +50,7 @@ static int file_open(const char *spec, struct be_map *m, char *why, size_t whyle
 	m->lock_fd = fd;
 	m->base = base;
 	m->size = (uint64_t)st.st_size;
+	m->memtype = "write-back"; /* a file's pages: ordinary memory */
 	return 0;
 }
 

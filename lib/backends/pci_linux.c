@@ -5,7 +5,8 @@
  * Spec: pci:DDDD:BB:DD.F. libpciaccess maps BAR2 through sysfs
  * (resource2); the device must not be bound to a driver that claims the
  * BAR (with CONFIG_IO_STRICT_DEVMEM the kernel refuses the mapping then).
- * No doorbells: the registers are not used.
+ * No doorbells: the registers are not used. The mapping is uncached
+ * (uncached-minus): sysfs resourceN maps that way, whatever the firmware.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -18,6 +19,7 @@
 #include <unistd.h>
 
 #include "backend.h"
+#include "memtype.h"
 #include "vmshm.h"
 
 #define IVSHMEM_VENDOR 0x1af4
@@ -155,6 +157,7 @@ static int pci_open(const char *spec, struct be_map *m, char *why, size_t whylen
 	m->base = addr;
 	m->size = size;
 	m->ivposition = -1;
+	m->memtype = be_memtype(base, size, "uncached-minus", spec);
 	m->priv = p;
 	/* The peers' kernel locks: on the BAR's sysfs file, kept open until
 	 * detach (the mapping is libpciaccess's own open file). */

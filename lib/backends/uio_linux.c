@@ -3,9 +3,12 @@
  * inside a Linux guest, through the vmshm UIO driver (guest-driver/).
  *
  * /dev/uioN of the driver "vmshm_uio": map 0 = BAR0 registers (one page),
- * map 1 = BAR2 shared memory (write-back). UIO selects map N by mmap offset
- * N * page size. Doorbells: write `peer << 16 | vector` to BAR0 + 0xC; wait:
- * write 1 (re-enable), then poll and read the 32-bit event count.
+ * map 1 = BAR2 shared memory (write-back where the firmware allows it),
+ * map 2 = the per-vector doorbell counts (u32 count[64], doorbell devices
+ * only). UIO selects map N by mmap offset N * page size. Doorbells: write
+ * `peer << 16 | vector` to BAR0 + 0xC; wait: write 1 (unmask), then poll and
+ * read the 32-bit event count; the vectors that rang are those whose count
+ * moved since the previous wait.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -20,17 +23,22 @@
 #include <unistd.h>
 
 #include "backend.h"
+#include "memtype.h"
 #include "vmshm.h"
 
 #define UIO_DRIVER_NAME "vmshm_uio"
 #define REG_IVPOSITION  0x8
 #define REG_DOORBELL    0xC
+#define MAX_VECTORS     64
 
 struct uio_priv {
 	int fd;
 	volatile uint32_t *regs;
 	size_t regs_len;
-	int irq; /* the device delivers doorbells (MSI-X present) */
+	int irq;                /* the device delivers doorbells (MSI-X present) */
+	const uint32_t *counts; /* map 2, or NULL (a driver without it) */
+	size_t counts_len;
+	uint32_t seen[MAX_VECTORS]; /* counts at the previous wait */
 };
 
 static int uio_claims(const char *spec)
@@ -81,28 +89,41 @@ static int is_vmshm_uio(int n)
 	return read_line(path, name, sizeof(name)) == 0 && strcmp(name, UIO_DRIVER_NAME) == 0;
 }
 
-static int map_size(int n, int map, uint64_t *size)
+/* A map's "size" or "addr" attribute. */
+static int map_attr(int n, int map, const char *attr, uint64_t *out)
 {
 	char path[96], buf[64], *end;
 	unsigned long long v;
 
-	snprintf(path, sizeof(path), "/sys/class/uio/uio%d/maps/map%d/size", n, map);
+	snprintf(path, sizeof(path), "/sys/class/uio/uio%d/maps/map%d/%s", n, map, attr);
 	if (read_line(path, buf, sizeof(buf)))
 		return -1;
 	errno = 0;
 	v = strtoull(buf, &end, 0);
 	if (errno || end == buf || *end || v == 0)
 		return -1;
-	*size = v;
+	*out = v;
 	return 0;
 }
 
-/* Does the PCI device behind uioN have MSI-X vectors in use? */
+static int map_size(int n, int map, uint64_t *size)
+{
+	return map_attr(n, map, "size", size);
+}
+
+/* Does uioN deliver doorbells? Driver 0.2.0 and later have the vectors
+ * map exactly when they have interrupts (a doorbell device whose MSI-X
+ * setup failed has none); for 0.1.0, MSI-X vectors in use say it. */
 static int has_irq(int n)
 {
-	char path[96];
+	char path[96], version[32];
 	struct stat st;
 
+	snprintf(path, sizeof(path), "/sys/class/uio/uio%d/version", n);
+	if (read_line(path, version, sizeof(version)) == 0 && strcmp(version, "0.1.0") != 0) {
+		snprintf(path, sizeof(path), "/sys/class/uio/uio%d/maps/map2", n);
+		return stat(path, &st) == 0;
+	}
 	snprintf(path, sizeof(path), "/sys/class/uio/uio%d/device/msi_irqs", n);
 	return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
 }
@@ -111,8 +132,8 @@ static int uio_open(const char *spec, struct be_map *m, char *why, size_t whylen
 {
 	long page = sysconf(_SC_PAGESIZE);
 	struct uio_priv *p;
-	uint64_t shm_size, reg_size;
-	void *base, *regs;
+	uint64_t shm_size, reg_size, shm_addr = 0, cnt_size = 0;
+	void *base, *regs, *counts = NULL;
 	int n, fd, err;
 
 	n = uio_number(spec);
@@ -166,8 +187,23 @@ static int uio_open(const char *spec, struct be_map *m, char *why, size_t whylen
 	p->regs = regs;
 	p->regs_len = (size_t)reg_size;
 	p->irq = has_irq(n);
+	/* The per-vector counts (driver 0.2.0 and later, doorbell devices). */
+	if (p->irq && map_size(n, 2, &cnt_size) == 0 &&
+	    cnt_size >= MAX_VECTORS * sizeof(uint32_t) && cnt_size % (uint64_t)page == 0) {
+		counts = mmap(NULL, (size_t)cnt_size, PROT_READ, MAP_SHARED, fd, 2 * page);
+		if (counts != MAP_FAILED) {
+			p->counts = counts;
+			p->counts_len = (size_t)cnt_size;
+			for (int v = 0; v < MAX_VECTORS; v++)
+				p->seen[v] = __atomic_load_n(&p->counts[v], __ATOMIC_ACQUIRE);
+		}
+	}
 	m->base = base;
 	m->size = shm_size;
+	/* What the kernel made of the driver's write-back request for BAR2. */
+	m->memtype = map_attr(n, 1, "addr", &shm_addr) == 0
+			 ? be_memtype(shm_addr, shm_size, "write-back", spec)
+			 : "unknown";
 	/* Without interrupts IVPosition reads 0 for every VM: unknown. */
 	m->ivposition = p->irq ? (int32_t)p->regs[REG_IVPOSITION / 4] : -1;
 	m->priv = p;
@@ -184,6 +220,8 @@ static void uio_close(struct be_map *m)
 	if (m->base)
 		munmap(m->base, (size_t)m->size);
 	if (p) {
+		if (p->counts)
+			munmap((void *)p->counts, p->counts_len);
 		munmap((void *)p->regs, p->regs_len);
 		close(p->fd);
 		free(p);
@@ -202,13 +240,14 @@ static int uio_ring(struct be_map *m, uint16_t peer, uint16_t vector)
 	return 0;
 }
 
-static int uio_wait(struct be_map *m, int timeout_ms)
+static int uio_wait_vectors(struct be_map *m, int timeout_ms, uint64_t *vectors)
 {
 	struct uio_priv *p = m->priv;
 	struct pollfd pfd;
 	uint32_t v = 1;
 	int r;
 
+	*vectors = 0;
 	if (!p || !p->irq)
 		return VMSHM_ENOTSUP;
 	if (write(p->fd, &v, sizeof(v)) != (ssize_t)sizeof(v))
@@ -225,7 +264,24 @@ static int uio_wait(struct be_map *m, int timeout_ms)
 		return 0;
 	if (read(p->fd, &v, sizeof(v)) != (ssize_t)sizeof(v))
 		return VMSHM_EIO;
+	/* The driver counts before it signals the event: every vector behind
+	 * this wake-up has moved. */
+	for (int i = 0; p->counts && i < MAX_VECTORS; i++) {
+		uint32_t c = __atomic_load_n(&p->counts[i], __ATOMIC_ACQUIRE);
+
+		if (c != p->seen[i]) {
+			*vectors |= UINT64_C(1) << i;
+			p->seen[i] = c;
+		}
+	}
 	return 1;
+}
+
+static int uio_wait(struct be_map *m, int timeout_ms)
+{
+	uint64_t vectors;
+
+	return uio_wait_vectors(m, timeout_ms, &vectors);
 }
 
 static int cmp_int(const void *a, const void *b)
@@ -273,5 +329,6 @@ const struct backend be_uio = {
     .close = uio_close,
     .ring = uio_ring,
     .wait = uio_wait,
+    .wait_vectors = uio_wait_vectors,
     .discover = uio_discover,
 };

@@ -353,7 +353,7 @@ def test_hugepages():
         qemu = shutil.which("qemu-system-x86_64")
         if qemu:
             rc, out, err = run(["qemu-args"], pool=hp)
-            q = subprocess.run([qemu, "-M", "pc", "-accel", "tcg", "-S", "-nodefaults",
+            q = subprocess.run([qemu, "-M", "q35", "-accel", "tcg", "-S", "-nodefaults",
                                 "-display", "none", "-monitor", "stdio"]
                                + shlex.split(out.decode()), input=b"info pci\nquit\n",
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
@@ -729,23 +729,32 @@ def test_check():
 
 def test_qemu(p):
     rc, j, err = run_json(["qemu-args"], pool=p)
+    port = ["-device", "pcie-root-port,id=vmshm0-high,chassis=199,pref64-reserve=4G"]
     want = ["-object", "memory-backend-file,id=vmshm0,mem-path=%s,size=4M,share=on" % p,
             "-device", "ivshmem-plain,memdev=vmshm0"]
-    check(rc == 0 and j["args"] == want and j["size"] == 4 << 20
-          and j["device"] == "ivshmem-plain", "qemu-args --json", repr(j))
+    check(rc == 0 and j["args"] == port + want and j["size"] == 4 << 20
+          and j["device"] == "ivshmem-plain",
+          "qemu-args --json: a root port reserving 4G of 64-bit space, then the device", repr(j))
     rc, out, err = run(["qemu-args"], pool=p)
-    check(rc == 0 and shlex.split(out.decode()) == want, "qemu-args text is the same words")
+    check(rc == 0 and shlex.split(out.decode()) == port + want, "qemu-args text is the same words")
+    rc, j, err = run_json(["qemu-args", "--no-high"], pool=p)
+    check(rc == 0 and j["args"] == want, "qemu-args --no-high: the device alone", repr(j))
     sock = os.path.join(E.tmp, "door.sock")
     rc, j, err = run_json(["qemu-args", "--doorbell", sock, "--vectors", "2", "--id", "db1"],
                           pool=p)
-    check(rc == 0 and j["args"] == ["-chardev", "socket,path=%s,id=db1" % sock, "-device",
-                                    "ivshmem-doorbell,chardev=db1,vectors=2"],
-          "qemu-args --doorbell --vectors 2 --id db1", repr(j))
+    check(rc == 0 and j["args"][2:] == ["-chardev", "socket,path=%s,id=db1" % sock, "-device",
+                                        "ivshmem-doorbell,chardev=db1,vectors=2"]
+          and j["args"][1].startswith("pcie-root-port,id=db1-high,chassis=")
+          and j["args"][1] != port[1],
+          "qemu-args --doorbell --vectors 2 --id db1 (a root port of its own chassis)", repr(j))
+    rc, j, err = run_json(["pool", "info"], pool=p)
+    check(rc == 0 and j["memory_type"] == "write-back" and j["backend"] == "file",
+          "pool info: a pool file is mapped write-back", repr(j))
     comma = E.pool_path() + ",x"
     E.paths.append(comma)
     run(["pool", "create", comma, "--size", "1M"])
     rc, j, err = run_json(["qemu-args"], pool=comma)
-    check(rc == 0 and ("mem-path=%s,,x," % comma[:-2]) in j["args"][1],
+    check(rc == 0 and ("mem-path=%s,,x," % comma[:-2]) in j["args"][3],
           "a comma in the path is doubled for QEMU", repr(j))
     expect_error(["qemu-args", "--vectors", "2"], 2, "goes with --doorbell", "--vectors alone",
                  pool=p)

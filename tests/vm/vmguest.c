@@ -9,7 +9,8 @@
  *                                  it until the host says go
  *   vmguest race win|rt N          both create race.00 .. race.N-1 at once
  *   vmguest pat                    memory type of the pool's mapping (PAT)
- *   vmguest doorbell win|rt N      N doorbell round trips between the VMs
+ *   vmguest doorbell win|rt N      N doorbell round trips between the VMs,
+ *                                  the vectors that rang, a masked doorbell
  *   vmguest vmdies win|rt          hold regions; win's VM is then killed
  *   vmguest backend                prints the backend a plain attach uses
  *   vmguest rules win|rt           the RtApi rules and error codes
@@ -20,6 +21,8 @@
  * "host.go" that the host creates. Lines that the harness reads start with
  * "vmguest:"; the last one is "vmguest: PASS <test>" or "vmguest: FAIL <test>".
  */
+#include <fcntl.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -400,6 +403,9 @@ static int cmd_pat(void)
 	fclose(f);
 	if (!found)
 		fail("no PAT entry for the pool at %#llx", addr);
+	say("pat: the library says %s (vmshm_memory_type)", vmshm_memory_type(pool));
+	if (strcmp(vmshm_memory_type(pool), "write-back") != 0)
+		fail("vmshm_memory_type: %s, PAT says write-back", vmshm_memory_type(pool));
 	vmshm_detach(pool);
 	return finish();
 }
@@ -575,29 +581,84 @@ static int cmd_doorbell(int me, int rounds)
 	if (barrier(0))
 		goto out;
 	other = (int)atomic_load(&sync_page->ivpos[!me]);
+	/* win rings rt's vector 0, rt answers on win's vector 1: each side
+	 * checks that exactly the vector it expects rang. */
 	for (i = 0; i < rounds; i++) {
+		uint64_t vec = 0;
+
 		if (me == 0) {
 			t0 = now_us();
 			err = vmshm_doorbell_ring(pool, (uint16_t)other, 0);
-			r = err < 0 ? err : vmshm_doorbell_wait(pool, 5000);
+			r = err < 0 ? err : vmshm_doorbell_wait_vectors(pool, 5000, &vec);
 			t0 = now_us() - t0;
 			total += t0;
 			best = t0 < best ? t0 : best;
 		} else {
-			r = vmshm_doorbell_wait(pool, 20000);
+			r = vmshm_doorbell_wait_vectors(pool, 20000, &vec);
 			err = r == 1 ? vmshm_doorbell_ring(pool, (uint16_t)other, 1) : 0;
 		}
 		if (err < 0 || r != 1) {
 			fail("round %d: ring %s, wait %d", i, vmshm_strerror(err), r);
 			break;
 		}
+		if (vec != (me == 0 ? 2u : 1u)) {
+			fail("round %d: vectors 0x%llx rang, expected only vector %d", i,
+			     (unsigned long long)vec, me == 0 ? 1 : 0);
+			break;
+		}
 	}
 	if (me == 0 && i == rounds)
-		say("doorbell: %d round trips, mean %llu us, best %llu us", rounds,
-		    (unsigned long long)(total / (uint64_t)rounds), (unsigned long long)best);
+		say("doorbell: %d round trips, mean %llu us, best %llu us; every wait saw "
+		    "exactly the vector rung",
+		    rounds, (unsigned long long)(total / (uint64_t)rounds),
+		    (unsigned long long)best);
 	else if (i == rounds)
 		say("doorbell: answered %d doorbells", rounds);
-	barrier(1);
+	if (barrier(1))
+		goto out;
+	/* Masking: win writes 0 to its /dev/uioN, rt rings vector 1 twice; no
+	 * event may reach win while masked, and the wait that unmasks (write 1)
+	 * must get the doorbell that was held back. */
+	if (me == 0) {
+		const char *spec = getenv("VMSHM_POOL");
+		struct pollfd pfd = {.fd = -1, .events = POLLIN};
+		uint32_t off = 0;
+		uint64_t vec = 0;
+
+		pfd.fd = spec ? open(spec, O_RDWR) : -1;
+		if (pfd.fd < 0 || write(pfd.fd, &off, sizeof(off)) != (ssize_t)sizeof(off)) {
+			fail("mask: cannot write 0 to %s", spec ? spec : "(VMSHM_POOL unset)");
+		} else {
+			atomic_store(&sync_page->word[0], 1); /* masked: ring now */
+			while (atomic_load(&sync_page->word[1]) == 0)
+				usleep(1000);
+			r = poll(&pfd, 1, 300);
+			if (r != 0)
+				fail("mask: an event arrived while masked (poll %d)", r);
+			t0 = now_us();
+			r = vmshm_doorbell_wait_vectors(pool, 5000, &vec);
+			if (r != 1 || vec != 2u)
+				fail("unmask: wait %d, vectors 0x%llx, expected vector 1", r,
+				     (unsigned long long)vec);
+			else
+				say("doorbell: masked (write 0): nothing for 300 ms; unmasked "
+				    "(write 1): the held doorbell arrived in %llu us",
+				    (unsigned long long)(now_us() - t0));
+		}
+		if (pfd.fd >= 0)
+			close(pfd.fd);
+		atomic_store(&sync_page->word[0], 1);
+	} else {
+		while (atomic_load(&sync_page->word[0]) == 0)
+			usleep(1000);
+		err = vmshm_doorbell_ring(pool, (uint16_t)other, 1);
+		if (err == 0)
+			err = vmshm_doorbell_ring(pool, (uint16_t)other, 1);
+		if (err < 0)
+			fail("mask: ring: %s", vmshm_strerror(err));
+		atomic_store(&sync_page->word[1], 1);
+	}
+	barrier(2);
 out:
 	RtCloseHandle(sync_handle);
 	vmshm_detach(pool);
