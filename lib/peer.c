@@ -286,6 +286,9 @@ int peer_inherit(vmshm_pool *p)
 			continue;
 		if (peer_judge(p, i, w, NULL, 0) != VMSHM_LIVE_NO)
 			continue;
+		/* A fencer at work may still be dropping bit I. */
+		if (st == VMSHM_PEER_FENCED && PW_RECLAIMER(w) && !peer_reclaimer_gone(p, w))
+			continue;
 		if (claim_entry(p, i, w) == 0)
 			return (int)i;
 	}
