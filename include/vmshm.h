@@ -57,6 +57,8 @@ enum vmshm_error {
 	VMSHM_EEXISTS_FILE = -19, /* pool create: file is a formatted pool (use force) */
 	VMSHM_EPERM = -20,        /* permission denied */
 	VMSHM_ETIMEDOUT = -21,
+	VMSHM_ENOTOWNER = -22, /* a mutex released by a thread that does not own it */
+	VMSHM_ETOOMANY = -23,  /* a semaphore released past its maximum count */
 };
 
 VMSHM_API const char *vmshm_strerror(int err);
@@ -139,6 +141,41 @@ VMSHM_API int vmshm_name_check(const char *utf8);
  * VMSHM_NAME_MAX_BYTES + 1). Returns the length or VMSHM_ENAME/ENAMELEN. */
 VMSHM_API int vmshm_name_from_utf16(const uint16_t *in, char *out);
 
+/* ---- events, mutexes and semaphores ---------------------------------- */
+
+/* Each is a named (or, with NAME NULL, unnamed) object of the pool, in the
+ * one namespace of vmshm_create, usable by every process of every VM.
+ * The create calls return 0 (new) or 1 (an object of that name and type
+ * existed: it is opened, and the other arguments are ignored); FLAGS as
+ * for vmshm_create. vmshm_open opens an existing one by type. */
+VMSHM_API int vmshm_event_create(vmshm_pool *pool, const char *name, int manual_reset,
+				 int initially_set, unsigned flags, vmshm_ref *out);
+/* The calling thread owns a new mutex if OWNED (not an existing one). */
+VMSHM_API int vmshm_mutex_create(vmshm_pool *pool, const char *name, int owned, unsigned flags,
+				 vmshm_ref *out);
+/* 0 < MAX; INITIAL <= MAX, else VMSHM_EINVAL. */
+VMSHM_API int vmshm_semaphore_create(vmshm_pool *pool, const char *name, uint32_t initial,
+				     uint32_t max, unsigned flags, vmshm_ref *out);
+VMSHM_API int vmshm_event_set(vmshm_pool *pool, const vmshm_ref *event);
+VMSHM_API int vmshm_event_reset(vmshm_pool *pool, const vmshm_ref *event);
+VMSHM_API int vmshm_event_pulse(vmshm_pool *pool, const vmshm_ref *event);
+/* VMSHM_ENOTOWNER unless the calling thread owns it. */
+VMSHM_API int vmshm_mutex_release(vmshm_pool *pool, const vmshm_ref *mutex);
+/* COUNT > 0; VMSHM_ETOOMANY (count unchanged) past the maximum. */
+VMSHM_API int vmshm_semaphore_release(vmshm_pool *pool, const vmshm_ref *semaphore, uint32_t count,
+				      uint32_t *previous);
+
+#define VMSHM_WAIT_MAX 64u
+#define VMSHM_INFINITE UINT64_MAX
+enum vmshm_wait_result { VMSHM_WAIT_SIGNALED = 0, VMSHM_WAIT_ABANDONED = 1 };
+/* Waits until one of the N objects (1..VMSHM_WAIT_MAX) is signaled and
+ * consumes it: the lowest index signaled (*INDEX). An event (auto reset:
+ * reset by the wait), a semaphore (its count - 1), a mutex (owned by the
+ * calling thread; VMSHM_WAIT_ABANDONED if its owner ended owning it).
+ * TIMEOUT_NS: 0 polls, VMSHM_INFINITE never times out (VMSHM_ETIMEDOUT). */
+VMSHM_API int vmshm_wait(vmshm_pool *pool, const vmshm_ref *objects, uint32_t n,
+			 uint64_t timeout_ns, uint32_t *index);
+
 /* ---- looking at the pool --------------------------------------------- */
 
 enum vmshm_obj_state {
@@ -163,6 +200,15 @@ struct vmshm_objinfo {
 	uint64_t holders; /* bit 0: the pool's hold; bit N: peer N */
 	uint32_t protect;
 	uint32_t owner; /* peer that created it (or is creating/destroying it) */
+	/* events, mutexes, semaphores (LIVE ones): */
+	int signaled;       /* event set; mutex free; semaphore count > 0 */
+	int manual;         /* event: manual reset */
+	uint32_t count;     /* semaphore: its count */
+	uint32_t max;       /* semaphore: its maximum */
+	uint32_t mx_owner;  /* mutex: the owner's peer index, 0 free */
+	uint32_t mx_thread; /* mutex: the owner's thread id */
+	int abandoned;      /* mutex: free after its owner ended owning it */
+	uint64_t waiters;   /* bit N: peer N has a thread waiting on it */
 };
 /* Calls FN for every object not FREE; stops when FN returns non-zero. */
 VMSHM_API int vmshm_list(vmshm_pool *pool, int (*fn)(const struct vmshm_objinfo *, void *),

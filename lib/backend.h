@@ -29,6 +29,7 @@ struct be_map {
 
 struct backend {
 	const char *name;
+	int futex_ok; /* its mapping is a file's pages: a futex on them works */
 	/* Does SPEC name a pool of this backend? (a prefix test, no I/O) */
 	int (*claims)(const char *spec);
 	/* Maps the pool. 0 or a VMSHM_E* code; WHY gets a one-line reason. */

@@ -240,7 +240,7 @@ static void unjoin(vmshm_pool *p, uint32_t s)
 
 /* Waits, bounded, for the creator of slot S to finish. DIR_REAP when that
  * creator may be gone (the caller, above the directory, reclaims it). */
-static int wait_other(vmshm_pool *p, uint32_t s, struct dir_wait *wt)
+static int wait_other(vmshm_pool *p, uint32_t s, struct dir_ctx *wt)
 {
 	uint64_t now = plat_now_ns();
 	if (wt->deadline == 0)
@@ -373,7 +373,7 @@ static int add_pool_hold(struct fmt_slot *sl)
 }
 
 int dir_create(vmshm_pool *p, int type, const struct dir_name *n, uint64_t size, uint32_t protect,
-	       unsigned flags, vmshm_ref *out, struct dir_wait *wt)
+	       unsigned flags, vmshm_ref *out, struct dir_ctx *wt)
 {
 	const struct fmt_layout *L = &p->L;
 	uint64_t pages = fmt_pages_for(size);
@@ -442,6 +442,13 @@ int dir_create(vmshm_pool *p, int type, const struct dir_name *n, uint64_t size,
 			memset(fmt_page(L, (uint64_t)first), 0, (pages + name_pages) * FMT_PAGE);
 			if (name_pages)
 				memcpy(fmt_page(L, (uint64_t)first), n->bytes, n->len);
+			if (wt->init) {
+				struct fmt_sync *b =
+				    (struct fmt_sync *)fmt_page(L, (uint64_t)first + name_pages);
+				ST(&b->state, wt->init[0]);
+				ST(&b->param, wt->init[1]);
+				ST(&b->depth, wt->init[2]);
+			}
 		}
 		ST(&sl->holders, (1ull << p->self) | ((flags & VMSHM_PERSIST) ? 1u : 0u));
 		uint64_t lw = SW_MAKE(gen, VMSHM_OBJ_LIVE, type, p->self, SW_TAG(nw));
@@ -525,4 +532,24 @@ void dir_detach(vmshm_pool *p)
 			dir_drop_bit(&p->L, s, bit, p->self);
 		}
 	}
+}
+
+int dir_ref_of(const vmshm_pool *p, uint32_t s, uint64_t w, vmshm_ref *out)
+{
+	return fill_ref(&p->L, s, w, out);
+}
+
+int dir_hold(vmshm_pool *p, uint32_t s, uint64_t w, vmshm_ref *out)
+{
+	int rc = join(p, s, w);
+	if (rc != 0)
+		return rc < 0 ? rc : VMSHM_ENOENT;
+	if ((rc = fill_ref(&p->L, s, w, out)) < 0)
+		unjoin(p, s);
+	return rc;
+}
+
+void dir_unhold(vmshm_pool *p, uint32_t s)
+{
+	unjoin(p, s);
 }

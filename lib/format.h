@@ -81,7 +81,8 @@ enum fmt_ident_word {
 struct fmt_peer {
 	_Atomic uint64_t state;           /* 0 */
 	_Atomic uint64_t ident[FI_COUNT]; /* 8: tagged identity words */
-	uint64_t reserved[31 - FI_COUNT]; /* zero */
+	_Atomic uint64_t wake;            /* 168: bumped to wake this peer's waiters */
+	uint64_t reserved[30 - FI_COUNT]; /* zero */
 };
 
 /* ---- directory slot ---- */
@@ -100,6 +101,32 @@ struct fmt_slot {
 	char name[FMT_INLINE_NAME];  /* 72: inline name bytes (no NUL) */
 };
 
+/* ---- the body of an event, mutex or semaphore: its object memory ---- */
+/* state: event: bit 0 signaled, bits 32-63 pulse count; semaphore: the
+ * count; mutex: 0 free, MX_ABANDONED free after its owner died, or an
+ * owner (MX_OWNED | peer index << 48 | low 16 bits of the peer's entry
+ * generation << 32 | thread id). seq grows with every change that may
+ * release a waiter. waiters: bit N, peer N has a thread waiting. param:
+ * event: bit 0 manual reset; semaphore: the maximum count. depth: a
+ * mutex's recursion count, written by its owner only. */
+struct fmt_sync {
+	_Atomic uint64_t state;   /* 0 */
+	_Atomic uint64_t seq;     /* 8 */
+	_Atomic uint64_t waiters; /* 16 */
+	_Atomic uint64_t param;   /* 24 */
+	_Atomic uint64_t depth;   /* 32 */
+	uint64_t reserved[3];     /* 40: zero */
+};
+#define FMT_SYNC_SIZE 64u
+#define MX_ABANDONED  (1ull << 63)
+#define MX_OWNED      (1ull << 62)
+#define MX_OWNER(idx, gen, tid)                                                                    \
+	(MX_OWNED | ((uint64_t)(idx)&0xffu) << 48 | ((uint64_t)(gen)&0xffffu) << 32 |              \
+	 (uint32_t)(tid))
+#define MX_IDX(w) ((uint32_t)(((w) >> 48) & 0xffu))
+#define MX_GEN(w) ((uint32_t)(((w) >> 32) & 0xffffu))
+
+_Static_assert(sizeof(struct fmt_sync) == FMT_SYNC_SIZE, "sync body size");
 _Static_assert(sizeof(struct fmt_header) == FMT_HEADER_SIZE, "header size");
 _Static_assert(sizeof(struct fmt_peer) == FMT_PEER_SIZE, "peer size");
 _Static_assert(sizeof(struct fmt_slot) == FMT_SLOT_SIZE, "slot size");

@@ -37,8 +37,15 @@ struct vmshm_pool {
 	uint64_t fork_epoch; /* plat_fork_epoch() at attach */
 	struct plat_ident ident;
 	struct peer_judge_ctx judge;
-	struct local_ref *refs; /* slot_count entries */
-	plat_lock lock;         /* serialises this attach's calls */
+	struct local_ref *refs;    /* slot_count entries */
+	_Atomic uint32_t *waiting; /* slot_count entries: threads waiting on it */
+	uint64_t spin_ns;          /* VMSHM_SPIN_US: spin before a wait sleeps */
+	struct {
+		uint32_t gen; /* entry generation + 1 the class was found for; 0 none */
+		int chan;
+		int32_t ivpos;
+	} chan[64];
+	plat_lock lock; /* serialises this attach's calls */
 };
 
 /* A name as the directory stores it. */
@@ -49,23 +56,32 @@ struct dir_name {
 };
 
 /* pool.c */
-int pool_usable(vmshm_pool *p); /* 0, or VMSHM_ESTALE after fork or once fenced */
+int pool_usable(vmshm_pool *p);      /* 0, or VMSHM_ESTALE after fork or once fenced */
+int pool_alive(const vmshm_pool *p); /* is P an attach not yet detached? */
 /* Stops this process (SIGSTOP) when VMSHM_TEST_STOP names WHERE: lets the
  * tests stall a peer at a chosen step. Costs one load otherwise. */
 void test_stop_point(const char *where);
 
 /* dir.c: the directory (below reclaim.c) */
 #define DIR_RETRY 1
-/* A create waiting for another creator: *DEADLINE starts at 0. */
-struct dir_wait {
-	uint64_t deadline;
-	uint32_t gone_owner; /* set when dir_create returns DIR_REAP */
+/* What one create carries through its retries. */
+struct dir_ctx {
+	uint64_t deadline;    /* of the wait for another creator; starts at 0 */
+	uint32_t gone_owner;  /* set when dir_create returns DIR_REAP */
+	const uint64_t *init; /* events, mutexes, semaphores: body words 0, 3 and 4
+			       * (state, param, depth) written before publish */
 };
 #define DIR_REAP 2 /* the creator we wait for may be gone: reclaim it, call again */
 int dir_create(vmshm_pool *p, int type, const struct dir_name *n, uint64_t size, uint32_t protect,
-	       unsigned flags, vmshm_ref *out, struct dir_wait *wt);
+	       unsigned flags, vmshm_ref *out, struct dir_ctx *wt);
 int dir_open(vmshm_pool *p, int type, const struct dir_name *n, vmshm_ref *out);
 int dir_close(vmshm_pool *p, const vmshm_ref *ref);
+/* A reference to slot S (word W) for an attach that holds it: 0 or < 0. */
+int dir_ref_of(const vmshm_pool *p, uint32_t s, uint64_t w, vmshm_ref *out);
+/* Holds slot S, seen LIVE with word W, for a moment (so that it cannot die
+ * while we write its body): 0 with OUT filled, or < 0; dir_unhold ends it. */
+int dir_hold(vmshm_pool *p, uint32_t s, uint64_t w, vmshm_ref *out);
+void dir_unhold(vmshm_pool *p, uint32_t s);
 int dir_unpersist(vmshm_pool *p, const struct dir_name *n);
 void dir_detach(vmshm_pool *p); /* drops every reference of this attach */
 int dir_drop_bit(const struct fmt_layout *L, uint32_t slot, uint64_t bit, uint32_t me);
@@ -92,7 +108,40 @@ void peer_release(vmshm_pool *p);
 int peer_judge(const vmshm_pool *p, uint32_t i, uint64_t w, char *why, size_t len);
 int peer_reclaimer_gone(const vmshm_pool *p, uint64_t w);
 int peer_vm(const vmshm_pool *p, uint32_t i, uint32_t gen, uint8_t boot[16], int32_t *ivpos);
+/* How a signaller of this attach reaches the waiting threads of peer I. */
+enum {
+	PEER_CHAN_NONE,         /* it polls */
+	PEER_CHAN_FUTEX,        /* this OS instance, same file: futex on its wake word */
+	PEER_CHAN_OWN_DOORBELL, /* this guest: our own VM's doorbell */
+	PEER_CHAN_DOORBELL,     /* another VM: its doorbell (*IVPOS) */
+};
+int peer_channel(vmshm_pool *p, uint32_t i, int32_t *ivpos);
 void peer_read(const vmshm_pool *p, uint32_t i, struct vmshm_peerinfo *out);
+
+/* sync.c: events, mutexes, semaphores and waiting (above dir.c) */
+struct sync_params {
+	int manual, initial; /* event: manual reset, set at creation; mutex: owned */
+	uint32_t max;        /* semaphore (initial is its count) */
+};
+enum { SYNC_SET, SYNC_RESET, SYNC_PULSE };
+void sync_init_words(const vmshm_pool *p, int type, const struct sync_params *sp, uint64_t w[3]);
+int sync_event_change(vmshm_pool *p, const vmshm_ref *r, int how);
+int sync_semaphore_release(vmshm_pool *p, const vmshm_ref *r, uint32_t n, uint32_t *prev);
+int sync_mutex_release(vmshm_pool *p, const vmshm_ref *r);
+int sync_wait(vmshm_pool *p, const vmshm_ref *refs, uint32_t n, uint64_t timeout_ns,
+	      uint32_t *index);
+void sync_track_owned(vmshm_pool *p);
+void sync_detach(vmshm_pool *p);
+void sync_scrub_peer(vmshm_pool *p, uint32_t i);
+
+/* rtapi.c, for rtapi_sync.c: a handle to the object MAKE creates or
+ * opens in the process's pool (last error 0, or 183 when MAKE returns 1);
+ * the reference and pool behind a handle (0, or VMSHM_ESTALE: not a
+ * handle); the Win32 error code of a VMSHM_E* code. */
+typedef int (*rt_make_fn)(vmshm_pool *p, const char *name, void *arg, vmshm_ref *out);
+void *rt_acquire(const char *name, rt_make_fn make, void *arg);
+int rt_lookup(void *h, vmshm_ref *out, vmshm_pool **pool);
+uint32_t rt_error(int rc);
 
 /* reclaim.c (above dir.c) */
 int reclaim_one(vmshm_pool *p, uint32_t i);

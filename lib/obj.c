@@ -4,6 +4,8 @@
  * gone while a create waits for it. It sits above the directory (dir.c)
  * and reclaim (reclaim.c).
  */
+#include <stdint.h>
+
 #include "internal.h"
 
 static int check_type(int type)
@@ -23,11 +25,14 @@ static int enter(vmshm_pool *p, const char *name, struct dir_name *n)
 	return p->self ? 0 : VMSHM_EPERM;
 }
 
-int vmshm_create(vmshm_pool *p, int type, const char *name, uint64_t size, uint32_t protect,
-		 unsigned flags, vmshm_ref *out)
+/* Creates (or opens) an object of TYPE; events, mutexes and semaphores get
+ * a body made from SP (defaults if NULL). */
+static int create(vmshm_pool *p, int type, const char *name, uint64_t size, uint32_t protect,
+		  unsigned flags, const struct sync_params *sp, vmshm_ref *out)
 {
 	struct dir_name n;
-	struct dir_wait wt = {0, 0};
+	uint64_t init[3];
+	struct dir_ctx wt = {0, 0, NULL};
 	int rc;
 	/* An unnamed object held by the pool could never be let go: refused. */
 	if (!p || !out || check_type(type) < 0 || (type == VMSHM_TYPE_SHM && size == 0) ||
@@ -35,6 +40,11 @@ int vmshm_create(vmshm_pool *p, int type, const char *name, uint64_t size, uint3
 		return VMSHM_EINVAL;
 	if ((rc = enter(p, name, &n)) < 0)
 		return rc;
+	if (type != VMSHM_TYPE_SHM) {
+		size = FMT_SYNC_SIZE; /* its body (struct fmt_sync) */
+		sync_init_words(p, type, sp, init);
+		wt.init = init;
+	}
 	plat_lock_take(&p->lock);
 	while ((rc = dir_create(p, type, &n, size, protect, flags, out, &wt)) == DIR_REAP) {
 		/* The creator we wait for looked gone: reclaim it, then look
@@ -44,6 +54,134 @@ int vmshm_create(vmshm_pool *p, int type, const char *name, uint64_t size, uint3
 	}
 	plat_lock_give(&p->lock);
 	return rc;
+}
+
+int vmshm_create(vmshm_pool *p, int type, const char *name, uint64_t size, uint32_t protect,
+		 unsigned flags, vmshm_ref *out)
+{
+	return create(p, type, name, size, protect, flags, NULL, out);
+}
+
+int vmshm_event_create(vmshm_pool *p, const char *name, int manual, int set, unsigned flags,
+		       vmshm_ref *out)
+{
+	struct sync_params sp = {manual != 0, set != 0, 0};
+	return create(p, VMSHM_TYPE_EVENT, name, 0, 0, flags, &sp, out);
+}
+
+int vmshm_mutex_create(vmshm_pool *p, const char *name, int owned, unsigned flags, vmshm_ref *out)
+{
+	struct sync_params sp = {0, owned != 0, 0};
+	int rc = create(p, VMSHM_TYPE_MUTEX, name, 0, 0, flags, &sp, out);
+	if (rc == 0 && owned)
+		sync_track_owned(p);
+	return rc;
+}
+
+int vmshm_semaphore_create(vmshm_pool *p, const char *name, uint32_t initial, uint32_t max,
+			   unsigned flags, vmshm_ref *out)
+{
+	struct sync_params sp = {0, (int)initial, max};
+	if (max == 0 || initial > max || max > INT32_MAX)
+		return VMSHM_EINVAL;
+	return create(p, VMSHM_TYPE_SEMAPHORE, name, 0, 0, flags, &sp, out);
+}
+
+/* What a call on an object reference needs: an attach that is still ours,
+ * a peer entry, and a reference this attach holds, of TYPE (0: any sync). */
+static int enter_ref(vmshm_pool *p, const vmshm_ref *r, int type)
+{
+	int rc;
+	if (!p || !r)
+		return VMSHM_EINVAL;
+	if ((rc = pool_usable(p)) < 0)
+		return rc;
+	if (!p->self)
+		return VMSHM_EPERM;
+	if (r->slot >= p->L.slot_count || p->refs[r->slot].count == 0 ||
+	    p->refs[r->slot].gen != r->gen || !r->addr || r->size < FMT_SYNC_SIZE)
+		return VMSHM_EINVAL;
+	if (type ? (int)r->type != type : r->type == VMSHM_TYPE_SHM)
+		return VMSHM_ETYPE;
+	return 0;
+}
+
+/* enter_ref under the attach's lock (the reference table is its). */
+static int enter_ref_locked(vmshm_pool *p, const vmshm_ref *r, int type)
+{
+	if (!p)
+		return VMSHM_EINVAL;
+	plat_lock_take(&p->lock);
+	int rc = enter_ref(p, r, type);
+	if (rc < 0)
+		plat_lock_give(&p->lock);
+	return rc;
+}
+
+/* The signalling calls keep the lock while they wake (the channel cache is
+ * the attach's too). */
+static int event_change(vmshm_pool *p, const vmshm_ref *r, int how)
+{
+	int rc = enter_ref_locked(p, r, VMSHM_TYPE_EVENT);
+	if (rc < 0)
+		return rc;
+	rc = sync_event_change(p, r, how);
+	plat_lock_give(&p->lock);
+	return rc;
+}
+
+int vmshm_event_set(vmshm_pool *p, const vmshm_ref *r)
+{
+	return event_change(p, r, SYNC_SET);
+}
+
+int vmshm_event_reset(vmshm_pool *p, const vmshm_ref *r)
+{
+	return event_change(p, r, SYNC_RESET);
+}
+
+int vmshm_event_pulse(vmshm_pool *p, const vmshm_ref *r)
+{
+	return event_change(p, r, SYNC_PULSE);
+}
+
+int vmshm_mutex_release(vmshm_pool *p, const vmshm_ref *r)
+{
+	int rc = enter_ref_locked(p, r, VMSHM_TYPE_MUTEX);
+	if (rc < 0)
+		return rc;
+	rc = sync_mutex_release(p, r);
+	plat_lock_give(&p->lock);
+	return rc;
+}
+
+int vmshm_semaphore_release(vmshm_pool *p, const vmshm_ref *r, uint32_t count, uint32_t *prev)
+{
+	if (count == 0 || count > INT32_MAX)
+		return VMSHM_EINVAL;
+	int rc = enter_ref_locked(p, r, VMSHM_TYPE_SEMAPHORE);
+	if (rc < 0)
+		return rc;
+	rc = sync_semaphore_release(p, r, count, prev);
+	plat_lock_give(&p->lock);
+	return rc;
+}
+
+int vmshm_wait(vmshm_pool *p, const vmshm_ref *refs, uint32_t n, uint64_t timeout_ns,
+	       uint32_t *index)
+{
+	uint32_t dummy;
+	if (!refs || n == 0 || n > VMSHM_WAIT_MAX)
+		return VMSHM_EINVAL;
+	if (!p)
+		return VMSHM_EINVAL;
+	plat_lock_take(&p->lock);
+	int rc = 0;
+	for (uint32_t i = 0; i < n && rc == 0; i++)
+		rc = enter_ref(p, &refs[i], 0);
+	plat_lock_give(&p->lock);
+	/* The wait itself takes no lock: other threads of this attach go on. */
+	return rc < 0 ? rc : sync_wait(p, refs, n, timeout_ns, index ? index : &dummy);
 }
 
 int vmshm_open(vmshm_pool *p, int type, const char *name, vmshm_ref *out)

@@ -320,3 +320,41 @@ int peer_reclaimer_gone(const vmshm_pool *p, uint64_t w)
 		return 1;
 	return st == VMSHM_PEER_DEAD || st == VMSHM_PEER_RECLAIMING;
 }
+
+/* How a signaller here reaches the waiters of peer I (cached per entry
+ * generation): a futex on its wake word when it locks the same file of this
+ * OS instance (a file mapping: the kernel keys the futex by file and
+ * offset); our own VM's doorbell when it is of this guest but waits on its
+ * doorbell; its VM's doorbell when it is of another VM with an ivshmem ID;
+ * else nothing reaches it, and it polls. */
+int peer_channel(vmshm_pool *p, uint32_t i, int32_t *ivpos)
+{
+	uint32_t gen = PW_GEN(LD(&fmt_peer(&p->L, i)->state));
+	uint32_t v[FI_COUNT];
+	if (i >= 64)
+		return PEER_CHAN_NONE;
+	if (p->chan[i].gen == gen + 1) {
+		*ivpos = p->chan[i].ivpos;
+		return p->chan[i].chan;
+	}
+	int chan = PEER_CHAN_NONE;
+	*ivpos = -1;
+	if (ident_read(fmt_peer(&p->L, i), gen, v)) {
+		int same_os = (v[FI_KIND] & 0xffu) == p->ident.os &&
+			      memcmp(&v[FI_BOOT0], p->ident.boot_id, 16) == 0;
+		*ivpos = (int32_t)v[FI_IVPOS];
+		if (same_os && p->judge.kind == FMT_JUDGE_LOCK &&
+		    ((v[FI_KIND] >> 8) & 0xffu) == FMT_JUDGE_LOCK &&
+		    join64(&v[FI_LOCK_DEV_LO]) == p->judge.lock_dev &&
+		    join64(&v[FI_LOCK_INO_LO]) == p->judge.lock_ino && p->map.be->futex_ok)
+			chan = PEER_CHAN_FUTEX;
+		else if (same_os && *ivpos >= 0 && *ivpos == p->map.ivposition)
+			chan = PEER_CHAN_OWN_DOORBELL;
+		else if (!same_os && *ivpos >= 0)
+			chan = PEER_CHAN_DOORBELL;
+	}
+	p->chan[i].gen = gen + 1;
+	p->chan[i].chan = chan;
+	p->chan[i].ivpos = *ivpos;
+	return chan;
+}

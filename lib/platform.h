@@ -7,6 +7,7 @@
 #ifndef VMSHM_PLATFORM_H
 #define VMSHM_PLATFORM_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -70,6 +71,19 @@ void plat_lock_give(plat_lock *l);
 /* Counts forks: the child of a fork sees a larger value than its parent
  * saw. Reading it costs no system call. */
 uint64_t plat_fork_epoch(void);
+
+/* Waiting on a 32-bit word of a shared file mapping, across processes of
+ * one OS instance (Linux: futex without the private flag).
+ * plat_futex_wait: returns when *ADDR != VAL, on a wake, or after TIMEOUT_NS;
+ * VMSHM_ENOTSUP where there is no such wait (Windows: the caller polls).
+ * plat_futex_wake wakes every waiter on ADDR. */
+int plat_futex_wait(_Atomic uint64_t *word, uint32_t val, uint64_t timeout_ns);
+void plat_futex_wake(_Atomic uint64_t *word);
+/* The calling thread's id (Linux: gettid; Windows: GetCurrentThreadId). */
+uint32_t plat_thread_id(void);
+/* Runs FN(ARG) when the calling thread ends, once per (thread, FN, ARG)
+ * registration; registrations of a thread are kept in a small table. */
+void plat_on_thread_exit(void (*fn)(void *), void *arg);
 
 /* Registers handlers run around fork() (pthread_atfork): PREPARE in the
  * forking thread before, PARENT and CHILD after. A no-op on Windows. */

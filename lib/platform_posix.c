@@ -12,7 +12,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <linux/futex.h>
 #include <sys/random.h>
+#include <sys/syscall.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -255,6 +257,74 @@ uint64_t plat_fork_epoch(void)
 {
 	pthread_once(&fork_once, fork_register);
 	return atomic_load_explicit(&fork_epoch, memory_order_relaxed);
+}
+
+/* The futex word is the low half of a 64-bit pool word (little-endian). */
+int plat_futex_wait(_Atomic uint64_t *word, uint32_t val, uint64_t timeout_ns)
+{
+	struct timespec ts = {(time_t)(timeout_ns / 1000000000u), (long)(timeout_ns % 1000000000u)};
+	if (syscall(SYS_futex, (uint32_t *)word, FUTEX_WAIT, val, &ts, NULL, 0) == 0)
+		return 0;
+	return errno == ENOSYS ? VMSHM_ENOTSUP : 0;
+}
+
+void plat_futex_wake(_Atomic uint64_t *word)
+{
+	syscall(SYS_futex, (uint32_t *)word, FUTEX_WAKE, INT32_MAX, NULL, NULL, 0);
+}
+
+uint32_t plat_thread_id(void)
+{
+	static _Thread_local uint32_t tid;
+	if (!tid)
+		tid = (uint32_t)syscall(SYS_gettid);
+	return tid;
+}
+
+/* Per thread: what to run at its end (a pthread key's destructor). */
+#define EXIT_HOOKS 64
+struct exit_hooks {
+	int n;
+	struct {
+		void (*fn)(void *);
+		void *arg;
+	} h[EXIT_HOOKS];
+};
+static pthread_key_t exit_key;
+static pthread_once_t exit_once = PTHREAD_ONCE_INIT;
+
+static void run_exit_hooks(void *v)
+{
+	struct exit_hooks *e = v;
+	for (int i = 0; i < e->n; i++)
+		e->h[i].fn(e->h[i].arg);
+	free(e);
+}
+
+static void exit_key_init(void)
+{
+	pthread_key_create(&exit_key, run_exit_hooks);
+}
+
+void plat_on_thread_exit(void (*fn)(void *), void *arg)
+{
+	pthread_once(&exit_once, exit_key_init);
+	struct exit_hooks *e = pthread_getspecific(exit_key);
+	if (!e) {
+		e = calloc(1, sizeof(*e));
+		if (!e || pthread_setspecific(exit_key, e) != 0) {
+			free(e);
+			return;
+		}
+	}
+	for (int i = 0; i < e->n; i++)
+		if (e->h[i].fn == fn && e->h[i].arg == arg)
+			return;
+	if (e->n < EXIT_HOOKS) {
+		e->h[e->n].fn = fn;
+		e->h[e->n].arg = arg;
+		e->n++;
+	}
 }
 
 void plat_on_fork(void (*prepare)(void), void (*parent)(void), void (*child)(void))

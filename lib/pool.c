@@ -56,6 +56,10 @@ const char *vmshm_strerror(int err)
 		return "permission denied";
 	case VMSHM_ETIMEDOUT:
 		return "timed out";
+	case VMSHM_ENOTOWNER:
+		return "the calling thread does not own the mutex";
+	case VMSHM_ETOOMANY:
+		return "the semaphore would pass its maximum count";
 	}
 	return "unknown error";
 }
@@ -98,6 +102,46 @@ void be_why(char *why, size_t whylen, const char *fmt, ...)
 	va_end(ap);
 }
 
+/* The attaches of this process that are not yet detached: a thread's exit
+ * hook (sync.c) may outlive the attach it was registered for. */
+static vmshm_pool *live[256];
+static plat_lock live_lock;
+
+static void live_init(void)
+{
+	plat_lock_init(&live_lock);
+}
+
+static void live_add(vmshm_pool *p)
+{
+	plat_lock_take(&live_lock);
+	for (int i = 0; i < 256; i++)
+		if (!live[i]) {
+			live[i] = p;
+			break;
+		}
+	plat_lock_give(&live_lock);
+}
+
+static void live_remove(vmshm_pool *p)
+{
+	plat_lock_take(&live_lock);
+	for (int i = 0; i < 256; i++)
+		if (live[i] == p)
+			live[i] = NULL;
+	plat_lock_give(&live_lock);
+}
+
+int pool_alive(const vmshm_pool *p)
+{
+	int found = 0;
+	plat_lock_take(&live_lock);
+	for (int i = 0; i < 256 && !found; i++)
+		found = live[i] == p;
+	plat_lock_give(&live_lock);
+	return found;
+}
+
 static const char *test_stop;
 
 static void test_stop_init(void)
@@ -117,6 +161,7 @@ static void fork_init(void)
 {
 	(void)plat_fork_epoch();
 	test_stop_init();
+	live_init();
 }
 
 /* Is this attach still valid here? Not in a forked child, and not once
@@ -145,10 +190,13 @@ static const struct backend *pick(const char *spec)
 static int attach_peer(vmshm_pool *p, unsigned flags, char *why, size_t whylen)
 {
 	p->refs = calloc(p->L.slot_count, sizeof(*p->refs));
-	if (!p->refs) {
+	p->waiting = calloc(p->L.slot_count, sizeof(*p->waiting));
+	if (!p->refs || !p->waiting) {
 		be_why(why, whylen, "out of memory");
 		return VMSHM_EIO;
 	}
+	const char *spin = plat_getenv("VMSHM_SPIN_US");
+	p->spin_ns = spin ? strtoull(spin, NULL, 10) * 1000u : 0;
 	int rc = peer_attach(p);
 	if (rc == VMSHM_ENOPEER && (rc = peer_inherit(p)) > 0)
 		reclaim_inherited(p); /* the old occupant's leavings, before anything */
@@ -228,11 +276,14 @@ int vmshm_attach(const char *spec, unsigned flags, vmshm_pool **out, char *why, 
 	peer_judge_init(p);
 	if (!(flags & VMSHM_ATTACH_OBSERVER) && (rc = attach_peer(p, flags, why, whylen)) < 0)
 		goto fail;
+	live_add(p);
 	*out = p;
 	return 0;
 fail:
 	be->close(&p->map);
+	plat_close_fd(p->map.lock_fd);
 	free(p->refs);
+	free((void *)p->waiting);
 	free(p);
 	return rc;
 }
@@ -248,7 +299,9 @@ void vmshm_detach(vmshm_pool *p)
 	int mine = pool_usable(p) == 0;
 	if (p->fork_epoch == plat_fork_epoch())
 		plat_lock_take(&p->lock);
+	live_remove(p);
 	if (mine && p->self) {
+		sync_detach(p);
 		dir_detach(p);
 		peer_release(p);
 	}
@@ -261,6 +314,7 @@ void vmshm_detach(vmshm_pool *p)
 	if (p->fork_epoch == plat_fork_epoch())
 		plat_lock_give(&p->lock);
 	free(p->refs);
+	free((void *)p->waiting);
 	free(p);
 }
 
@@ -319,6 +373,36 @@ int vmshm_stats(vmshm_pool *p, struct vmshm_stats *st)
 	return 0;
 }
 
+/* The state of an event, mutex or semaphore, for vmshm_list (a look, not
+ * a hold: it may be stale by the time it is shown). */
+static void list_sync_state(const vmshm_pool *p, uint32_t s, uint64_t w, struct vmshm_objinfo *oi)
+{
+	vmshm_ref r;
+	if (SW_STATE(w) != VMSHM_OBJ_LIVE || oi->type == VMSHM_TYPE_SHM ||
+	    dir_ref_of(p, s, w, &r) < 0 || !r.addr || r.size < FMT_SYNC_SIZE)
+		return;
+	const struct fmt_sync *b = r.addr;
+	uint64_t st = LD(&b->state), prm = LD(&b->param);
+	oi->waiters = LD(&b->waiters);
+	switch (oi->type) {
+	case VMSHM_TYPE_EVENT:
+		oi->signaled = (int)(st & 1);
+		oi->manual = (int)(prm & 1);
+		break;
+	case VMSHM_TYPE_SEMAPHORE:
+		oi->count = (uint32_t)st;
+		oi->max = (uint32_t)prm;
+		oi->signaled = st > 0;
+		break;
+	case VMSHM_TYPE_MUTEX:
+		oi->signaled = !(st & MX_OWNED);
+		oi->abandoned = st == MX_ABANDONED;
+		oi->mx_owner = st & MX_OWNED ? MX_IDX(st) : 0;
+		oi->mx_thread = st & MX_OWNED ? (uint32_t)st : 0;
+		break;
+	}
+}
+
 int vmshm_list(vmshm_pool *p, int (*fn)(const struct vmshm_objinfo *, void *), void *arg)
 {
 	if (!p || !fn)
@@ -347,6 +431,7 @@ int vmshm_list(vmshm_pool *p, int (*fn)(const struct vmshm_objinfo *, void *), v
 		oi->offset =
 		    fmt_extent_ok(L, ep, en) ? L->data_off + (ep + name_pages) * FMT_PAGE : 0;
 		oi->holders = LD(&sl->holders);
+		list_sync_state(p, s, w, oi);
 		oi->named = SW_TAG(w) != 0;
 		if (oi->named && dir_read_name(L, s, w, oi->name) < 0)
 			snprintf(oi->name, sizeof(oi->name), "?");

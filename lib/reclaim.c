@@ -42,9 +42,11 @@ static void drop_bits(const struct fmt_layout *L, uint32_t i, uint32_t me)
  * holders destroyed by ME, the fencer, as its own work), and every CREATING
  * slot of I aborted, so that its publish fails. ABORTED and DYING slots of
  * I are left alone: I may still be writing their fields. */
-static void fence_steps(const struct fmt_layout *L, uint32_t i, uint32_t me)
+static void fence_steps(vmshm_pool *p, uint32_t i, uint32_t me)
 {
+	const struct fmt_layout *L = &p->L;
 	drop_bits(L, i, me);
+	sync_scrub_peer(p, i); /* its mutexes abandoned, its waits forgotten */
 	for (uint32_t s = 0; s < L->slot_count; s++) {
 		struct fmt_slot *sl = fmt_slot(L, s);
 		uint64_t w = LD(&sl->state);
@@ -69,6 +71,7 @@ static int reclaim_entry(vmshm_pool *p, uint32_t i, uint64_t w)
 		return 0;
 	test_stop_point("reclaim");
 	drop_bits(L, i, p->self);
+	sync_scrub_peer(p, i);
 	finish_inflight(L, i, p->self);
 	CAS(&pe->state, &rw, PW_MAKE(PW_GEN(w), VMSHM_PEER_FREE, 0));
 	return 1;
@@ -111,6 +114,7 @@ int reclaim_one(vmshm_pool *p, uint32_t i)
 void reclaim_inherited(vmshm_pool *p)
 {
 	drop_bits(&p->L, p->self, p->self);
+	sync_scrub_peer(p, p->self);
 	finish_inflight(&p->L, p->self, p->self);
 }
 
@@ -135,7 +139,7 @@ static int fence_one(vmshm_pool *p, uint32_t i)
 			break;
 	}
 	test_stop_point("fence");
-	fence_steps(&p->L, i, p->self);
+	fence_steps(p, i, p->self);
 	CAS(&pe->state, &fw, PW_MAKE(PW_GEN(fw), VMSHM_PEER_FENCED, 0));
 	return 1;
 }

@@ -82,6 +82,10 @@ static DWORD win_error(int rc)
 		return ERROR_INVALID_NAME;
 	case VMSHM_EBUSY:
 		return ERROR_BUSY;
+	case VMSHM_ENOTOWNER:
+		return ERROR_NOT_OWNER;
+	case VMSHM_ETOOMANY:
+		return ERROR_TOO_MANY_POSTS;
 	case VMSHM_ECORRUPT:
 		return ERROR_FILE_CORRUPT;
 	case VMSHM_EFORMAT:
@@ -299,4 +303,50 @@ BOOL WINAPI RtQuerySharedMemory(HANDLE hSharedMemory, SHARED_MEMORY_INFO *info)
 	plat_lock_give(&G.lock);
 	SetLastError(e ? ERROR_SUCCESS : ERROR_INVALID_HANDLE);
 	return e ? TRUE : FALSE;
+}
+
+/* ---- for rtapi_sync.c ------------------------------------------------------ */
+
+void *rt_acquire(const char *name, rt_make_fn make, void *arg)
+{
+	plat_once(g_init);
+	plat_lock_take(&G.lock);
+	HANDLE h = NULL;
+	vmshm_ref ref;
+	int rc = need_pool(), nc;
+	if (rc < 0 && name && (nc = vmshm_name_check(name)) < 0)
+		rc = nc;
+	if (rc == 0)
+		rc = make(G.pool, name, arg, &ref);
+	if (rc >= 0 && !(h = handle_new(&ref))) {
+		vmshm_close(G.pool, &ref);
+		rc = VMSHM_ENOSPC;
+	}
+	plat_lock_give(&G.lock);
+	if (rc < 0)
+		return fail(rc);
+	SetLastError(rc == 1 ? ERROR_ALREADY_EXISTS : ERROR_SUCCESS);
+	return h;
+}
+
+int rt_lookup(void *h, vmshm_ref *out, vmshm_pool **pool)
+{
+	plat_once(g_init);
+	plat_lock_take(&G.lock);
+	int rc = VMSHM_ESTALE;
+	if (G.pool && pool_usable(G.pool) == 0) {
+		struct handle_ent *e = handle_find(h);
+		if (e) {
+			*out = e->ref;
+			*pool = G.pool;
+			rc = 0;
+		}
+	}
+	plat_lock_give(&G.lock);
+	return rc;
+}
+
+uint32_t rt_error(int rc)
+{
+	return (uint32_t)win_error(rc);
 }

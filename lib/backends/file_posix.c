@@ -63,6 +63,7 @@ static void file_close(struct be_map *m)
 
 const struct backend be_file = {
     .name = "file",
+    .futex_ok = 1,
     .claims = file_claims,
     .open = file_open,
     .close = file_close,

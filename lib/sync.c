@@ -1,0 +1,412 @@
+/*
+ * sync.c - events, mutexes and semaphores in the pool, and waiting for
+ * them across processes and VMs (docs/FORMAT.md, "Events, mutexes and
+ * semaphores"). Each is a directory object whose memory is a struct
+ * fmt_sync changed by compare-and-swap only; no lock of any OS is in it.
+ *
+ * A waiter registers (its peer's bit in the object's waiters word) before
+ * it sleeps and checks the object again after, so no wake-up is lost; a
+ * signaller changes the state, then wakes the peers whose bits it finds,
+ * each by the cheapest channel that reaches it: a futex on the peer's wake
+ * word for processes of this OS instance on the same file, the VM's
+ * ivshmem doorbell for other VMs and for the processes of one guest. Every
+ * sleep is bounded (a doorbell to an unconnected VM is dropped), so a
+ * waiter also finds by itself a change no channel brought it, and a mutex
+ * owner that is gone.
+ */
+#include <string.h>
+
+#include "internal.h"
+
+#define SLICE_NS        (10ull * 1000 * 1000) /* longest sleep between two checks */
+#define OWNER_CHECK_NS  (50ull * 1000 * 1000) /* how often a waiter judges a mutex owner */
+#define DOORBELL_VECTOR 0
+
+static struct fmt_sync *body(const vmshm_pool *p, const vmshm_ref *r)
+{
+	(void)p;
+	return (struct fmt_sync *)r->addr;
+}
+
+static uint64_t my_owner_id(const vmshm_pool *p)
+{
+	return MX_OWNER(p->self, p->self_gen, plat_thread_id());
+}
+
+/* ---- creating ---------------------------------------------------------- */
+
+/* The body words a new object of TYPE starts with (state, param, depth). */
+void sync_init_words(const vmshm_pool *p, int type, const struct sync_params *sp, uint64_t w[3])
+{
+	w[0] = w[1] = w[2] = 0;
+	switch (type) {
+	case VMSHM_TYPE_EVENT:
+		w[0] = sp && sp->initial ? 1 : 0;
+		w[1] = sp && sp->manual ? 1 : 0;
+		break;
+	case VMSHM_TYPE_SEMAPHORE:
+		w[0] = sp ? sp->initial : 0;
+		w[1] = sp ? sp->max : 1;
+		break;
+	case VMSHM_TYPE_MUTEX:
+		if (sp && sp->initial) {
+			w[0] = my_owner_id(p);
+			w[2] = 1;
+		}
+		break;
+	}
+}
+
+/* ---- waking -------------------------------------------------------------- */
+
+/* Wakes the peers that wait on B (bits in its waiters word). */
+static void wake_waiters(vmshm_pool *p, struct fmt_sync *b)
+{
+	uint64_t w = atomic_load(&b->waiters);
+	int rang_self = 0;
+	int32_t rang[64];
+	int nrang = 0;
+	for (uint32_t i = 1; w >> i; i++) {
+		if (!(w >> i & 1))
+			continue;
+		struct fmt_peer *pe = fmt_peer(&p->L, i);
+		atomic_fetch_add(&pe->wake, 1);
+		int32_t iv;
+		switch (peer_channel(p, i, &iv)) {
+		case PEER_CHAN_FUTEX:
+			plat_futex_wake(&pe->wake);
+			break;
+		case PEER_CHAN_OWN_DOORBELL:
+			if (!rang_self && p->map.ivposition >= 0 && p->map.be->ring) {
+				p->map.be->ring(&p->map, (uint16_t)p->map.ivposition,
+						DOORBELL_VECTOR);
+				rang_self = 1;
+			}
+			break;
+		case PEER_CHAN_DOORBELL: {
+			int k = 0;
+			while (k < nrang && rang[k] != iv)
+				k++;
+			if (k == nrang && p->map.be->ring) {
+				p->map.be->ring(&p->map, (uint16_t)iv, DOORBELL_VECTOR);
+				rang[nrang++] = iv;
+			}
+			break;
+		}
+		default:
+			break; /* it finds the change at its next check */
+		}
+	}
+}
+
+/* After a change of B that may release a waiter. */
+static void signal_change(vmshm_pool *p, struct fmt_sync *b)
+{
+	atomic_fetch_add(&b->seq, 1);
+	wake_waiters(p, b);
+}
+
+/* ---- the state machines ------------------------------------------------- */
+
+enum { TRY_NO = -1, TRY_SIGNALED = 0, TRY_ABANDONED = 1 };
+
+/* Is the owner in mutex word W gone for good? */
+static int owner_gone(const vmshm_pool *p, uint64_t w)
+{
+	uint32_t i = MX_IDX(w);
+	if (i == 0 || i >= p->L.peer_count)
+		return 1; /* damage */
+	uint64_t pw = LD(&fmt_peer(&p->L, i)->state);
+	int st = PW_STATE(pw);
+	if (st == VMSHM_PEER_FREE || (PW_GEN(pw) & 0xffffu) != MX_GEN(w))
+		return 1;
+	if (st == VMSHM_PEER_FENCED)
+		return 1; /* cut off: its calls fail, it can never release */
+	return peer_judge(p, i, pw, NULL, 0) == VMSHM_LIVE_NO;
+}
+
+static int try_mutex(vmshm_pool *p, struct fmt_sync *b, int judge_owner)
+{
+	uint64_t me = my_owner_id(p), w = LD(&b->state);
+	if (w == me) {
+		ST(&b->depth, LD(&b->depth) + 1);
+		return TRY_SIGNALED;
+	}
+	int abandoned = w == MX_ABANDONED;
+	if (w != 0 && !abandoned) {
+		if (!judge_owner || !owner_gone(p, w))
+			return TRY_NO;
+		abandoned = 1; /* its owner died holding it: take it as abandoned */
+	}
+	if (!CAS(&b->state, &w, me))
+		return TRY_NO;
+	ST(&b->depth, 1);
+	sync_track_owned(p);
+	return abandoned ? TRY_ABANDONED : TRY_SIGNALED;
+}
+
+static int try_event(struct fmt_sync *b, uint32_t pulse0)
+{
+	uint64_t w = LD(&b->state);
+	int manual = LD(&b->param) & 1;
+	for (;;) {
+		if ((uint32_t)(w >> 32) != pulse0 && manual)
+			return TRY_SIGNALED; /* a pulse while we waited */
+		if (!(w & 1))
+			return TRY_NO;
+		if (manual)
+			return TRY_SIGNALED;
+		if (CAS(&b->state, &w, w & ~1ull))
+			return TRY_SIGNALED; /* auto reset: exactly one waiter */
+	}
+}
+
+static int try_semaphore(struct fmt_sync *b)
+{
+	uint64_t w = LD(&b->state);
+	while (w > 0)
+		if (CAS(&b->state, &w, w - 1))
+			return TRY_SIGNALED;
+	return TRY_NO;
+}
+
+static int try_one(vmshm_pool *p, const vmshm_ref *r, uint32_t pulse0, int judge_owner)
+{
+	struct fmt_sync *b = body(p, r);
+	switch (r->type) {
+	case VMSHM_TYPE_EVENT:
+		return try_event(b, pulse0);
+	case VMSHM_TYPE_SEMAPHORE:
+		return try_semaphore(b);
+	case VMSHM_TYPE_MUTEX:
+		return try_mutex(p, b, judge_owner);
+	}
+	return TRY_NO;
+}
+
+int sync_event_change(vmshm_pool *p, const vmshm_ref *r, int how)
+{
+	struct fmt_sync *b = body(p, r);
+	uint64_t w = LD(&b->state);
+	switch (how) {
+	case SYNC_SET:
+		while (!(w & 1) && !CAS(&b->state, &w, w | 1))
+			;
+		break;
+	case SYNC_RESET:
+		while ((w & 1) && !CAS(&b->state, &w, w & ~1ull))
+			;
+		return 0; /* releases nobody */
+	case SYNC_PULSE:
+		if (LD(&b->param) & 1) {
+			/* Manual: every current waiter sees the pulse count move;
+			 * the event stays reset. */
+			while (!CAS(&b->state, &w, (w & ~1ull) + (1ull << 32)))
+				;
+		} else if (LD(&b->waiters)) {
+			/* Auto: one waiter, if any waits, takes it. */
+			while (!(w & 1) && !CAS(&b->state, &w, w | 1))
+				;
+		} else {
+			return 0; /* nobody waits: the pulse is lost */
+		}
+		break;
+	}
+	signal_change(p, b);
+	return 0;
+}
+
+int sync_semaphore_release(vmshm_pool *p, const vmshm_ref *r, uint32_t n, uint32_t *prev)
+{
+	struct fmt_sync *b = body(p, r);
+	uint64_t max = LD(&b->param), w = LD(&b->state);
+	do {
+		if (w > max || n > max - w)
+			return VMSHM_ETOOMANY;
+	} while (!CAS(&b->state, &w, w + n));
+	if (prev)
+		*prev = (uint32_t)w;
+	signal_change(p, b);
+	return 0;
+}
+
+int sync_mutex_release(vmshm_pool *p, const vmshm_ref *r)
+{
+	struct fmt_sync *b = body(p, r);
+	uint64_t me = my_owner_id(p), w = LD(&b->state);
+	if (w != me)
+		return VMSHM_ENOTOWNER;
+	uint64_t d = LD(&b->depth);
+	if (d > 1) {
+		ST(&b->depth, d - 1);
+		return 0;
+	}
+	ST(&b->depth, 0);
+	if (!CAS(&b->state, &w, 0))
+		return VMSHM_ENOTOWNER; /* taken from us meanwhile (fenced) */
+	signal_change(p, b);
+	return 0;
+}
+
+/* ---- waiting -------------------------------------------------------------- */
+
+static void reg(vmshm_pool *p, const vmshm_ref *r)
+{
+	_Atomic uint32_t *n = &p->waiting[r->slot];
+	if (atomic_fetch_add(n, 1) == 0)
+		atomic_fetch_or(&body(p, r)->waiters, 1ull << p->self);
+}
+
+static void unreg(vmshm_pool *p, const vmshm_ref *r)
+{
+	_Atomic uint32_t *n = &p->waiting[r->slot];
+	if (atomic_fetch_sub(n, 1) != 1)
+		return;
+	atomic_fetch_and(&body(p, r)->waiters, ~(1ull << p->self));
+	if (atomic_load(n) > 0) /* another thread began to wait meanwhile */
+		atomic_fetch_or(&body(p, r)->waiters, 1ull << p->self);
+}
+
+/* Sleeps until this peer is woken, or NS pass. */
+static void nap(vmshm_pool *p, uint64_t wake0, uint64_t ns, unsigned *backoff_us)
+{
+	struct fmt_peer *me = fmt_peer(&p->L, p->self);
+	if (p->judge.kind == FMT_JUDGE_LOCK && p->map.be->futex_ok &&
+	    plat_futex_wait(&me->wake, (uint32_t)wake0, ns) == 0)
+		return;
+	if (p->map.be->wait && p->map.ivposition >= 0) {
+		p->map.be->wait(&p->map, (int)((ns + 999999) / 1000000));
+		return;
+	}
+	/* No wake-up channel reaches us: poll, backing off to the slice. */
+	unsigned us = *backoff_us;
+	if ((uint64_t)us * 1000 > ns)
+		us = (unsigned)(ns / 1000);
+	plat_sleep_us(us ? us : 1);
+	if (*backoff_us < SLICE_NS / 1000)
+		*backoff_us *= 2;
+}
+
+int sync_wait(vmshm_pool *p, const vmshm_ref *refs, uint32_t n, uint64_t timeout_ns,
+	      uint32_t *index)
+{
+	uint32_t pulse0[VMSHM_WAIT_MAX];
+	uint64_t start = plat_now_ns(), owner_checked = start;
+	uint64_t deadline = timeout_ns == VMSHM_INFINITE ? UINT64_MAX : start + timeout_ns;
+	uint64_t spin_until = start + p->spin_ns;
+	unsigned backoff_us = 50;
+	int registered = 0, judge = 1, rc;
+	for (uint32_t i = 0; i < n; i++)
+		pulse0[i] = (uint32_t)(LD(&body(p, &refs[i])->state) >> 32);
+	for (;;) {
+		uint64_t wake0 = atomic_load(&fmt_peer(&p->L, p->self)->wake);
+		for (uint32_t i = 0; i < n; i++) {
+			int t = try_one(p, &refs[i], pulse0[i], judge);
+			if (t != TRY_NO) {
+				*index = i;
+				rc = t;
+				goto out;
+			}
+		}
+		judge = 0;
+		uint64_t now = plat_now_ns();
+		if (now >= deadline) {
+			rc = VMSHM_ETIMEDOUT;
+			goto out;
+		}
+		if (now < spin_until) {
+			plat_yield();
+			continue;
+		}
+		if (!registered) { /* then look once more before sleeping */
+			for (uint32_t i = 0; i < n; i++)
+				reg(p, &refs[i]);
+			registered = 1;
+			continue;
+		}
+		nap(p, wake0, deadline - now < SLICE_NS ? deadline - now : SLICE_NS, &backoff_us);
+		if (plat_now_ns() - owner_checked >= OWNER_CHECK_NS) {
+			owner_checked = plat_now_ns();
+			judge = 1; /* the next round judges mutex owners */
+		}
+	}
+out:
+	if (registered)
+		for (uint32_t i = 0; i < n; i++)
+			unreg(p, &refs[i]);
+	return rc;
+}
+
+/* ---- owners that leave ---------------------------------------------------- */
+
+/* Marks every mutex that OWNER (a whole attach if TID_ANY) holds in this
+ * attach's objects as abandoned, and wakes its waiters. */
+static void abandon_owned(vmshm_pool *p, uint64_t owner, int any_thread)
+{
+	for (uint32_t s = 0; s < p->L.slot_count; s++) {
+		if (!p->refs[s].count)
+			continue;
+		uint64_t sw = LD(&fmt_slot(&p->L, s)->state);
+		if (SW_TYPE(sw) != VMSHM_TYPE_MUTEX || SW_STATE(sw) != VMSHM_OBJ_LIVE ||
+		    SW_GEN(sw) != p->refs[s].gen)
+			continue;
+		vmshm_ref r;
+		if (dir_ref_of(p, s, sw, &r) < 0) /* we hold it already */
+			continue;
+		struct fmt_sync *b = body(p, &r);
+		uint64_t w = LD(&b->state);
+		if (!(w & MX_OWNED) || (any_thread ? (w >> 32) != (owner >> 32) : w != owner))
+			continue;
+		ST(&b->depth, 0);
+		if (CAS(&b->state, &w, MX_ABANDONED))
+			signal_change(p, b);
+	}
+}
+
+/* A thread that owned a mutex of pool P ends. */
+static void thread_ends(void *arg)
+{
+	vmshm_pool *p = arg;
+	if (!pool_alive(p))
+		return;
+	plat_lock_take(&p->lock);
+	if (pool_usable(p) == 0)
+		abandon_owned(p, my_owner_id(p), 0);
+	plat_lock_give(&p->lock);
+}
+
+void sync_track_owned(vmshm_pool *p)
+{
+	plat_on_thread_exit(thread_ends, p);
+}
+
+/* Detach: every mutex any thread of this attach owns is abandoned. */
+void sync_detach(vmshm_pool *p)
+{
+	abandon_owned(p, my_owner_id(p), 1);
+}
+
+/* Reclaim of peer I (reclaim.c): its waiter bits go, its mutexes are
+ * abandoned (their waiters learn it at once). */
+void sync_scrub_peer(vmshm_pool *p, uint32_t i)
+{
+	const struct fmt_layout *L = &p->L;
+	for (uint32_t s = 0; s < L->slot_count; s++) {
+		uint64_t sw = LD(&fmt_slot(L, s)->state);
+		int type = SW_TYPE(sw);
+		if (SW_STATE(sw) != VMSHM_OBJ_LIVE ||
+		    (type != VMSHM_TYPE_EVENT && type != VMSHM_TYPE_MUTEX &&
+		     type != VMSHM_TYPE_SEMAPHORE))
+			continue;
+		vmshm_ref r;
+		if (dir_hold(p, s, sw, &r) < 0) /* held, it cannot die under us */
+			continue;
+		struct fmt_sync *b = body(p, &r);
+		atomic_fetch_and(&b->waiters, ~(1ull << i));
+		uint64_t w = LD(&b->state);
+		if (type == VMSHM_TYPE_MUTEX && (w & MX_OWNED) && MX_IDX(w) == i &&
+		    CAS(&b->state, &w, MX_ABANDONED))
+			signal_change(p, b);
+		dir_unhold(p, s);
+	}
+}
