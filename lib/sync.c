@@ -66,7 +66,7 @@ static void wake_waiters(vmshm_pool *p, struct fmt_sync *b)
 	int rang_self = 0;
 	int32_t rang[64];
 	int nrang = 0;
-	for (uint32_t i = 1; w >> i; i++) {
+	for (uint32_t i = 1; i < 64 && (w >> i); i++) {
 		if (!(w >> i & 1))
 			continue;
 		struct fmt_peer *pe = fmt_peer(&p->L, i);
