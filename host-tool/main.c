@@ -254,6 +254,8 @@ int open_pool(const struct cmd_ctx *c, unsigned flags, vmshm_pool **out)
 		}
 	}
 	rc = vmshm_attach(c->pool, flags, out, why, sizeof(why));
+	if (rc < 0 && strncmp(why, c->pool, strlen(c->pool)) == 0)
+		return fail(c, EXIT_FAIL, "%s", why); /* the reason names the pool already */
 	if (rc < 0)
 		return fail(c, EXIT_FAIL, "%s: %s", c->pool, why[0] ? why : vmshm_strerror(rc));
 	return 0;
