@@ -18,6 +18,7 @@ static const char usage_text[] =
     "\n"
     "Pools (every command but `pool create` takes --pool PATH or $VMSHM_POOL):\n"
     "  pool create PATH --size SIZE [--hugepages] [--objects N] [--force]\n"
+    "              [--owner USER[:GROUP]] [--group GROUP] [--mode MODE]\n"
     "  pool info [--json]\n"
     "Regions:\n"
     "  ls [--json]\n"
@@ -37,6 +38,12 @@ static const char usage_text[] =
     "\n"
     "SIZE: 4096, 4K, 64M, 1G. Exit status: 0 ok, 1 failed check or operation,\n"
     "2 usage error. See vmshm(1).\n";
+
+static const char pool_usage[] =
+    "usage: vmshm pool create PATH --size SIZE [--hugepages] [--objects N] [--force]\n"
+    "                         [--owner USER[:GROUP]] [--group GROUP] [--mode MODE]\n"
+    "       vmshm pool info [--pool PATH] [--json]\n"
+    "See vmshm pool create --help and vmshm pool info --help.\n";
 
 int fail(const struct cmd_ctx *c, int code, const char *fmt, ...)
 {
@@ -69,7 +76,8 @@ int parse_opts(struct cmd_ctx *c, int argc, char **argv, const struct opt *opts,
 		size_t nlen;
 		const struct opt *o;
 
-		if (only_pos || a[0] != '-' || !strcmp(a, "-")) {
+		/* "-4K" is a (bad) value, not an option. */
+		if (only_pos || a[0] != '-' || !strcmp(a, "-") || isdigit((unsigned char)a[1])) {
 			if (*npos >= maxpos)
 				return fail(c, EXIT_USAGE,
 					    "unexpected argument '%s' (see vmshm %s --help)", a,
@@ -95,7 +103,9 @@ int parse_opts(struct cmd_ctx *c, int argc, char **argv, const struct opt *opts,
 			c->help = 1;
 			continue;
 		}
-		if (json_ok && nlen == 4 && !strncmp(name, "json", 4) && !eq) {
+		if (json_ok && nlen == 4 && !strncmp(name, "json", 4)) {
+			if (eq)
+				return fail(c, EXIT_USAGE, "option --json takes no value");
 			c->json = 1;
 			continue;
 		}
@@ -238,6 +248,13 @@ int put_safe(FILE *f, const char *s)
 	return n;
 }
 
+/* A pool file (absolute or relative path), not a device spec. */
+static int is_file_spec(const char *spec)
+{
+	return strncmp(spec, "/dev/uio", 8) && strncmp(spec, "pci:", 4) &&
+	       strncmp(spec, "ivshmem:", 8);
+}
+
 int open_pool(const struct cmd_ctx *c, unsigned flags, vmshm_pool **out)
 {
 	char why[256] = "";
@@ -246,12 +263,14 @@ int open_pool(const struct cmd_ctx *c, unsigned flags, vmshm_pool **out)
 
 	if (!c->pool)
 		return fail(c, EXIT_USAGE, "no pool given: use --pool PATH or set VMSHM_POOL");
-	if (c->pool[0] == '/' || c->pool[0] == '.') {
+	if (is_file_spec(c->pool)) {
 		if (stat(c->pool, &st) < 0) {
 			if (errno == ENOENT)
 				return fail(c, EXIT_FAIL, "no such pool: %s", c->pool);
-			return fail(c, EXIT_FAIL, "%s: %s", c->pool, strerror(errno));
+			return fail(c, EXIT_FAIL, "cannot use %s: %s", c->pool, strerror(errno));
 		}
+		if (S_ISDIR(st.st_mode))
+			return fail(c, EXIT_FAIL, "%s is a directory, not a pool file", c->pool);
 	}
 	rc = vmshm_attach(c->pool, flags, out, why, sizeof(why));
 	if (rc < 0 && strncmp(why, c->pool, strlen(c->pool)) == 0)
@@ -321,6 +340,10 @@ int main(int argc, char **argv)
 			i++;
 			continue;
 		}
+		if (!strcmp(argv[i], "--pool") || !strcmp(argv[i], "--pool=")) {
+			fprintf(stderr, "vmshm: --pool needs a path\n");
+			return EXIT_USAGE;
+		}
 		fprintf(stderr, "vmshm: unknown option '%s' (see vmshm --help)\n", argv[i]);
 		return EXIT_USAGE;
 	}
@@ -337,6 +360,11 @@ int main(int argc, char **argv)
 			return c->fn(argc - i - 2, argv + i + 2);
 	}
 	if (!strcmp(argv[i], "pool")) {
+		if (i + 1 < argc &&
+		    (!strcmp(argv[i + 1], "--help") || !strcmp(argv[i + 1], "-h"))) {
+			fputs(pool_usage, stdout);
+			return EXIT_OK;
+		}
 		if (i + 1 >= argc)
 			fprintf(stderr, "vmshm pool: missing subcommand: create or info\n");
 		else

@@ -339,7 +339,7 @@ def test_hugepages():
             return
         hp = d + "/pool"
         expect_error(["pool", "create", hp, "--size", "1M", "--hugepages"], 1,
-                     "not a multiple of the huge page size 2M", "1M pool on 2M pages")
+                     "not a multiple of 2M, the huge page size on", "1M pool on 2M pages")
         rc, out, err = run(["pool", "create", hp, "--size", "4M", "--hugepages"])
         free2 = int(open(base + "/free_hugepages").read())
         check(rc == 0 and free - free2 == 2, "4M pool on hugetlbfs takes 2 huge pages "
