@@ -5,6 +5,9 @@ CLI_SRCS := $(wildcard host-tool/*.c)
 CLI_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(CLI_SRCS))
 CLI_HDRS := $(wildcard host-tool/*.h) include/vmshm.h
 CLI_BIN := $(BUILD)/bin/vmshm
+# sd_notify for `vmshm serve` under systemd (Type=notify), if libsystemd is there.
+SYSTEMD_LIBS := $(shell pkg-config --libs libsystemd 2>/dev/null)
+CLI_DEFS := $(if $(SYSTEMD_LIBS),-DVMSHM_HAVE_SYSTEMD)
 
 CLI_TEST_BINS := $(BUILD)/tests/cli/rtpeer $(BUILD)/tests/cli/dbclient
 
@@ -14,11 +17,11 @@ cli: $(CLI_BIN)
 
 $(BUILD)/obj/host-tool/%.o: host-tool/%.c $(CLI_HDRS)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -Ihost-tool -c $< -o $@
+	$(CC) $(ALL_CFLAGS) $(CLI_DEFS) -Ihost-tool -c $< -o $@
 
 $(CLI_BIN): $(CLI_OBJS) $(LIBA)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -o $@ $(CLI_OBJS) $(LIBA) $(LIB_LIBS)
+	$(CC) $(ALL_CFLAGS) -o $@ $(CLI_OBJS) $(LIBA) $(LIB_LIBS) $(SYSTEMD_LIBS)
 
 $(BUILD)/tests/cli/%: tests/cli/%.c $(LIBA) include/vmshm.h include/RtApi.h
 	@mkdir -p $(dir $@)

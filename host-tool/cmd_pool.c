@@ -9,11 +9,9 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <grp.h>
 #include <inttypes.h>
 #include <libgen.h>
 #include <limits.h>
-#include <pwd.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -144,36 +142,6 @@ struct file_attrs {
 	int have_uid, have_gid, have_mode;
 };
 
-static int lookup_user(const char *s, uid_t *uid)
-{
-	struct passwd *pw = getpwnam(s);
-	uint64_t v;
-
-	if (pw) {
-		*uid = pw->pw_uid;
-		return 0;
-	}
-	if (parse_u64(s, &v) < 0 || v >= (uid_t)-1)
-		return -1;
-	*uid = (uid_t)v;
-	return 0;
-}
-
-static int lookup_group(const char *s, gid_t *gid)
-{
-	struct group *gr = getgrnam(s);
-	uint64_t v;
-
-	if (gr) {
-		*gid = gr->gr_gid;
-		return 0;
-	}
-	if (parse_u64(s, &v) < 0 || v >= (gid_t)-1)
-		return -1;
-	*gid = (gid_t)v;
-	return 0;
-}
-
 /* --owner USER[:GROUP], --group GROUP, --mode MODE into A. */
 static int parse_attrs(const struct cmd_ctx *c, const char *owner, const char *group,
 		       const char *mode, struct file_attrs *a)
@@ -196,12 +164,8 @@ static int parse_attrs(const struct cmd_ctx *c, const char *owner, const char *g
 		a->have_gid = 1;
 	}
 	if (mode) {
-		char *end;
-		unsigned long m = strtoul(mode, &end, 8);
-
-		if (!*mode || *end || m > 0777)
+		if (parse_mode(mode, &a->mode) < 0)
 			return fail(c, EXIT_USAGE, "bad --mode '%s': use octal 0000 to 0777", mode);
-		a->mode = (mode_t)m;
 		a->have_mode = 1;
 	}
 	return 0;

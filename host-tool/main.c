@@ -3,11 +3,15 @@
  */
 #include <ctype.h>
 #include <errno.h>
+#include <grp.h>
+#include <pwd.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <syslog.h>
+#include <unistd.h>
 
 #include "cli.h"
 
@@ -45,11 +49,33 @@ static const char pool_usage[] =
     "       vmshm pool info [--pool PATH] [--json]\n"
     "See vmshm pool create --help and vmshm pool info --help.\n";
 
+/* Is stderr the journal? JOURNAL_STREAM names its device and inode. */
+static int stderr_is_journal(void)
+{
+	const char *js = getenv("JOURNAL_STREAM");
+	unsigned long long dev, ino;
+	struct stat st;
+
+	if (!js || sscanf(js, "%llu:%llu", &dev, &ino) != 2 || fstat(STDERR_FILENO, &st) < 0)
+		return 0;
+	return (unsigned long long)st.st_dev == dev && (unsigned long long)st.st_ino == ino;
+}
+
+const char *log_prefix(int prio)
+{
+	static const char *const tags[] = {"<0>", "<1>", "<2>", "<3>", "<4>", "<5>", "<6>", "<7>"};
+	static int journal = -1;
+
+	if (journal < 0)
+		journal = stderr_is_journal();
+	return journal && prio >= 0 && prio <= 7 ? tags[prio] : "";
+}
+
 int fail(const struct cmd_ctx *c, int code, const char *fmt, ...)
 {
 	va_list ap;
 
-	fprintf(stderr, "vmshm %s: ", c ? c->cmd : "");
+	fprintf(stderr, "%svmshm %s: ", log_prefix(LOG_ERR), c ? c->cmd : "");
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
@@ -204,6 +230,50 @@ int parse_size(const char *s, uint64_t *out)
 	if (shift && v > (UINT64_MAX >> shift))
 		return -1;
 	*out = (uint64_t)v << shift;
+	return 0;
+}
+
+int lookup_user(const char *s, uid_t *uid)
+{
+	struct passwd *pw = getpwnam(s);
+	uint64_t v;
+
+	if (pw) {
+		*uid = pw->pw_uid;
+		return 0;
+	}
+	if (parse_u64(s, &v) < 0 || v >= (uid_t)-1)
+		return -1;
+	*uid = (uid_t)v;
+	return 0;
+}
+
+int lookup_group(const char *s, gid_t *gid)
+{
+	struct group *gr = getgrnam(s);
+	uint64_t v;
+
+	if (gr) {
+		*gid = gr->gr_gid;
+		return 0;
+	}
+	if (parse_u64(s, &v) < 0 || v >= (gid_t)-1)
+		return -1;
+	*gid = (gid_t)v;
+	return 0;
+}
+
+int parse_mode(const char *s, mode_t *mode)
+{
+	char *end;
+	unsigned long m;
+
+	if (!s || !isdigit((unsigned char)s[0]))
+		return -1;
+	m = strtoul(s, &end, 8);
+	if (*end || m > 0777)
+		return -1;
+	*mode = (mode_t)m;
 	return 0;
 }
 
