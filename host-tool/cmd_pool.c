@@ -31,7 +31,8 @@
 
 static const char create_help[] =
     "usage: vmshm pool create PATH --size SIZE [--hugepages] [--objects N] [--force]\n"
-    "                         [--owner USER[:GROUP]] [--group GROUP] [--mode MODE] [--json]\n"
+    "                         [--owner USER[:GROUP]] [--group GROUP] [--mode MODE]\n"
+    "                         [--exist-ok] [--json]\n"
     "\n"
     "Creates the pool file PATH of SIZE bytes (a power of two, 1M or more: QEMU\n"
     "needs a power-of-two BAR), preallocates it and formats an empty directory\n"
@@ -44,6 +45,8 @@ static const char create_help[] =
     "  --owner, --group  the file's owner and group (names or numbers); a QEMU\n"
     "               that runs as another user needs read and write access\n"
     "  --mode       the file's mode in octal (default 0660)\n"
+    "  --exist-ok   if PATH already holds a pool, leave it and succeed (boot\n"
+    "               scripts, vmshm-pool@.service)\n"
     "A symbolic link PATH is followed: the pool replaces the file it names.\n";
 
 static const char info_help[] = "usage: vmshm pool info [--pool PATH] [--json]\n"
@@ -247,8 +250,10 @@ static int resolve_target(const struct cmd_ctx *c, const char *path, struct targ
 	return 0;
 }
 
+#define KEEP_EXISTING (-1) /* check_existing: --exist-ok and PATH is a pool */
+
 /* The file at the target: refused without --force if it holds anything. */
-static int check_existing(const struct cmd_ctx *c, struct target *t, int force)
+static int check_existing(const struct cmd_ctx *c, struct target *t, int force, int exist_ok)
 {
 	struct vmshm_stats ps;
 
@@ -261,6 +266,8 @@ static int check_existing(const struct cmd_ctx *c, struct target *t, int force)
 	if (!S_ISREG(t->old.st_mode))
 		return fail(c, EXIT_FAIL, "%s exists and is not a regular file", t->path);
 	if (t->old.st_size > 0 && is_pool(t->path, &ps)) {
+		if (exist_ok && !force)
+			return KEEP_EXISTING;
 		if (!force)
 			return fail(c, EXIT_FAIL,
 				    "%s is already a vmshm pool (objects: %u, peers: %u): "
@@ -445,12 +452,17 @@ int cmd_pool_create(int argc, char **argv)
 	struct cmd_ctx c = {.cmd = "pool create"};
 	const char *size_s = NULL, *objects_s = NULL, *owner = NULL, *group = NULL, *mode = NULL;
 	const char *pos[1];
-	int hugepages = 0, force = 0, npos, rc, fd;
+	int hugepages = 0, force = 0, exist_ok = 0, npos, rc, fd;
 	const struct opt opts[] = {
-	    {"size", 1, &size_s, NULL},         {"objects", 1, &objects_s, NULL},
-	    {"hugepages", 0, NULL, &hugepages}, {"force", 0, NULL, &force},
-	    {"owner", 1, &owner, NULL},         {"group", 1, &group, NULL},
-	    {"mode", 1, &mode, NULL},           {NULL, 0, NULL, NULL},
+	    {"size", 1, &size_s, NULL},
+	    {"objects", 1, &objects_s, NULL},
+	    {"hugepages", 0, NULL, &hugepages},
+	    {"force", 0, NULL, &force},
+	    {"owner", 1, &owner, NULL},
+	    {"group", 1, &group, NULL},
+	    {"mode", 1, &mode, NULL},
+	    {"exist-ok", 0, NULL, &exist_ok},
+	    {NULL, 0, NULL, NULL},
 	};
 	uint64_t size, objects;
 	char tmp[2 * PATH_MAX + 64];
@@ -479,7 +491,11 @@ int cmd_pool_create(int argc, char **argv)
 			    "e.g. 'mkdir -p /dev/hugepages && mount -t hugetlbfs none "
 			    "/dev/hugepages'",
 			    t.dir);
-	if ((rc = check_existing(&c, &t, force)))
+	if ((rc = check_existing(&c, &t, force, exist_ok)) == KEEP_EXISTING) {
+		printf("%s: already a pool; left as it is\n", pos[0]);
+		return EXIT_OK;
+	}
+	if (rc)
 		return rc;
 	if (t.old.st_size >= 0)
 		keep_attrs(&attrs, &t.old);

@@ -15,7 +15,11 @@
 
 #include "cli.h"
 
-#define VMSHM_CLI_VERSION "0.1.0"
+#define STR_(x) #x
+#define STR(x)  STR_(x)
+/* The command is released with the library it is built from. */
+#define VMSHM_CLI_VERSION                                                                          \
+	STR(VMSHM_VERSION_MAJOR) "." STR(VMSHM_VERSION_MINOR) "." STR(VMSHM_VERSION_PATCH)
 
 static const char usage_text[] =
     "usage: vmshm COMMAND [OPTIONS]\n"
@@ -396,8 +400,8 @@ int main(int argc, char **argv)
 			return EXIT_OK;
 		}
 		if (!strcmp(argv[i], "--version")) {
-			printf("vmshm %s (pool format %d.%d)\n", VMSHM_CLI_VERSION,
-			       VMSHM_FORMAT_MAJOR, VMSHM_FORMAT_MINOR);
+			printf("vmshm %s (libvmshm %s, pool format %d.%d)\n", VMSHM_CLI_VERSION,
+			       vmshm_version(), VMSHM_FORMAT_MAJOR, VMSHM_FORMAT_MINOR);
 			return EXIT_OK;
 		}
 		if (!strcmp(argv[i], "--pool") && i + 1 < argc && argv[i + 1][0]) {
