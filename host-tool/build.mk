@@ -17,7 +17,16 @@ cli: $(CLI_BIN)
 
 $(BUILD)/obj/host-tool/%.o: host-tool/%.c $(CLI_HDRS)
 	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -Ihost-tool -c $< -o $@
+
+# Only notify.o knows libsystemd; notify-nosd.o is for static builds.
+$(BUILD)/obj/host-tool/notify.o: host-tool/notify.c $(CLI_HDRS)
+	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(CLI_DEFS) -Ihost-tool -c $< -o $@
+
+$(BUILD)/obj/host-tool/notify-nosd.o: host-tool/notify.c $(CLI_HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -Ihost-tool -c $< -o $@
 
 $(CLI_BIN): $(CLI_OBJS) $(LIBA)
 	@mkdir -p $(dir $@)

@@ -48,6 +48,9 @@ int fail(const struct cmd_ctx *c, int code, const char *fmt, ...)
  * (JOURNAL_STREAM), else "": put before each log line. */
 const char *log_prefix(int prio);
 
+/* Tells systemd STATE ("READY=1", ...) under Type=notify (notify.c). */
+void notify_systemd(const char *state);
+
 /* Sizes: 4096, 4K, 64M, 1G, 2T (binary multiples; optional "iB"). */
 int parse_size(const char *s, uint64_t *out);
 /* Decimal or 0x-hex unsigned integer. */

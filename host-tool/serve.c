@@ -37,13 +37,6 @@
 
 #include "cli.h"
 
-#ifdef VMSHM_HAVE_SYSTEMD
-#include <systemd/sd-daemon.h>
-#else /* readiness is reported only when built with libsystemd */
-#define sd_notify(unset, state)     ((void)0)
-#define sd_notifyf(unset, fmt, ...) ((void)0)
-#endif
-
 #define MAX_VECTORS 64
 #define MAX_IDS     65536
 #define MAX_QUEUE   (1u << 17) /* messages queued for one client before it is dropped */
@@ -532,7 +525,7 @@ static int stop_signal(void)
 		return 0;
 	}
 	logmsg(LOG_INFO, "signal %d: stopping", sig);
-	sd_notify(0, "STOPPING=1");
+	notify_systemd("STOPPING=1");
 	return 1;
 }
 
@@ -681,7 +674,7 @@ int cmd_serve(int argc, char **argv)
 	s->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	logmsg(LOG_INFO, "serving %s (%s) on %s, %u vector%s", cx.pool,
 	       fmt_size(size, a, sizeof(a)), sock, s->nvec, s->nvec == 1 ? "" : "s");
-	sd_notifyf(0, "READY=1\nSTATUS=serving %s on %s", cx.pool, sock);
+	notify_systemd("READY=1");
 
 	while (!stop) {
 		size_t n = s->ncl + 2;
