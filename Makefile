@@ -4,15 +4,30 @@
 # Each folder adds its own rules through a build.mk.
 
 CC ?= cc
+BUILD ?= build
+# The library's version, from include/vmshm.h.
+VERSION := $(shell sed -n 's/^\#define VMSHM_VERSION_[A-Z]* *//p' include/vmshm.h | paste -sd.)
+
+# Installation directories (GNU names); LIBDIR is the multiarch one when the
+# compiler names one (Debian: lib/x86_64-linux-gnu).
 PREFIX ?= /usr/local
 DESTDIR ?=
-BUILD ?= build
-VERSION := 0.1.0
+MULTIARCH := $(shell $(CC) -print-multiarch 2>/dev/null)
+BINDIR ?= $(PREFIX)/bin
+LIBDIR ?= $(PREFIX)/lib$(if $(MULTIARCH),/$(MULTIARCH))
+INCLUDEDIR ?= $(PREFIX)/include
+DATADIR ?= $(PREFIX)/share
+MANDIR ?= $(DATADIR)/man
+PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
 
-WARN := -Wall -Wextra -Werror
-BASE_CFLAGS := -std=c11 -D_GNU_SOURCE $(WARN) -Iinclude -Ilib
+# A packager's CPPFLAGS, CFLAGS and LDFLAGS are used as given. -Werror is for
+# the project's own checks only: `make test` sets WERROR (a packager's newer
+# compiler may warn where this one does not).
+WERROR ?=
+WARN = -Wall -Wextra $(WERROR)
+BASE_CFLAGS = -std=c11 -D_GNU_SOURCE $(WARN) -Iinclude -Ilib
 CFLAGS ?= -O2 -g
-ALL_CFLAGS = $(BASE_CFLAGS) $(CFLAGS)
+ALL_CFLAGS = $(BASE_CFLAGS) $(CPPFLAGS) $(CFLAGS)
 
 # lib/: common sources build for every OS; *_posix.c / *_linux.c only on
 # Linux, *_win32.c only on Windows.
@@ -30,7 +45,7 @@ LIBA := $(BUILD)/libvmshm.a
 LIBSO := $(BUILD)/libvmshm.so.1
 LIBSO_LINK := $(BUILD)/libvmshm.so
 
-.PHONY: all lib install test check-deps bench demo clean format
+.PHONY: all lib install uninstall test check-deps bench demo clean format
 all: lib
 
 lib: $(LIBA) $(LIBSO_LINK)
@@ -48,27 +63,41 @@ $(LIBA): $(LIB_OBJS)
 	ar rcs $@ $^
 
 $(LIBSO): $(LIB_PIC_OBJS) lib/libvmshm.map
-	$(CC) -shared -Wl,-soname,libvmshm.so.1 -Wl,--version-script=lib/libvmshm.map \
-		-o $@ $(LIB_PIC_OBJS) $(LIB_LIBS)
+	$(CC) $(CFLAGS) $(LDFLAGS) -shared -Wl,-soname,libvmshm.so.1 \
+		-Wl,--version-script=lib/libvmshm.map -o $@ $(LIB_PIC_OBJS) $(LIB_LIBS)
 
 $(LIBSO_LINK): $(LIBSO)
 	ln -sf libvmshm.so.1 $@
 
 $(BUILD)/vmshm.pc: lib/vmshm.pc.in Makefile
 	@mkdir -p $(BUILD)
-	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(VERSION)|g' $< > $@
+	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' \
+		-e 's|@INCLUDEDIR@|$(INCLUDEDIR)|g' -e 's|@VERSION@|$(VERSION)|g' $< > $@
 
 # Installs the missing Debian packages (root) or names them (not root).
 check-deps:
 	@sh scripts/deps.sh
 
+# RTX sources spell the header <RtApi.h>, "Rtapi.h" or <rtapi.h>: on Linux,
+# where names are case-sensitive, the other spellings are links to RtApi.h
+# (made at install, so that a case-insensitive checkout is not troubled).
+RTAPI_SPELLINGS := rtapi.h Rtapi.h RTAPI.h
+INSTALLED_FILES = $(INCLUDEDIR)/RtApi.h $(INCLUDEDIR)/vmshm.h \
+	$(addprefix $(INCLUDEDIR)/,$(RTAPI_SPELLINGS)) $(LIBDIR)/libvmshm.a \
+	$(LIBDIR)/libvmshm.so.1 $(LIBDIR)/libvmshm.so $(PKGCONFIGDIR)/vmshm.pc
+
 install: lib $(BUILD)/vmshm.pc $(INSTALL_EXTRA)
-	install -d $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig
-	install -m 644 include/RtApi.h include/vmshm.h $(DESTDIR)$(PREFIX)/include/
-	install -m 644 $(LIBA) $(DESTDIR)$(PREFIX)/lib/
-	install -m 755 $(LIBSO) $(DESTDIR)$(PREFIX)/lib/
-	ln -sf libvmshm.so.1 $(DESTDIR)$(PREFIX)/lib/libvmshm.so
-	install -m 644 $(BUILD)/vmshm.pc $(DESTDIR)$(PREFIX)/lib/pkgconfig/
+	install -d $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(PKGCONFIGDIR)
+	install -m 644 include/RtApi.h include/vmshm.h $(DESTDIR)$(INCLUDEDIR)/
+	for h in $(RTAPI_SPELLINGS); do ln -sf RtApi.h $(DESTDIR)$(INCLUDEDIR)/$$h; done
+	install -m 644 $(LIBA) $(DESTDIR)$(LIBDIR)/
+	install -m 755 $(LIBSO) $(DESTDIR)$(LIBDIR)/
+	ln -sf libvmshm.so.1 $(DESTDIR)$(LIBDIR)/libvmshm.so
+	install -m 644 $(BUILD)/vmshm.pc $(DESTDIR)$(PKGCONFIGDIR)/
+
+# Removes what `make install` installed (same PREFIX, DESTDIR and dirs).
+uninstall:
+	rm -f $(addprefix $(DESTDIR),$(INSTALLED_FILES))
 
 # Each build.mk appends its steps: TEST_STEPS run in order by `make test`.
 TEST_STEPS :=
@@ -87,7 +116,7 @@ BENCH_STEPS :=
 test: check-deps
 	@failed=""; npass=0; nfail=0; for s in $(TEST_STEPS); do \
 		echo "=== make $$s"; \
-		if $(MAKE) --no-print-directory $$s; then npass=$$((npass + 1)); \
+		if $(MAKE) --no-print-directory WERROR=-Werror $$s; then npass=$$((npass + 1)); \
 		else failed="$$failed $$s"; nfail=$$((nfail + 1)); fi; \
 	done; \
 	if [ -n "$$failed" ]; then echo "make test: FAILED:$$failed"; \

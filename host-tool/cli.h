@@ -7,6 +7,7 @@
 
 #include <stdint.h>
 #include <stdio.h>
+#include <sys/types.h>
 
 #include "vmshm.h"
 
@@ -43,10 +44,22 @@ int parse_opts(struct cmd_ctx *c, int argc, char **argv, const struct opt *opts,
 int fail(const struct cmd_ctx *c, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* "<N>" for syslog priority PRIO (LOG_ERR, ...) when stderr is the journal
+ * (JOURNAL_STREAM), else "": put before each log line. */
+const char *log_prefix(int prio);
+
+/* Tells systemd STATE ("READY=1", ...) under Type=notify (notify.c). */
+void notify_systemd(const char *state);
+
 /* Sizes: 4096, 4K, 64M, 1G, 2T (binary multiples; optional "iB"). */
 int parse_size(const char *s, uint64_t *out);
 /* Decimal or 0x-hex unsigned integer. */
 int parse_u64(const char *s, uint64_t *out);
+/* A user or group by name or number; 0 or -1. */
+int lookup_user(const char *s, uid_t *uid);
+int lookup_group(const char *s, gid_t *gid);
+/* An octal file mode, 0 to 0777; 0 or -1. */
+int parse_mode(const char *s, mode_t *mode);
 /* Exact short form: "64M" if divisible, else the byte count. */
 const char *fmt_size(uint64_t v, char *buf, size_t len);
 uint64_t next_pow2(uint64_t v);

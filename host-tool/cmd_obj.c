@@ -63,6 +63,9 @@ static int check_name(const struct cmd_ctx *c, const char *name)
 struct ls_state {
 	struct listing l;
 	unsigned count;
+	struct vmshm_objinfo *rows; /* collected, then shown in name order */
+	size_t n, cap;
+	int oom;
 };
 
 static void holders_text(uint64_t h, char *buf, size_t len)
@@ -82,10 +85,8 @@ static void holders_text(uint64_t h, char *buf, size_t len)
 		snprintf(buf, len, "-");
 }
 
-static int ls_one(const struct vmshm_objinfo *o, void *arg)
+static void ls_row(struct ls_state *s, const struct vmshm_objinfo *o)
 {
-	struct ls_state *s = arg;
-
 	s->count++;
 	if (s->l.json) {
 		struct json *j = &s->l.j;
@@ -124,7 +125,36 @@ static int ls_one(const struct vmshm_objinfo *o, void *arg)
 			fputs("(unnamed)", stdout);
 		fputc('\n', stdout);
 	}
+}
+
+static int ls_collect(const struct vmshm_objinfo *o, void *arg)
+{
+	struct ls_state *s = arg;
+
+	if (s->n == s->cap) {
+		size_t cap = s->cap ? s->cap * 2 : 64;
+		struct vmshm_objinfo *r = realloc(s->rows, cap * sizeof(*r));
+
+		if (!r) {
+			s->oom = 1;
+			return VMSHM_EIO;
+		}
+		s->rows = r;
+		s->cap = cap;
+	}
+	s->rows[s->n++] = *o;
 	return 0;
+}
+
+/* Named objects by name (bytewise, as stored), then unnamed by slot. */
+static int by_name(const void *a, const void *b)
+{
+	const struct vmshm_objinfo *x = a, *y = b;
+
+	if (x->named != y->named)
+		return x->named ? -1 : 1;
+	int d = x->named ? strcmp(x->name, y->name) : 0;
+	return d ? d : (x->slot > y->slot) - (x->slot < y->slot);
 }
 
 int cmd_ls(int argc, char **argv)
@@ -139,9 +169,13 @@ int cmd_ls(int argc, char **argv)
 		return rc;
 	snprintf(header, sizeof(header), "%-6s %-9s %-8s %12s %12s  %-16s %s\n", "SLOT", "TYPE",
 		 "STATE", "SIZE", "OFFSET", "HOLDERS", "NAME");
-	listing_begin(&s.l, &c, "objects", header);
-	rc = vmshm_list(p, ls_one, &s);
+	rc = vmshm_list(p, ls_collect, &s);
 	vmshm_detach(p);
+	qsort(s.rows, s.n, sizeof(*s.rows), by_name);
+	listing_begin(&s.l, &c, "objects", header);
+	for (size_t i = 0; i < s.n; i++)
+		ls_row(&s, &s.rows[i]);
+	free(s.rows);
 	listing_end(&s.l);
 	if (rc < 0)
 		return fail(&c, EXIT_FAIL, "%s: %s", c.pool, vmshm_strerror(rc));
@@ -149,6 +183,54 @@ int cmd_ls(int argc, char **argv)
 }
 
 /* ---- create, rm -------------------------------------------------------- */
+
+/* --json of the commands that change the pool: {"pool", "name", KEY: V}. */
+static void done_json(const struct cmd_ctx *c, const char *name, const char *key, uint64_t v)
+{
+	int is_bool = !strcmp(key, "removed");
+
+	struct json j;
+
+	if (!c->json)
+		return;
+	json_init(&j, stdout);
+	json_obj(&j, NULL);
+	json_str(&j, "pool", c->pool);
+	json_str(&j, "name", name);
+	if (is_bool)
+		json_bool(&j, key, (int)v);
+	else
+		json_u64(&j, key, v);
+	json_end_obj(&j);
+	json_done(&j);
+}
+
+/* Faults that mean the tables are damaged (not a peer waiting for gc, not
+ * a create or destroy caught midway by the check). */
+static int damage(int code)
+{
+	return code != VMSHM_FAULT_PAGE_LEAK && code != VMSHM_FAULT_HOLDERS &&
+	       code != VMSHM_FAULT_PEER_DEAD && code != VMSHM_FAULT_STUCK;
+}
+
+static void first_damage(const struct vmshm_fault *f, void *arg)
+{
+	struct vmshm_fault *first = arg;
+
+	if (!first->code && damage(f->code))
+		*first = *f;
+}
+
+/* create adds to a pool only if its tables pass the check. */
+static int refuse_corrupt(const struct cmd_ctx *c, vmshm_pool *p)
+{
+	struct vmshm_fault first = {0};
+
+	if (vmshm_check(p, first_damage, &first) < 0 || !first.code)
+		return 0;
+	return fail(c, EXIT_FAIL, "%s fails its check (%s: %s): nothing created; see vmshm check",
+		    c->pool, vmshm_fault_name(first.code), first.what);
+}
 
 int cmd_create(int argc, char **argv)
 {
@@ -160,7 +242,7 @@ int cmd_create(int argc, char **argv)
 	uint64_t size;
 	int npos, rc;
 
-	rc = parse_opts(&c, argc, argv, opts, 0, pos, 2, &npos);
+	rc = parse_opts(&c, argc, argv, opts, 1, pos, 2, &npos);
 	if (rc)
 		return rc;
 	if (c.help) {
@@ -180,6 +262,10 @@ int cmd_create(int argc, char **argv)
 	rc = open_pool(&c, 0, &p);
 	if (rc)
 		return rc;
+	if ((rc = refuse_corrupt(&c, p))) {
+		vmshm_detach(p);
+		return rc;
+	}
 	/* Look first, so that an existing object is left exactly as it was. */
 	rc = vmshm_open(p, VMSHM_TYPE_SHM, pos[0], &ref);
 	if (rc == 0) {
@@ -198,6 +284,7 @@ int cmd_create(int argc, char **argv)
 	if (rc >= 0) {
 		vmshm_close(p, &ref);
 		vmshm_detach(p);
+		done_json(&c, pos[0], "size", size);
 		return EXIT_OK;
 	}
 	vmshm_detach(p);
@@ -223,7 +310,7 @@ int cmd_rm(int argc, char **argv)
 	vmshm_pool *p;
 	int npos, rc;
 
-	rc = parse_opts(&c, argc, argv, opts, 0, pos, 1, &npos);
+	rc = parse_opts(&c, argc, argv, opts, 1, pos, 1, &npos);
 	if (rc)
 		return rc;
 	if (c.help) {
@@ -244,6 +331,7 @@ int cmd_rm(int argc, char **argv)
 		return fail(&c, EXIT_FAIL, "%s: no such object held by the pool", pos[0]);
 	if (rc < 0)
 		return fail(&c, EXIT_FAIL, "%s: %s", pos[0], vmshm_strerror(rc));
+	done_json(&c, pos[0], "removed", 1);
 	return EXIT_OK;
 }
 
@@ -336,7 +424,7 @@ int cmd_write(int argc, char **argv)
 	vmshm_ref ref;
 	int npos, rc, fd = STDIN_FILENO, more, e;
 
-	rc = parse_opts(&c, argc, argv, opts, 0, pos, 1, &npos);
+	rc = parse_opts(&c, argc, argv, opts, 1, pos, 1, &npos);
 	if (rc)
 		return rc;
 	if (c.help) {
@@ -383,6 +471,7 @@ int cmd_write(int argc, char **argv)
 	memcpy((unsigned char *)ref.addr + off, buf, len);
 	free(buf);
 	close_region(p, &ref);
+	done_json(&c, pos[0], "written", len);
 	return EXIT_OK;
 }
 

@@ -3,21 +3,30 @@
  */
 #include <ctype.h>
 #include <errno.h>
+#include <grp.h>
+#include <pwd.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <syslog.h>
+#include <unistd.h>
 
 #include "cli.h"
 
-#define VMSHM_CLI_VERSION "0.1.0"
+#define STR_(x) #x
+#define STR(x)  STR_(x)
+/* The command is released with the library it is built from. */
+#define VMSHM_CLI_VERSION                                                                          \
+	STR(VMSHM_VERSION_MAJOR) "." STR(VMSHM_VERSION_MINOR) "." STR(VMSHM_VERSION_PATCH)
 
 static const char usage_text[] =
     "usage: vmshm COMMAND [OPTIONS]\n"
     "\n"
     "Pools (every command but `pool create` takes --pool PATH or $VMSHM_POOL):\n"
     "  pool create PATH --size SIZE [--hugepages] [--objects N] [--force]\n"
+    "              [--owner USER[:GROUP]] [--group GROUP] [--mode MODE]\n"
     "  pool info [--json]\n"
     "Regions:\n"
     "  ls [--json]\n"
@@ -38,11 +47,39 @@ static const char usage_text[] =
     "SIZE: 4096, 4K, 64M, 1G. Exit status: 0 ok, 1 failed check or operation,\n"
     "2 usage error. See vmshm(1).\n";
 
+static const char pool_usage[] =
+    "usage: vmshm pool create PATH --size SIZE [--hugepages] [--objects N] [--force]\n"
+    "                         [--owner USER[:GROUP]] [--group GROUP] [--mode MODE]\n"
+    "       vmshm pool info [--pool PATH] [--json]\n"
+    "See vmshm pool create --help and vmshm pool info --help.\n";
+
+/* Is stderr the journal? JOURNAL_STREAM names its device and inode. */
+static int stderr_is_journal(void)
+{
+	const char *js = getenv("JOURNAL_STREAM");
+	unsigned long long dev, ino;
+	struct stat st;
+
+	if (!js || sscanf(js, "%llu:%llu", &dev, &ino) != 2 || fstat(STDERR_FILENO, &st) < 0)
+		return 0;
+	return (unsigned long long)st.st_dev == dev && (unsigned long long)st.st_ino == ino;
+}
+
+const char *log_prefix(int prio)
+{
+	static const char *const tags[] = {"<0>", "<1>", "<2>", "<3>", "<4>", "<5>", "<6>", "<7>"};
+	static int journal = -1;
+
+	if (journal < 0)
+		journal = stderr_is_journal();
+	return journal && prio >= 0 && prio <= 7 ? tags[prio] : "";
+}
+
 int fail(const struct cmd_ctx *c, int code, const char *fmt, ...)
 {
 	va_list ap;
 
-	fprintf(stderr, "vmshm %s: ", c ? c->cmd : "");
+	fprintf(stderr, "%svmshm %s: ", log_prefix(LOG_ERR), c ? c->cmd : "");
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
@@ -69,7 +106,8 @@ int parse_opts(struct cmd_ctx *c, int argc, char **argv, const struct opt *opts,
 		size_t nlen;
 		const struct opt *o;
 
-		if (only_pos || a[0] != '-' || !strcmp(a, "-")) {
+		/* "-4K" is a (bad) value, not an option. */
+		if (only_pos || a[0] != '-' || !strcmp(a, "-") || isdigit((unsigned char)a[1])) {
 			if (*npos >= maxpos)
 				return fail(c, EXIT_USAGE,
 					    "unexpected argument '%s' (see vmshm %s --help)", a,
@@ -95,7 +133,9 @@ int parse_opts(struct cmd_ctx *c, int argc, char **argv, const struct opt *opts,
 			c->help = 1;
 			continue;
 		}
-		if (json_ok && nlen == 4 && !strncmp(name, "json", 4) && !eq) {
+		if (json_ok && nlen == 4 && !strncmp(name, "json", 4)) {
+			if (eq)
+				return fail(c, EXIT_USAGE, "option --json takes no value");
 			c->json = 1;
 			continue;
 		}
@@ -197,6 +237,50 @@ int parse_size(const char *s, uint64_t *out)
 	return 0;
 }
 
+int lookup_user(const char *s, uid_t *uid)
+{
+	struct passwd *pw = getpwnam(s);
+	uint64_t v;
+
+	if (pw) {
+		*uid = pw->pw_uid;
+		return 0;
+	}
+	if (parse_u64(s, &v) < 0 || v >= (uid_t)-1)
+		return -1;
+	*uid = (uid_t)v;
+	return 0;
+}
+
+int lookup_group(const char *s, gid_t *gid)
+{
+	struct group *gr = getgrnam(s);
+	uint64_t v;
+
+	if (gr) {
+		*gid = gr->gr_gid;
+		return 0;
+	}
+	if (parse_u64(s, &v) < 0 || v >= (gid_t)-1)
+		return -1;
+	*gid = (gid_t)v;
+	return 0;
+}
+
+int parse_mode(const char *s, mode_t *mode)
+{
+	char *end;
+	unsigned long m;
+
+	if (!s || !isdigit((unsigned char)s[0]))
+		return -1;
+	m = strtoul(s, &end, 8);
+	if (*end || m > 0777)
+		return -1;
+	*mode = (mode_t)m;
+	return 0;
+}
+
 const char *fmt_size(uint64_t v, char *buf, size_t len)
 {
 	static const char units[] = "KMGT";
@@ -238,6 +322,13 @@ int put_safe(FILE *f, const char *s)
 	return n;
 }
 
+/* A pool file (absolute or relative path), not a device spec. */
+static int is_file_spec(const char *spec)
+{
+	return strncmp(spec, "/dev/uio", 8) && strncmp(spec, "pci:", 4) &&
+	       strncmp(spec, "ivshmem:", 8);
+}
+
 int open_pool(const struct cmd_ctx *c, unsigned flags, vmshm_pool **out)
 {
 	char why[256] = "";
@@ -246,14 +337,18 @@ int open_pool(const struct cmd_ctx *c, unsigned flags, vmshm_pool **out)
 
 	if (!c->pool)
 		return fail(c, EXIT_USAGE, "no pool given: use --pool PATH or set VMSHM_POOL");
-	if (c->pool[0] == '/' || c->pool[0] == '.') {
+	if (is_file_spec(c->pool)) {
 		if (stat(c->pool, &st) < 0) {
 			if (errno == ENOENT)
 				return fail(c, EXIT_FAIL, "no such pool: %s", c->pool);
-			return fail(c, EXIT_FAIL, "%s: %s", c->pool, strerror(errno));
+			return fail(c, EXIT_FAIL, "cannot use %s: %s", c->pool, strerror(errno));
 		}
+		if (S_ISDIR(st.st_mode))
+			return fail(c, EXIT_FAIL, "%s is a directory, not a pool file", c->pool);
 	}
 	rc = vmshm_attach(c->pool, flags, out, why, sizeof(why));
+	if (rc < 0 && strncmp(why, c->pool, strlen(c->pool)) == 0)
+		return fail(c, EXIT_FAIL, "%s", why); /* the reason names the pool already */
 	if (rc < 0)
 		return fail(c, EXIT_FAIL, "%s: %s", c->pool, why[0] ? why : vmshm_strerror(rc));
 	return 0;
@@ -305,8 +400,8 @@ int main(int argc, char **argv)
 			return EXIT_OK;
 		}
 		if (!strcmp(argv[i], "--version")) {
-			printf("vmshm %s (pool format %d.%d)\n", VMSHM_CLI_VERSION,
-			       VMSHM_FORMAT_MAJOR, VMSHM_FORMAT_MINOR);
+			printf("vmshm %s (libvmshm %s, pool format %d.%d)\n", VMSHM_CLI_VERSION,
+			       vmshm_version(), VMSHM_FORMAT_MAJOR, VMSHM_FORMAT_MINOR);
 			return EXIT_OK;
 		}
 		if (!strcmp(argv[i], "--pool") && i + 1 < argc && argv[i + 1][0]) {
@@ -318,6 +413,10 @@ int main(int argc, char **argv)
 			setenv("VMSHM_POOL", argv[i] + 7, 1);
 			i++;
 			continue;
+		}
+		if (!strcmp(argv[i], "--pool") || !strcmp(argv[i], "--pool=")) {
+			fprintf(stderr, "vmshm: --pool needs a path\n");
+			return EXIT_USAGE;
 		}
 		fprintf(stderr, "vmshm: unknown option '%s' (see vmshm --help)\n", argv[i]);
 		return EXIT_USAGE;
@@ -335,6 +434,11 @@ int main(int argc, char **argv)
 			return c->fn(argc - i - 2, argv + i + 2);
 	}
 	if (!strcmp(argv[i], "pool")) {
+		if (i + 1 < argc &&
+		    (!strcmp(argv[i + 1], "--help") || !strcmp(argv[i + 1], "-h"))) {
+			fputs(pool_usage, stdout);
+			return EXIT_OK;
+		}
 		if (i + 1 >= argc)
 			fprintf(stderr, "vmshm pool: missing subcommand: create or info\n");
 		else

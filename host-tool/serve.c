@@ -27,10 +27,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/file.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <syslog.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -41,6 +43,7 @@
 
 static const char serve_help[] =
     "usage: vmshm serve [--pool PATH] --socket SOCKET [--vectors N]\n"
+    "                   [--socket-group GROUP] [--socket-mode MODE]\n"
     "\n"
     "Runs the ivshmem doorbell server for the pool in the foreground: QEMU\n"
     "devices `-device ivshmem-doorbell,chardev=ID,vectors=N` with\n"
@@ -48,7 +51,12 @@ static const char serve_help[] =
     "memory, a peer ID (0 to 65535) and N eventfds per peer (default 1, at\n"
     "most 64). When a VM's QEMU disconnects, the peers that VM recorded in the\n"
     "pool are declared dead and their references reclaimed. SIGINT or SIGTERM\n"
-    "stops the server and removes SOCKET.\n";
+    "stops the server and removes SOCKET; SIGHUP is ignored.\n"
+    "  --socket-group GROUP  the socket's group (QEMU's users must be in it)\n"
+    "  --socket-mode MODE    the socket's mode in octal (default 0660)\n"
+    "SOCKET.lock marks a running server: a second one is refused without\n"
+    "connecting. Under systemd (Type=notify) it reports readiness once it\n"
+    "listens, and log lines carry syslog priorities.\n";
 
 struct fdref {
 	int fd;
@@ -74,6 +82,9 @@ struct server {
 	const char *pool_path;
 	const char *sock_path;
 	ino_t sock_ino;
+	gid_t sock_gid; /* (gid_t)-1: the server's */
+	mode_t sock_mode;
+	int lock_fd; /* SOCKET.lock, held while serving */
 	unsigned nvec;
 	int lfd;
 	int reserve_fd; /* spare descriptor for refusing connections at EMFILE */
@@ -88,12 +99,14 @@ struct server {
 
 static int sig_pipe[2] = {-1, -1};
 
-static void logmsg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void logmsg(const char *fmt, ...)
+/* One line on stderr; under the journal with its syslog priority
+ * (LOG_ERR, LOG_WARNING, LOG_INFO) as a "<N>" prefix. */
+static void logmsg(int prio, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void logmsg(int prio, const char *fmt, ...)
 {
 	va_list ap;
 
-	fputs("vmshm serve: ", stderr);
+	fprintf(stderr, "%svmshm serve: ", log_prefix(prio));
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
@@ -270,7 +283,8 @@ static void reclaim_vm(struct server *s, unsigned id)
 	int rc;
 
 	if (!same_pool(s)) {
-		logmsg("VM %u: %s is no longer the pool served (replaced or removed); its peers "
+		logmsg(LOG_WARNING,
+		       "VM %u: %s is no longer the pool served (replaced or removed); its peers "
 		       "are not reclaimed",
 		       id, s->pool_path);
 		return;
@@ -280,17 +294,18 @@ static void reclaim_vm(struct server *s, unsigned id)
 		rc = vmshm_attach(s->pool_path, VMSHM_ATTACH_OBSERVER | VMSHM_ATTACH_NORECLAIM, &p,
 				  why, sizeof(why));
 	if (rc < 0) {
-		logmsg("VM %u: cannot attach %s to reclaim its peers: %s", id, s->pool_path,
-		       why[0] ? why : vmshm_strerror(rc));
+		logmsg(LOG_ERR, "VM %u: cannot attach %s to reclaim its peers: %s", id,
+		       s->pool_path, why[0] ? why : vmshm_strerror(rc));
 		return;
 	}
 	vmshm_peers(p, note_peer, &v);
 	rc = vmshm_reclaim_vm(p, NULL, (int32_t)id);
 	vmshm_detach(p);
 	if (rc < 0)
-		logmsg("VM %u: reclaim failed: %s", id, vmshm_strerror(rc));
+		logmsg(LOG_ERR, "VM %u: reclaim failed: %s", id, vmshm_strerror(rc));
 	else if (rc > 0 || v.count)
-		logmsg("VM %u: reclaimed %d peer%s:%s", id, rc, rc == 1 ? "" : "s", v.list);
+		logmsg(LOG_INFO, "VM %u: reclaimed %d peer%s:%s", id, rc, rc == 1 ? "" : "s",
+		       v.list);
 }
 
 /* Drops every client marked dead, telling the others; repeats while a
@@ -310,7 +325,8 @@ static void reap(struct server *s)
 				continue;
 			}
 			id = c->id;
-			logmsg("peer %u %s; dropped", id, c->dead);
+			logmsg(strcmp(c->dead, "disconnected") ? LOG_WARNING : LOG_INFO,
+			       "peer %u %s; dropped", id, c->dead);
 			memmove(s->cl + i, s->cl + i + 1, (s->ncl - i - 1) * sizeof(*s->cl));
 			s->ncl--;
 			s->used[id / 8] &= (unsigned char)~(1u << (id % 8));
@@ -333,7 +349,7 @@ static void new_client(struct server *s, int fd)
 	size_t i;
 
 	if (s->ncl >= MAX_IDS) {
-		logmsg("refused a connection: all %u peer IDs are in use", MAX_IDS);
+		logmsg(LOG_WARNING, "refused a connection: all %u peer IDs are in use", MAX_IDS);
 		close(fd);
 		return;
 	}
@@ -348,7 +364,7 @@ static void new_client(struct server *s, int fd)
 		struct client **ncl = realloc(s->cl, ncap * sizeof(*ncl));
 
 		if (!ncl) {
-			logmsg("refused a connection: out of memory");
+			logmsg(LOG_WARNING, "refused a connection: out of memory");
 			close(fd);
 			return;
 		}
@@ -357,7 +373,7 @@ static void new_client(struct server *s, int fd)
 	}
 	c = calloc(1, sizeof(*c));
 	if (!c) {
-		logmsg("refused a connection: out of memory");
+		logmsg(LOG_WARNING, "refused a connection: out of memory");
 		close(fd);
 		return;
 	}
@@ -368,7 +384,8 @@ static void new_client(struct server *s, int fd)
 
 		c->vec[v] = efd < 0 ? NULL : fdref_new(efd);
 		if (!c->vec[v]) {
-			logmsg("refused a connection: cannot make an eventfd: %s", strerror(errno));
+			logmsg(LOG_WARNING, "refused a connection: cannot make an eventfd: %s",
+			       strerror(errno));
 			if (efd >= 0)
 				close(efd);
 			free_client(c);
@@ -377,7 +394,8 @@ static void new_client(struct server *s, int fd)
 	}
 	s->used[id / 8] |= (unsigned char)(1u << (id % 8));
 	if (!same_pool(s))
-		logmsg("warning: %s was replaced or removed; peer %u gets the pool this server "
+		logmsg(LOG_WARNING,
+		       "%s was replaced or removed; peer %u gets the pool this server "
 		       "started with (restart the server to serve the new one)",
 		       s->pool_path, id);
 
@@ -398,7 +416,7 @@ static void new_client(struct server *s, int fd)
 		enqueue(c, (int64_t)id, c->vec[v]);
 	s->cl[s->ncl++] = c;
 	flush(c);
-	logmsg("peer %u connected (%zu peer%s)", id, s->ncl, s->ncl == 1 ? "" : "s");
+	logmsg(LOG_INFO, "peer %u connected (%zu peer%s)", id, s->ncl, s->ncl == 1 ? "" : "s");
 }
 
 static void accept_all(struct server *s)
@@ -420,11 +438,11 @@ static void accept_all(struct server *s)
 			if (fd >= 0)
 				close(fd);
 			s->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-			logmsg("refused a connection: out of file descriptors");
+			logmsg(LOG_WARNING, "refused a connection: out of file descriptors");
 			continue;
 		}
 		if (errno != EAGAIN && errno != EWOULDBLOCK)
-			logmsg("accept: %s", strerror(errno));
+			logmsg(LOG_ERR, "accept: %s", strerror(errno));
 		return;
 	}
 }
@@ -443,52 +461,106 @@ static void client_input(struct client *c)
 		c->dead = "disconnected with an error";
 }
 
+/* SOCKET.lock, locked while a server serves SOCKET: a second server learns
+ * that one is there without connecting to it (which would cost the first
+ * one a peer ID). The lock goes with the process. */
+static int lock_socket(const struct cmd_ctx *cx, struct server *s)
+{
+	char path[PATH_MAX];
+
+	if (snprintf(path, sizeof(path), "%s.lock", s->sock_path) >= (int)sizeof(path))
+		return fail(cx, EXIT_USAGE, "socket path too long: %s", s->sock_path);
+	s->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (s->lock_fd < 0)
+		return fail(cx, EXIT_FAIL, "cannot open %s: %s", path, strerror(errno));
+	if (flock(s->lock_fd, LOCK_EX | LOCK_NB) == 0)
+		return 0;
+	close(s->lock_fd);
+	s->lock_fd = -1;
+	if (errno == EWOULDBLOCK)
+		return fail(cx, EXIT_FAIL, "%s: another server is listening there", s->sock_path);
+	return fail(cx, EXIT_FAIL, "cannot lock %s: %s", path, strerror(errno));
+}
+
+/* --socket-group, --socket-mode: who may connect (QEMU needs write). */
+static int socket_access(const struct cmd_ctx *cx, const struct server *s)
+{
+	if (s->sock_gid != (gid_t)-1 && chown(s->sock_path, (uid_t)-1, s->sock_gid) < 0)
+		return fail(cx, EXIT_FAIL, "cannot give %s its group: %s", s->sock_path,
+			    strerror(errno));
+	if (chmod(s->sock_path, s->sock_mode) < 0)
+		return fail(cx, EXIT_FAIL, "cannot set the mode of %s: %s", s->sock_path,
+			    strerror(errno));
+	return 0;
+}
+
+static int bind_socket(const struct cmd_ctx *cx, struct server *s, struct sockaddr_un *sa)
+{
+	mode_t old = umask(0177); /* nobody connects before the mode is set */
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	int rc = fd < 0 ? -1 : bind(fd, (struct sockaddr *)sa, sizeof(*sa));
+	int e = errno;
+
+	umask(old);
+	if (fd < 0)
+		return fail(cx, EXIT_FAIL, "socket: %s", strerror(e));
+	if (rc < 0) {
+		close(fd);
+		return fail(cx, EXIT_FAIL, "cannot bind %s: %s", s->sock_path, strerror(e));
+	}
+	s->lfd = fd;
+	return 0;
+}
+
+/* A signal arrived: SIGINT and SIGTERM stop the server (1), SIGHUP is
+ * logged and ignored (0): the log is stderr, nothing to reopen. */
+static int stop_signal(void)
+{
+	unsigned char sig = 0;
+
+	if (read(sig_pipe[0], &sig, 1) != 1)
+		return 0;
+	if (sig == SIGHUP) {
+		logmsg(LOG_INFO, "SIGHUP: nothing to reload; serving on");
+		return 0;
+	}
+	logmsg(LOG_INFO, "signal %d: stopping", sig);
+	notify_systemd("STOPPING=1");
+	return 1;
+}
+
 static int listen_socket(const struct cmd_ctx *cx, struct server *s)
 {
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 	struct stat st;
-	int fd;
+	int rc;
 
 	if (strlen(s->sock_path) >= sizeof(sa.sun_path))
 		return fail(cx, EXIT_USAGE, "socket path is longer than %zu bytes: %s",
 			    sizeof(sa.sun_path) - 1, s->sock_path);
 	strcpy(sa.sun_path, s->sock_path);
+	if ((rc = lock_socket(cx, s)))
+		return rc;
 	if (lstat(s->sock_path, &st) == 0) {
-		int probe;
-
 		if (!S_ISSOCK(st.st_mode))
 			return fail(cx, EXIT_FAIL, "%s exists and is not a socket", s->sock_path);
-		probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-		if (probe >= 0 && connect(probe, (struct sockaddr *)&sa, sizeof(sa)) == 0) {
-			close(probe);
-			return fail(cx, EXIT_FAIL, "%s: another server is listening there",
-				    s->sock_path);
-		}
-		if (probe >= 0)
-			close(probe);
 		if (unlink(s->sock_path) < 0)
 			return fail(cx, EXIT_FAIL, "cannot remove the stale socket %s: %s",
 				    s->sock_path, strerror(errno));
-		logmsg("removed the stale socket %s", s->sock_path);
+		logmsg(LOG_INFO, "removed the stale socket %s", s->sock_path);
 	}
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (fd < 0)
-		return fail(cx, EXIT_FAIL, "socket: %s", strerror(errno));
-	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		int e = errno;
-
-		close(fd);
-		return fail(cx, EXIT_FAIL, "cannot bind %s: %s", s->sock_path, strerror(e));
-	}
-	if (listen(fd, 128) < 0 || stat(s->sock_path, &st) < 0) {
-		int e = errno;
-
-		close(fd);
+	if ((rc = bind_socket(cx, s, &sa)))
+		return rc;
+	if ((rc = socket_access(cx, s)) == 0 &&
+	    (listen(s->lfd, 128) < 0 || stat(s->sock_path, &st) < 0))
+		rc = fail(cx, EXIT_FAIL, "cannot listen on %s: %s", s->sock_path, strerror(errno));
+	if (rc) {
+		close(s->lfd);
+		s->lfd = -1;
 		unlink(s->sock_path);
-		return fail(cx, EXIT_FAIL, "cannot listen on %s: %s", s->sock_path, strerror(e));
+		return rc;
 	}
 	s->sock_ino = st.st_ino;
-	s->lfd = fd;
 	return 0;
 }
 
@@ -503,10 +575,12 @@ static void remove_socket(struct server *s)
 int cmd_serve(int argc, char **argv)
 {
 	struct cmd_ctx cx = {.cmd = "serve"};
-	const char *sock = NULL, *vectors_s = NULL, *pos[1];
+	const char *sock = NULL, *vectors_s = NULL, *group = NULL, *mode = NULL, *pos[1];
 	const struct opt opts[] = {
 	    {"socket", 1, &sock, NULL},
 	    {"vectors", 1, &vectors_s, NULL},
+	    {"socket-group", 1, &group, NULL},
+	    {"socket-mode", 1, &mode, NULL},
 	    {NULL, 0, NULL, NULL},
 	};
 	struct server *s;
@@ -517,6 +591,8 @@ int cmd_serve(int argc, char **argv)
 	struct stat st;
 	vmshm_pool *p;
 	uint64_t nvec = 1, size;
+	gid_t sock_gid = (gid_t)-1;
+	mode_t sock_mode = 0660;
 	char a[32];
 	int npos, rc, fd, stop = 0;
 
@@ -532,6 +608,11 @@ int cmd_serve(int argc, char **argv)
 	if (vectors_s && (parse_u64(vectors_s, &nvec) < 0 || nvec < 1 || nvec > MAX_VECTORS))
 		return fail(&cx, EXIT_USAGE, "bad --vectors '%s': use 1 to %d", vectors_s,
 			    MAX_VECTORS);
+	if (group && lookup_group(group, &sock_gid) < 0)
+		return fail(&cx, EXIT_USAGE, "no such group '%s' (--socket-group)", group);
+	if (mode && parse_mode(mode, &sock_mode) < 0)
+		return fail(&cx, EXIT_USAGE, "bad --socket-mode '%s': use octal 0000 to 0777",
+			    mode);
 	/* The server's own attaches (to reclaim) belong to no VM. */
 	unsetenv("VMSHM_IVPOSITION");
 	rc = open_pool(&cx, VMSHM_ATTACH_OBSERVER, &p);
@@ -558,6 +639,9 @@ int cmd_serve(int argc, char **argv)
 	s->sock_path = sock;
 	s->nvec = (unsigned)nvec;
 	s->lfd = -1;
+	s->lock_fd = -1;
+	s->sock_gid = sock_gid;
+	s->sock_mode = sock_mode;
 	if (!s->shm) {
 		close(fd);
 		free(s);
@@ -588,8 +672,9 @@ int cmd_serve(int argc, char **argv)
 		return rc;
 	}
 	s->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-	logmsg("serving %s (%s) on %s, %u vector%s", cx.pool, fmt_size(size, a, sizeof(a)), sock,
-	       s->nvec, s->nvec == 1 ? "" : "s");
+	logmsg(LOG_INFO, "serving %s (%s) on %s, %u vector%s", cx.pool,
+	       fmt_size(size, a, sizeof(a)), sock, s->nvec, s->nvec == 1 ? "" : "s");
+	notify_systemd("READY=1");
 
 	while (!stop) {
 		size_t n = s->ncl + 2;
@@ -598,7 +683,7 @@ int cmd_serve(int argc, char **argv)
 			struct pollfd *np = realloc(pfd, n * 2 * sizeof(*np));
 
 			if (!np) {
-				logmsg("out of memory; stopping");
+				logmsg(LOG_ERR, "out of memory; stopping");
 				break;
 			}
 			pfd = np;
@@ -614,17 +699,11 @@ int cmd_serve(int argc, char **argv)
 		if (poll(pfd, n, -1) < 0) {
 			if (errno == EINTR)
 				continue;
-			logmsg("poll: %s; stopping", strerror(errno));
+			logmsg(LOG_ERR, "poll: %s; stopping", strerror(errno));
 			break;
 		}
-		if (pfd[0].revents) {
-			unsigned char sig = 0;
-
-			if (read(sig_pipe[0], &sig, 1) == 1)
-				logmsg("signal %d: stopping", sig);
-			stop = 1;
+		if (pfd[0].revents && (stop = stop_signal()))
 			break;
-		}
 		for (size_t i = 0; i < s->ncl; i++) {
 			struct client *c = s->cl[i];
 			short re = pfd[i + 2].revents;
@@ -651,7 +730,9 @@ int cmd_serve(int argc, char **argv)
 	fdref_put(s->shm);
 	if (s->reserve_fd >= 0)
 		close(s->reserve_fd);
+	if (s->lock_fd >= 0)
+		close(s->lock_fd);
 	free(s);
-	logmsg("stopped");
+	logmsg(LOG_INFO, "stopped");
 	return stop ? EXIT_OK : EXIT_FAIL;
 }

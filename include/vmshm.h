@@ -22,6 +22,11 @@ extern "C" {
 #define VMSHM_API __attribute__((visibility("default")))
 #endif
 
+/* The library's version (the pool format's is below). */
+#define VMSHM_VERSION_MAJOR 0
+#define VMSHM_VERSION_MINOR 1
+#define VMSHM_VERSION_PATCH 0
+
 #define VMSHM_FORMAT_MAJOR 2
 #define VMSHM_FORMAT_MINOR 0
 
@@ -60,6 +65,10 @@ enum vmshm_error {
 	VMSHM_ENOTOWNER = -22, /* a mutex released by a thread that does not own it */
 	VMSHM_ETOOMANY = -23,  /* a semaphore released past its maximum count */
 };
+
+/* The version of the library running, "MAJOR.MINOR.PATCH" (a program built
+ * against these headers compares it with VMSHM_VERSION_*). */
+VMSHM_API const char *vmshm_version(void);
 
 VMSHM_API const char *vmshm_strerror(int err);
 

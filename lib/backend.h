@@ -20,6 +20,7 @@ struct be_map {
 	int32_t ivposition; /* this VM's ivshmem peer ID, -1 if not known */
 	int lock_fd;        /* close-on-exec fd of the file that carries the peers'
 			     * kernel locks (plat_peer_lock), -1 if none */
+	int readonly;       /* mapped read-only: the user may only read the pool */
 	const struct backend *be;
 	/* The memory type of the mapping, a static string ("write-back",
 	 * "uncached-minus", ...; vmshm_memory_type), NULL if unknown. */

@@ -254,6 +254,11 @@ int vmshm_attach(const char *spec, unsigned flags, vmshm_pool **out, char *why, 
 		return rc;
 	}
 	p->map.be = be;
+	if (p->map.readonly && !(flags & VMSHM_ATTACH_OBSERVER)) {
+		be_why(why, whylen, "%s: read-only for this user: only observers may attach", spec);
+		rc = VMSHM_EPERM;
+		goto fail;
+	}
 	const char *iv = plat_getenv("VMSHM_IVPOSITION");
 	if (p->map.ivposition < 0 && iv && *iv)
 		p->map.ivposition = (int32_t)strtol(iv, NULL, 10);
@@ -264,7 +269,9 @@ int vmshm_attach(const char *spec, unsigned flags, vmshm_pool **out, char *why, 
 	 * (for real-time programs that must never fault). Attach then costs
 	 * the tables' size, not the pool's. */
 	const char *pf = plat_getenv("VMSHM_PREFAULT");
-	plat_prefault(p->map.base, pf && strcmp(pf, "all") == 0 ? p->map.size : p->L.data_off);
+	if (!p->map.readonly) /* the prefault writes (a zero OR) */
+		plat_prefault(p->map.base,
+			      pf && strcmp(pf, "all") == 0 ? p->map.size : p->L.data_off);
 	p->fork_epoch = plat_fork_epoch();
 	plat_lock_init(&p->lock);
 	/* Observers judge peers too (vmshm peers, check): all need the OS

@@ -26,9 +26,11 @@ $(VM_GUEST): tests/vm/vmguest.c $(LIBA) include/RtApi.h include/vmshm.h
 
 # The vmshm command inside the guests (`vmshm pool info` there reports the
 # memory type of a guest's mapping), static like vmguest.
-$(VM_GUEST_CLI): $(CLI_OBJS) $(LIBA)
+# (without libsystemd: notify-nosd.o)
+VM_CLI_OBJS = $(filter-out %/notify.o,$(CLI_OBJS)) $(BUILD)/obj/host-tool/notify-nosd.o
+$(VM_GUEST_CLI): $(VM_CLI_OBJS) $(LIBA)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -static -o $@ $(CLI_OBJS) $(LIBA) -lpciaccess -lz -lpthread
+	$(CC) $(ALL_CFLAGS) -static -o $@ $(VM_CLI_OBJS) $(LIBA) -lpciaccess -lz -lpthread
 
 $(VM_HOSTCTL): tests/vm/hostctl.c $(LIBA) include/vmshm.h
 	@mkdir -p $(dir $@)

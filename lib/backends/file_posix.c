@@ -22,6 +22,12 @@ static int file_claims(const char *spec)
 static int file_open(const char *spec, struct be_map *m, char *why, size_t whylen)
 {
 	int fd = open(spec, O_RDWR | O_CLOEXEC);
+	/* A pool this user may only read: mapped read-only, for observers.
+	 * The peers' lock queries (F_OFD_GETLK) work on it too. */
+	if (fd < 0 && (errno == EACCES || errno == EROFS)) {
+		fd = open(spec, O_RDONLY | O_CLOEXEC);
+		m->readonly = fd >= 0;
+	}
 	if (fd < 0) {
 		int e = errno;
 		be_why(why, whylen, "%s: %s", spec, strerror(e));
@@ -39,7 +45,8 @@ static int file_open(const char *spec, struct be_map *m, char *why, size_t whyle
 		close(fd);
 		return VMSHM_EFORMAT;
 	}
-	void *base = mmap(NULL, (size_t)st.st_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	int prot = m->readonly ? PROT_READ : PROT_READ | PROT_WRITE;
+	void *base = mmap(NULL, (size_t)st.st_size, prot, MAP_SHARED, fd, 0);
 	if (base == MAP_FAILED) {
 		be_why(why, whylen, "%s: mmap: %s", spec, strerror(errno));
 		close(fd);

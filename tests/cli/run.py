@@ -26,6 +26,7 @@ import xml.etree.ElementTree as ET
 
 PASSED = 0
 FAILED = 0
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def check(cond, what, detail=""):
@@ -339,7 +340,7 @@ def test_hugepages():
             return
         hp = d + "/pool"
         expect_error(["pool", "create", hp, "--size", "1M", "--hugepages"], 1,
-                     "not a multiple of the huge page size 2M", "1M pool on 2M pages")
+                     "not a multiple of 2M, the huge page size on", "1M pool on 2M pages")
         rc, out, err = run(["pool", "create", hp, "--size", "4M", "--hugepages"])
         free2 = int(open(base + "/free_hugepages").read())
         check(rc == 0 and free - free2 == 2, "4M pool on hugetlbfs takes 2 huge pages "
@@ -911,6 +912,344 @@ def test_serve():
     check(rc == 0 and not os.path.exists(sock), "SIGINT: exit 0, socket removed")
 
 
+# ---- issue 11: deployment --------------------------------------------------
+
+def test_rough_edges():
+    p = E.pool_path()
+    rc, out, err = run(["pool", "create", p, "--size", "4M", "--objects", "1"])
+    check(rc == 0 and "room for 16 objects" in out.decode(),
+          "--objects 1: says the 16 objects made", out.decode())
+    rc, out, err = run(["pool", "create", p, "--size", "4M", "--objects", "20", "--force"])
+    check(rc == 0 and "room for 32 objects" in out.decode(),
+          "--objects 20: says the 32 objects made", out.decode())
+    expect_error(["pool", "create", p, "--size", "4M", "--objects", "0"], 2, "use 16 to 1048576",
+                 "--objects 0: the range of the README")
+    expect_error(["pool", "create", p, "--size", "4M"], 1, "(objects: 0, peers: 0)",
+                 "an existing pool: counts without '1 objects'")
+    expect_error(["pool", "create", p, "--size", "4M", "--hugepages"], 1,
+                 "mount -t hugetlbfs none /dev/hugepages",
+                 "--hugepages off hugetlbfs: a mount point that hides nothing")
+    rc, out, err = run(["pool", "--help"])
+    check(rc == 0 and out.startswith(b"usage: vmshm pool create"), "pool --help: the pool usage")
+    expect_error(["--pool", "", "ls"], 2, "--pool needs a path", "--pool \"\"")
+    expect_error(["ls", "--json=1"], 2, "--json takes no value", "--json=1", pool=p)
+    expect_error(["create", "new", "-4K"], 2, "bad size '-4K'", "create new -4K: a size error",
+                 pool=p)
+    rc, out, err = run(["ls"], pool="/dev/shm")
+    check(rc == 1 and err.count("/dev/shm") == 1 and "directory" in err,
+          "a directory as pool: the path said once", err)
+    rel = subprocess.run([E.vmshm, "--pool", "missing.pool", "ls"], cwd=E.tmp,
+                         stderr=subprocess.PIPE).stderr.decode()
+    check("no such pool: missing.pool" in rel, "a relative path is worded as an absolute one", rel)
+    # --json on the commands that change things
+    rc, j, err = run_json(["create", "zulu", "4K"], pool=p)
+    check(rc == 0 and j == {"pool": p, "name": "zulu", "size": 4096}, "create --json", repr(j))
+    run(["create", "alpha", "4K"], pool=p)
+    r = subprocess.run([E.vmshm, "--pool", p, "write", "alpha", "--json"], input=b"abc",
+                       stdout=subprocess.PIPE)
+    j = json.loads(r.stdout) if r.returncode == 0 else None
+    check(j and j["written"] == 3, "write --json: the bytes written", repr(j))
+    rc, out, err = run(["ls"], pool=p)
+    names = [l.split()[-1] for l in out.decode().splitlines()[1:]]
+    check(names == ["alpha", "zulu"], "ls lists by name", repr(names))
+    rc, j, err = run_json(["rm", "zulu"], pool=p)
+    check(rc == 0 and j["removed"] is True, "rm --json", repr(j))
+    q = E.pool_path()
+    rc, j, err = run_json(["pool", "create", q, "--size", "1M"])
+    check(rc == 0 and j["size"] == 1 << 20 and j["object_capacity"] == 256,
+          "pool create --json", repr(j))
+    # create refuses a pool whose tables are damaged
+    sw_off = rw(p, 64, "<Q") + 256 * objects(p)["alpha"]["slot"]
+    rw(p, sw_off + 32, "<Q", 1 << 40)
+    expect_error(["create", "bravo", "4K"], 1, "fails its check (slot-extent",
+                 "create on a damaged pool: refused with the check's finding", pool=p)
+    # --force on a full tmpfs
+    mnt = os.path.join(E.tmp, "full-tmpfs")
+    os.mkdir(mnt)
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=6M", "none", mnt]).returncode == 0:
+        try:
+            sp = os.path.join(mnt, "p")
+            run(["pool", "create", sp, "--size", "4M"])
+            expect_error(["pool", "create", sp, "--size", "4M", "--force"], 1,
+                         "the old pool keeps its 4M until the new one replaces it",
+                         "--force on a full tmpfs: the old pool's space and what is free")
+        finally:
+            subprocess.run(["umount", mnt])
+
+
+def test_owner_mode():
+    p = E.pool_path()
+    rc, out, err = run(["pool", "create", p, "--size", "1M"])
+    st = os.stat(p)
+    check(rc == 0 and st.st_mode & 0o777 == 0o660, "default mode 0660",
+          oct(st.st_mode))
+    rc, out, err = run(["pool", "create", p, "--size", "1M", "--force", "--owner",
+                        "nobody:nogroup", "--mode", "640"])
+    st = os.stat(p)
+    check(rc == 0 and st.st_uid == 65534 and st.st_gid == 65534 and st.st_mode & 0o777 == 0o640,
+          "--owner nobody:nogroup --mode 640", err)
+    rc, out, err = run(["pool", "create", p, "--size", "2M", "--force"])
+    st = os.stat(p)
+    check(rc == 0 and st.st_uid == 65534 and st.st_gid == 65534 and st.st_mode & 0o777 == 0o640
+          and st.st_size == 2 << 20, "--force keeps the old owner, group and mode", err)
+    rc, out, err = run(["pool", "create", p, "--size", "2M", "--force", "--group", "root"])
+    st = os.stat(p)
+    check(rc == 0 and st.st_uid == 65534 and st.st_gid == 0, "--force --group root: told")
+    expect_error(["pool", "create", p, "--size", "1M", "--owner", "no-such-user-x"], 2,
+                 "no such user", "--owner of an unknown user")
+    expect_error(["pool", "create", p, "--size", "1M", "--mode", "999"], 2, "bad --mode",
+                 "--mode 999")
+    link = p + ".link"
+    E.paths.append(link)
+    os.symlink(p, link)
+    rc, out, err = run(["pool", "create", link, "--size", "4M", "--force"])
+    check(rc == 0 and os.path.islink(link) and os.stat(p).st_size == 4 << 20,
+          "--force on a symlink replaces the pool it names, the link stays", err)
+    rc, out, err = run(["pool", "create", p, "--size", "4M", "--exist-ok"])
+    check(rc == 0 and "left as it is" in out.decode(), "--exist-ok leaves a pool", err)
+
+
+def setpriv(user, argv, **kw):
+    return subprocess.run(["setpriv", "--reuid", user, "--regid", user, "--init-groups"] + argv,
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60, **kw)
+
+
+def ensure_user(name):
+    if subprocess.run(["id", name], stdout=subprocess.DEVNULL,
+                      stderr=subprocess.DEVNULL).returncode != 0:
+        subprocess.run(["useradd", "-r", "-M", "-U", "-s", "/usr/sbin/nologin", name],
+                       check=True)
+
+
+def sha(path):
+    import hashlib
+    with open(path, "rb") as f:
+        return hashlib.sha256(f.read()).hexdigest()
+
+
+def test_users():
+    """QEMU as a system user that has the pool and the socket by group; a
+    user who may only read the pool looks at it; an unrelated one gets nothing."""
+    if os.geteuid() != 0:
+        check(True, "users: not root, skipped")
+        return
+    ensure_user("vmshm-test")
+    ensure_user("vmshm-other")
+    p = E.pool_path()
+    run(["pool", "create", p, "--size", "4M", "--group", "vmshm-test", "--mode", "0660"])
+    run(["create", "shared", "4K"], pool=p)
+    os.chmod(E.tmp, 0o711)
+    sock = os.path.join(E.tmp, "users.sock")
+    e = dict(os.environ, VMSHM_POOL=p)
+    logf = open(os.path.join(E.tmp, "serve-users.log"), "w+")
+    s = subprocess.Popen([E.vmshm, "serve", "--socket", sock, "--socket-group", "vmshm-test",
+                          "--socket-mode", "0660"], stdout=logf, stderr=logf, env=e)
+    try:
+        for _ in range(200):
+            if os.path.exists(sock) or s.poll() is not None:
+                break
+            time.sleep(0.05)
+        st = os.stat(sock)
+        import grp
+        check(grp.getgrgid(st.st_gid).gr_name == "vmshm-test" and st.st_mode & 0o777 == 0o660,
+              "serve --socket-group --socket-mode: the socket's group and mode", oct(st.st_mode))
+        qemu = shutil.which("qemu-system-x86_64")
+        args = shlex.split(run(["qemu-args", "--doorbell", sock], pool=p)[1].decode())
+        q = setpriv("vmshm-test", [qemu, "-M", "pc", "-accel", "tcg", "-S", "-nodefaults",
+                                   "-display", "none", "-monitor", "stdio"] + args,
+                    input=b"info pci\nquit\n")
+        time.sleep(0.3)
+        log = log_text(logf)
+        check(q.returncode == 0 and b"1af4:1110" in q.stdout and "peer 0 connected" in log,
+              "QEMU as vmshm-test maps the pool and connects to the doorbell server",
+              q.stderr.decode()[-300:] + log[-300:])
+        q = setpriv("vmshm-other", [qemu, "-M", "pc", "-accel", "tcg", "-S", "-nodefaults",
+                                    "-display", "none", "-monitor", "stdio"] + args,
+                    input=b"quit\n")
+        check(q.returncode != 0 and b"Permission denied" in q.stderr,
+              "QEMU as an unrelated user: refused (pool and socket)", q.stderr.decode()[-300:])
+        c = setpriv("vmshm-other", ["python3", "-c", "import socket,sys\n"
+                                    "s=socket.socket(socket.AF_UNIX)\ns.connect(sys.argv[1])",
+                                    sock])
+        check(c.returncode != 0 and b"PermissionError" in c.stderr,
+              "an unrelated user cannot connect to the socket", c.stderr.decode()[-200:])
+        w = setpriv("vmshm-other", ["python3", "-c", "open(__import__('sys').argv[1], 'r+b')", p])
+        check(w.returncode != 0 and b"PermissionError" in w.stderr,
+              "an unrelated user cannot open the pool for writing")
+        r = setpriv("vmshm-other", [E.vmshm, "--pool", p, "ls"])
+        check(r.returncode == 1 and b"Permission denied" in r.stderr,
+              "an unrelated user cannot read it either (mode 0660)", r.stderr.decode())
+    finally:
+        s.send_signal(signal.SIGTERM)
+        s.wait(timeout=10)
+    # read-only: the pool readable by others; a live peer holds it
+    os.chmod(p, 0o664)
+    rt = RtPeer(p, ["open", "shared", "/dev/null"])
+    before = sha(p)
+    for cmd in (["ls", "--json"], ["pool", "info"], ["check"], ["peers", "--json"],
+                ["qemu-args"], ["libvirt-xml", "x"]):
+        r = setpriv("vmshm-other", [E.vmshm, "--pool", p] + cmd)
+        check(r.returncode == 0, "read-only user: %s works" % " ".join(cmd),
+              r.stderr.decode())
+        if cmd[0] == "peers" and r.returncode == 0:
+            pl = json.loads(r.stdout)["peers"]
+            check(len(pl) == 1 and pl[0]["liveness"] == "yes"
+                  and pl[0]["why"] == "lock held",
+                  "read-only user: peers judges the live peer by its lock", repr(pl))
+    r = setpriv("vmshm-other", [E.vmshm, "--pool", p, "create", "x", "4K"])
+    check(r.returncode == 1 and b"read-only for this user" in r.stderr,
+          "read-only user: create refused, saying why", r.stderr.decode())
+    check(sha(p) == before, "read-only user: the pool's bytes are unchanged")
+    rt.release()
+
+
+def test_serve_deploy():
+    p = new_pool("1M")
+    sock = os.path.join(E.tmp, "deploy.sock")
+    s, logf = serve(p, sock, 1)
+    rc, out, err = run(["serve", "--socket", sock], pool=p)
+    time.sleep(0.2)
+    log = log_text(logf)
+    check(rc == 1 and "another server" in err and "connected" not in log,
+          "a second server is refused without connecting to the first", log[-300:])
+    st = os.stat(sock)
+    check(st.st_mode & 0o777 == 0o660, "the socket's default mode is 0660", oct(st.st_mode))
+    s.send_signal(signal.SIGHUP)
+    time.sleep(0.3)
+    check(s.poll() is None and "SIGHUP" in log_text(logf), "SIGHUP does not stop the server")
+    s.send_signal(signal.SIGTERM)
+    s.wait(timeout=10)
+    # under the journal (JOURNAL_STREAM names stderr): priority prefixes; and
+    # sd_notify READY=1 on $NOTIFY_SOCKET
+    nsock = os.path.join(E.tmp, "notify.sock")
+    ns = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    ns.bind(nsock)
+    ns.settimeout(10)
+    logf = open(os.path.join(E.tmp, "journal.log"), "w+")
+    st = os.fstat(logf.fileno())
+    e = dict(os.environ, VMSHM_POOL=p, JOURNAL_STREAM="%d:%d" % (st.st_dev, st.st_ino),
+             NOTIFY_SOCKET=nsock)
+    s = subprocess.Popen([E.vmshm, "serve", "--socket", sock], stdout=logf, stderr=logf, env=e)
+    try:
+        msg = ns.recv(4096).decode()
+    except OSError:
+        msg = ""
+    check("READY=1" in msg, "serve tells systemd it is ready (sd_notify)", msg)
+    s.send_signal(signal.SIGTERM)
+    s.wait(timeout=10)
+    lines = log_text(logf).splitlines()
+    check(lines and all(l[:3] in ("<6>", "<4>", "<3>") for l in lines)
+          and lines[0].startswith("<6>vmshm serve: serving"),
+          "under the journal each line has a syslog priority", repr(lines[:3]))
+    r = subprocess.run([E.vmshm, "ls"], env=dict(e, VMSHM_POOL="/dev/shm/none-x"),
+                       stderr=logf)
+    check(log_text(logf).splitlines()[-1].startswith("<3>vmshm ls:"),
+          "errors of every command carry <3> under the journal")
+
+
+def test_version():
+    rc, out, err = run(["--version"])
+    check(rc == 0 and b"libvmshm 0." in out, "--version names the command and the library",
+          out.decode())
+
+
+def test_libvirt_validate():
+    v = shutil.which("virt-xml-validate")
+    if not check(v is not None, "virt-xml-validate is installed (libvirt-clients)"):
+        return
+    p = new_pool("4M")
+    for extra in ([], ["--doorbell", "/run/vmshm/x/doorbell.sock", "--vectors", "2"]):
+        rc, out, err = run(["libvirt-xml", os.path.basename(p)] + extra, pool=p)
+        dom = ("<domain type='qemu'><name>t</name><memory unit='MiB'>128</memory>"
+               "<os><type arch='x86_64'>hvm</type></os><devices>%s</devices></domain>"
+               % out.decode())
+        f = os.path.join(E.tmp, "dom.xml")
+        open(f, "w").write(dom)
+        r = subprocess.run([v, f, "domain"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        check(rc == 0 and r.returncode == 0,
+              "libvirt-xml %s validates inside a domain" % " ".join(extra),
+              r.stdout.decode()[-300:])
+
+
+def test_install():
+    """make install into a scratch prefix: the units name the installed
+    vmshm and pass systemd-analyze verify; uninstall removes everything."""
+    pre = os.path.join(E.tmp, "prefix")
+    mk = ["make", "--no-print-directory", "-s", "BUILD=" + E.build, "PREFIX=" + pre]
+    r = subprocess.run(mk + ["install"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                       cwd=ROOT)
+    if not check(r.returncode == 0, "make install PREFIX=...", r.stdout.decode()[-400:]):
+        return
+    units = os.path.join(pre, "lib", "systemd", "system")
+    serve_unit = open(os.path.join(units, "vmshm-serve@.service")).read()
+    check("ExecStart=%s/bin/vmshm " % pre in serve_unit, "the unit names the installed vmshm")
+    inc = os.path.join(pre, "include")
+    check(all(os.path.exists(os.path.join(inc, h)) for h in ("RtApi.h", "rtapi.h", "Rtapi.h")),
+          "RtApi.h is installed under the spellings RTX code uses")
+    check(os.path.exists(os.path.join(pre, "share", "bash-completion", "completions", "vmshm")),
+          "bash completion installed")
+    pcs = subprocess.run("find %s -name vmshm.pc" % pre, shell=True,
+                         stdout=subprocess.PIPE).stdout.decode().split()
+    check(pcs and "Requires.private: pciaccess" in open(pcs[0]).read(),
+          "vmshm.pc: Requires.private: pciaccess", repr(pcs))
+    vdir = os.path.join(E.tmp, "units")
+    os.mkdir(vdir)
+    for u in ("vmshm-serve@.service", "vmshm-pool@.service"):
+        shutil.copy(os.path.join(units, u), vdir)
+        os.symlink(u, os.path.join(vdir, u.replace("@.", "@demo.")))
+    env = dict(os.environ, MANPATH=os.path.join(pre, "share", "man"),
+               SYSTEMD_UNIT_PATH=vdir + ":")
+    r = subprocess.run(["systemd-analyze", "verify", os.path.join(vdir, "vmshm-serve@demo.service"),
+                        os.path.join(vdir, "vmshm-pool@demo.service")], env=env,
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    check(r.returncode == 0 and not r.stdout.strip(), "systemd-analyze verify: clean",
+          r.stdout.decode()[-400:])
+    r = subprocess.run(["systemd-analyze", "security", "--offline=true",
+                        os.path.join(vdir, "vmshm-serve@demo.service")], env=env,
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    out = r.stdout.decode()
+    import re
+    m = re.search(r"exposure level for \S+: ([0-9.]+)", out)
+    check(m and float(m.group(1)) <= 2.0, "systemd-analyze security of the server: %s"
+          % (m.group(1) if m else "?"), out[-300:])
+    # a program built against the installed library
+    prog = os.path.join(E.tmp, "v.c")
+    open(prog, "w").write('#include <rtapi.h>\n#include <vmshm.h>\n#include <stdio.h>\n'
+                          'int main(void){puts(vmshm_version());'
+                          'return VMSHM_VERSION_MAJOR < 0;}\n')
+    pcdir = os.path.dirname(pcs[0]) if pcs else ""
+    r = subprocess.run("cc %s -o %s/v $(PKG_CONFIG_PATH=%s pkg-config --cflags --libs vmshm) "
+                       "-Wl,-rpath,%s && %s/v" % (prog, E.tmp, pcdir, os.path.dirname(pcdir),
+                                                  E.tmp), shell=True, stdout=subprocess.PIPE,
+                       stderr=subprocess.STDOUT)
+    check(r.returncode == 0 and r.stdout.decode().strip().startswith("0."),
+          "a program builds with pkg-config and <rtapi.h>; vmshm_version()", r.stdout.decode())
+    r = subprocess.run(mk + ["uninstall"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                       cwd=ROOT)
+    left = subprocess.run(["find", pre, "-type", "f", "-o", "-type", "l"],
+                          stdout=subprocess.PIPE).stdout.decode().split()
+    check(r.returncode == 0 and not left, "make uninstall removes every file", repr(left[:5]))
+
+
+def test_completion():
+    bash = shutil.which("bash")
+    comp = os.path.join(ROOT, "host-tool", "vmshm.bash-completion")
+    p = new_pool("1M")
+    run(["create", "sensor", "4K"], pool=p)
+    script = ("_init_completion() { cur=${COMP_WORDS[COMP_CWORD]}; "
+              "prev=${COMP_WORDS[COMP_CWORD-1]}; words=(\"${COMP_WORDS[@]}\"); "
+              "cword=$COMP_CWORD; }\n"
+              "PATH=%s:$PATH; . %s\n"
+              "COMP_WORDS=(vmshm --pool %s rm se); COMP_CWORD=4; _vmshm; echo \"${COMPREPLY[@]}\"\n"
+              "COMP_WORDS=(vmshm po); COMP_CWORD=1; _vmshm; echo \"${COMPREPLY[@]}\"\n"
+              "COMP_WORDS=(vmshm serve --socket-); COMP_CWORD=2; _vmshm; echo \"${COMPREPLY[@]}\"\n"
+              % (os.path.dirname(E.vmshm), comp, p))
+    r = subprocess.run([bash, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    lines = r.stdout.decode().splitlines()
+    check(lines[:3] == ["sensor", "pool", "--socket-group --socket-mode"],
+          "bash completion: object names, commands, options", repr(lines))
+
+
 def main():
     global E
     ap = argparse.ArgumentParser()
@@ -935,6 +1274,12 @@ def main():
         test_qemu(p)
         print("# serve")
         test_serve()
+        for name, fn in (("rough edges", test_rough_edges), ("owner and mode", test_owner_mode),
+                         ("users", test_users), ("serve under systemd", test_serve_deploy),
+                         ("version", test_version), ("libvirt", test_libvirt_validate),
+                         ("install", test_install), ("completion", test_completion)):
+            print("# " + name)
+            fn()
     except Exception as ex:  # a crash of the suite is a failure, never a pass
         import traceback
         traceback.print_exc()

@@ -625,6 +625,36 @@ def vm_test(h, only):
         h.scenario("6b", "a VM dies holding regions: vmshm gc --vm --force fences it, --release frees it (plain devices)",
                    lambda n, g: s6(n, g, False))
 
+    def s7(notes, guests):
+        pool = h.pool + ".hostile"
+        if pool not in h.extra_pools:
+            h.extra_pools.append(pool)
+        h.pool_create(pool, "16M")
+        devs = h.plain(pool)
+        win = h.boot("win", "hostile", devs)
+        rt = h.boot("rt", "hostile", devs)
+        guests += [win, rt]
+        for g in guests:
+            g.wait_exit()
+        ok = win.passed("scribble")
+        ok = guests_ok(notes, [rt], "victim") and ok
+        for g in guests:
+            notes += [l.split("vmguest: ", 1)[1] for l in g.lines()
+                      if "vmguest: victim:" in l or "vmguest: scribbled" in l]
+        p = h.run(h.cli, "check", "--json", "--pool", pool, check=False)
+        faults = json.loads(p.stdout)["faults"] if p.stdout.strip() else []
+        kinds = {}
+        for f in faults:
+            kinds[f["fault"]] = kinds.get(f["fault"], 0) + 1
+        notes.append("host: vmshm check exit %d, %d faults: %s" % (
+            p.returncode, len(faults), ", ".join("%s %d" % kv for kv in sorted(kinds.items()))))
+        return ok and p.returncode == 1 and len(faults) > 0
+
+    if want("7"):
+        h.scenario("7", "a hostile guest scribbles over the pool's tables while the other creates, "
+                   "opens and closes: no crash, no hang, documented codes; vmshm check names the "
+                   "damage", s7)
+
     print("vm-test: %.0f s" % (time.time() - t0))
     print("vm-test: %d passed, %d failed" % (h.passed, h.failed))
     return 1 if h.failed else 0

@@ -15,6 +15,10 @@
  *   vmguest backend                prints the backend a plain attach uses
  *   vmguest rules win|rt           the RtApi rules and error codes
  *   vmguest attach-error SPEC ERR  attaching SPEC fails with code ERR
+ *   vmguest scribble SECONDS       a hostile peer: random words over the
+ *                                  pool's tables (not its header)
+ *   vmguest victim SECONDS         creates, opens and closes meanwhile: no
+ *                                  crash, no hang, documented codes only
  *
  * The two guests meet in a region "sync.<test>" that both create: it holds
  * barrier counters and their doorbell IDs. The host's go is a region
@@ -734,6 +738,146 @@ static int cmd_vmdies(int me)
 	return finish();
 }
 
+/* ---- the trust model: a hostile peer -------------------------------- */
+
+#define HOSTILE_READY "victim.ready"
+
+static uint64_t rnd_state = 0x9e3779b97f4a7c15ull;
+
+static uint64_t rnd(void)
+{
+	rnd_state ^= rnd_state << 13;
+	rnd_state ^= rnd_state >> 7;
+	rnd_state ^= rnd_state << 17;
+	return rnd_state;
+}
+
+/* A word that reaches validation paths: random, small, or a state word. */
+static uint64_t hostile_word(void)
+{
+	switch (rnd() % 4) {
+	case 0:
+		return rnd() % 64;
+	case 1:
+		return rnd() & 0xffffffff;
+	case 2:
+		return (rnd() << 32) | (rnd() % 8) << 24 | (rnd() % 8);
+	}
+	return rnd();
+}
+
+static int cmd_scribble(unsigned seconds)
+{
+	vmshm_pool *p;
+	char why[200] = "";
+	void *loc;
+	int rc = vmshm_attach(NULL, VMSHM_ATTACH_NORECLAIM, &p, why, sizeof(why));
+
+	if (rc < 0) {
+		fail("attach: %s", why);
+		return finish();
+	}
+	HANDLE ready = wait_open(HOSTILE_READY, &loc, WAIT_MS);
+	if (!ready)
+		return finish();
+	RtCloseHandle(ready);
+	_Atomic uint64_t *w = vmshm_base(p);
+	uint64_t data_off = atomic_load(&w[88 / 8]), words = (data_off - 4096) / 8, n = 0;
+	uint64_t end = now_us() + (uint64_t)seconds * 1000000;
+	rnd_state ^= now_us();
+	while (now_us() < end) {
+		for (int i = 0; i < 256; i++, n++)
+			atomic_store(&w[4096 / 8 + rnd() % words], hostile_word());
+		usleep(500);
+	}
+	say("scribbled %llu words over %llu bytes of tables", (unsigned long long)n,
+	    (unsigned long long)(data_off - 4096));
+	return finish(); /* no detach: its entry is as scribbled as the rest */
+}
+
+/* The codes the README documents for the RtApi calls. */
+static int documented(DWORD e)
+{
+	static const DWORD codes[] = {0, 2, 6, 8, 11, 87, 123, 170, 183, 206, 1392};
+
+	for (unsigned i = 0; i < sizeof(codes) / sizeof(codes[0]); i++)
+		if (codes[i] == e)
+			return 1;
+	return 0;
+}
+
+struct victim {
+	HANDLE h[32];
+	uint64_t calls, codes[1400], slowest_us;
+};
+
+static void victim_note(struct victim *v, const char *call, uint64_t t0)
+{
+	DWORD e = GetLastError();
+	uint64_t us = now_us() - t0;
+
+	v->calls++;
+	if (us > v->slowest_us)
+		v->slowest_us = us;
+	if (!documented(e))
+		fail("%s: undocumented error %u", call, (unsigned)e);
+	else
+		v->codes[e]++;
+	if (us > 5000000)
+		fail("%s took %llu ms", call, (unsigned long long)(us / 1000));
+}
+
+static void victim_step(struct victim *v)
+{
+	unsigned k = (unsigned)(rnd() % 32);
+	char name[16];
+	void *loc = NULL;
+	uint64_t t0 = now_us();
+
+	snprintf(name, sizeof(name), "v.%u", k);
+	if (v->h[k]) {
+		if (!RtCloseHandle(v->h[k]))
+			victim_note(v, "RtCloseHandle", t0);
+		v->h[k] = NULL;
+		return;
+	}
+	if (rnd() % 2)
+		v->h[k] = RtCreateSharedMemoryA(PAGE_READWRITE, 0, (DWORD)(4096 * (1 + rnd() % 16)),
+						name, &loc);
+	else
+		v->h[k] = RtOpenSharedMemoryA(SHM_MAP_ALL_ACCESS, FALSE, name, &loc);
+	victim_note(v, "RtCreate/RtOpenSharedMemoryA", t0);
+	if (v->h[k])
+		memset(loc, 0xa5, 64); /* the memory given is ours to write */
+}
+
+static int cmd_victim(unsigned seconds)
+{
+	static struct victim v;
+	void *loc;
+	HANDLE ready = RtCreateSharedMemoryA(PAGE_READWRITE, 0, 4096, HOSTILE_READY, &loc);
+
+	if (!ready) {
+		fail("RtCreateSharedMemoryA(%s): error %u", HOSTILE_READY,
+		     (unsigned)GetLastError());
+		return finish();
+	}
+	uint64_t end = now_us() + (uint64_t)seconds * 1000000 + 2000000;
+	while (now_us() < end)
+		victim_step(&v);
+	for (int k = 0; k < 32; k++)
+		if (v.h[k])
+			RtCloseHandle(v.h[k]);
+	RtCloseHandle(ready);
+	printf("vmguest: victim: %llu calls, slowest %llu us; codes:", (unsigned long long)v.calls,
+	       (unsigned long long)v.slowest_us);
+	for (int e = 0; e < 1400; e++)
+		if (v.codes[e])
+			printf(" %d=%llu", e, (unsigned long long)v.codes[e]);
+	printf("\n");
+	return finish();
+}
+
 /* The demo: a short conversation through one region. */
 /* The demo: a short conversation through one region. Its lines carry a
  * step number, so that the host prints the two consoles in causal order. */
@@ -816,6 +960,10 @@ int main(int argc, char **argv)
 		return cmd_rules(argv[2]);
 	if (strcmp(test, "attach-error") == 0 && argc == 4)
 		return cmd_attach_error(argv[2], argv[3]);
+	if (strcmp(test, "scribble") == 0 && argc == 3)
+		return cmd_scribble((unsigned)atoi(argv[2]));
+	if (strcmp(test, "victim") == 0 && argc == 3)
+		return cmd_victim((unsigned)atoi(argv[2]));
 	if (argc < 3)
 		usage();
 	if (strcmp(test, "exchange") == 0)
