@@ -74,7 +74,7 @@ int vmshm_mutex_create(vmshm_pool *p, const char *name, int owned, unsigned flag
 	struct sync_params sp = {0, owned != 0, 0};
 	int rc = create(p, VMSHM_TYPE_MUTEX, name, 0, 0, flags, &sp, out);
 	if (rc == 0 && owned)
-		sync_track_owned(p);
+		sync_track_owned(p, out);
 	return rc;
 }
 

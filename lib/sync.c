@@ -125,7 +125,35 @@ static int owner_gone(const vmshm_pool *p, uint64_t w)
 	return peer_judge(p, i, pw, NULL, 0) == VMSHM_LIVE_NO;
 }
 
-static int try_mutex(vmshm_pool *p, struct fmt_sync *b, int judge_owner)
+/* The mutexes the calling thread owns, so that its end abandons them even
+ * when its process no longer holds a handle to one (Win32 semantics: a
+ * handle's close does not release the mutex). */
+#define OWNED_MAX 64
+static _Thread_local struct owned_mx {
+	vmshm_pool *p;
+	uint32_t slot, gen;
+} owned[OWNED_MAX];
+static _Thread_local int nowned;
+
+static void owned_add(vmshm_pool *p, const vmshm_ref *r)
+{
+	for (int i = 0; i < nowned; i++)
+		if (owned[i].p == p && owned[i].slot == r->slot && owned[i].gen == r->gen)
+			return;
+	if (nowned < OWNED_MAX)
+		owned[nowned++] = (struct owned_mx){p, r->slot, r->gen};
+}
+
+static void owned_del(vmshm_pool *p, const vmshm_ref *r)
+{
+	for (int i = 0; i < nowned; i++)
+		if (owned[i].p == p && owned[i].slot == r->slot && owned[i].gen == r->gen) {
+			owned[i] = owned[--nowned];
+			return;
+		}
+}
+
+static int try_mutex(vmshm_pool *p, const vmshm_ref *r, struct fmt_sync *b, int judge_owner)
 {
 	uint64_t me = my_owner_id(p), w = LD(&b->state);
 	if (w == me) {
@@ -141,7 +169,7 @@ static int try_mutex(vmshm_pool *p, struct fmt_sync *b, int judge_owner)
 	if (!CAS(&b->state, &w, me))
 		return TRY_NO;
 	ST(&b->depth, 1);
-	sync_track_owned(p);
+	sync_track_owned(p, r);
 	return abandoned ? TRY_ABANDONED : TRY_SIGNALED;
 }
 
@@ -179,7 +207,7 @@ static int try_one(vmshm_pool *p, const vmshm_ref *r, uint32_t pulse0, int judge
 	case VMSHM_TYPE_SEMAPHORE:
 		return try_semaphore(b);
 	case VMSHM_TYPE_MUTEX:
-		return try_mutex(p, b, judge_owner);
+		return try_mutex(p, r, b, judge_owner);
 	}
 	return TRY_NO;
 }
@@ -242,6 +270,7 @@ int sync_mutex_release(vmshm_pool *p, const vmshm_ref *r)
 		return 0;
 	}
 	ST(&b->depth, 0);
+	owned_del(p, r);
 	if (!CAS(&b->state, &w, 0))
 		return VMSHM_ENOTOWNER; /* taken from us meanwhile (fenced) */
 	signal_change(p, b);
@@ -339,9 +368,10 @@ out:
 
 /* ---- owners that leave ---------------------------------------------------- */
 
-/* Marks every mutex that OWNER (a whole attach if TID_ANY) holds in this
- * attach's objects as abandoned, and wakes its waiters. */
-static void abandon_owned(vmshm_pool *p, uint64_t owner, int any_thread)
+/* Marks every mutex that any thread of this attach (OWNER without its
+ * thread id) owns among the objects it holds as abandoned, and wakes its
+ * waiters. */
+static void abandon_owned(vmshm_pool *p, uint64_t owner)
 {
 	for (uint32_t s = 0; s < p->L.slot_count; s++) {
 		if (!p->refs[s].count)
@@ -355,12 +385,31 @@ static void abandon_owned(vmshm_pool *p, uint64_t owner, int any_thread)
 			continue;
 		struct fmt_sync *b = body(p, &r);
 		uint64_t w = LD(&b->state);
-		if (!(w & MX_OWNED) || (any_thread ? (w >> 32) != (owner >> 32) : w != owner))
+		if (!(w & MX_OWNED) || (w >> 32) != (owner >> 32)) /* any thread of ours */
 			continue;
 		ST(&b->depth, 0);
 		if (CAS(&b->state, &w, MX_ABANDONED))
 			signal_change(p, b);
 	}
+}
+
+/* Abandons mutex SLOT (generation GEN) if the calling thread owns it,
+ * holding it meanwhile (our handles to it may all be closed). */
+static void abandon_if_mine(vmshm_pool *p, uint32_t slot, uint32_t gen)
+{
+	uint64_t sw = LD(&fmt_slot(&p->L, slot)->state);
+	vmshm_ref r;
+	if (SW_GEN(sw) != gen || SW_TYPE(sw) != VMSHM_TYPE_MUTEX ||
+	    SW_STATE(sw) != VMSHM_OBJ_LIVE || dir_hold(p, slot, sw, &r) < 0)
+		return;
+	struct fmt_sync *b = body(p, &r);
+	uint64_t w = LD(&b->state);
+	if (w == my_owner_id(p)) {
+		ST(&b->depth, 0);
+		if (CAS(&b->state, &w, MX_ABANDONED))
+			signal_change(p, b);
+	}
+	dir_unhold(p, slot);
 }
 
 /* A thread that owned a mutex of pool P ends. */
@@ -370,20 +419,22 @@ static void thread_ends(void *arg)
 	if (!pool_alive(p))
 		return;
 	plat_lock_take(&p->lock);
-	if (pool_usable(p) == 0)
-		abandon_owned(p, my_owner_id(p), 0);
+	for (int i = 0; i < nowned; i++)
+		if (owned[i].p == p && pool_usable(p) == 0)
+			abandon_if_mine(p, owned[i].slot, owned[i].gen);
 	plat_lock_give(&p->lock);
 }
 
-void sync_track_owned(vmshm_pool *p)
+void sync_track_owned(vmshm_pool *p, const vmshm_ref *r)
 {
+	owned_add(p, r);
 	plat_on_thread_exit(thread_ends, p);
 }
 
 /* Detach: every mutex any thread of this attach owns is abandoned. */
 void sync_detach(vmshm_pool *p)
 {
-	abandon_owned(p, my_owner_id(p), 1);
+	abandon_owned(p, my_owner_id(p));
 }
 
 /* Reclaim of peer I (reclaim.c): its waiter bits go, its mutexes are
