@@ -89,6 +89,10 @@ int cmd_check(int argc, char **argv);
 int cmd_qemu_args(int argc, char **argv);
 int cmd_libvirt_xml(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
+int cmd_event(int argc, char **argv);
+int cmd_semaphore(int argc, char **argv);
+int cmd_release(int argc, char **argv);
+int cmd_wait(int argc, char **argv);
 
 /* ---- JSON writer ----------------------------------------------------- */
 
@@ -111,6 +115,13 @@ void json_bool(struct json *j, const char *key, int v);
 void json_null(struct json *j, const char *key);
 /* Ends the document with a newline. */
 void json_done(struct json *j);
+
+/* The state of an event, semaphore or mutex in a row of `vmshm ls`
+ * (cmd_sync.c): a short word ("-" for other objects), and its JSON fields
+ * (none for other objects). */
+struct vmshm_objinfo;
+void sync_state_text(const struct vmshm_objinfo *o, char *buf, size_t len);
+void sync_state_json(struct json *j, const struct vmshm_objinfo *o);
 
 /* The listing commands' scaffold (listing.c). listing_open parses the
  * common options, prints HELP, and attaches an observer into *P (P NULL:

@@ -18,7 +18,9 @@ static const char ls_help[] =
     "usage: vmshm ls [--pool PATH] [--json]\n"
     "\n"
     "Lists every object of the pool: slot, type, state, size, offset, holders\n"
-    "(\"pool\" for the pool's own hold, then peer indices) and name.\n";
+    "(\"pool\" for the pool's own hold, then peer indices), the state of an\n"
+    "event (set/reset, manual/auto), semaphore (count/max) or mutex (free,\n"
+    "owner=PEER, abandoned), and name.\n";
 static const char create_help[] =
     "usage: vmshm create [--pool PATH] NAME SIZE\n"
     "\n"
@@ -111,14 +113,16 @@ static void ls_row(struct ls_state *s, const struct vmshm_objinfo *o)
 			if (o->holders >> i & 1)
 				json_u64(j, NULL, i);
 		json_end_arr(j);
+		sync_state_json(j, o);
 		json_end_obj(j);
 	} else {
-		char h[256];
+		char h[256], sync[32];
 
 		holders_text(o->holders, h, sizeof(h));
-		printf("%-6u %-9s %-8s %12" PRIu64 " %12" PRIu64 "  %-16s ", o->slot,
+		sync_state_text(o, sync, sizeof(sync));
+		printf("%-6u %-9s %-8s %12" PRIu64 " %12" PRIu64 "  %-16s %-12s ", o->slot,
 		       vmshm_type_name(o->type), vmshm_obj_state_name(o->state), o->size, o->offset,
-		       h);
+		       h, sync);
 		if (o->named)
 			put_safe(stdout, o->name);
 		else
@@ -167,8 +171,8 @@ int cmd_ls(int argc, char **argv)
 
 	if ((rc = listing_open(&c, argc, argv, ls_help, &p)) != LISTING_GO)
 		return rc;
-	snprintf(header, sizeof(header), "%-6s %-9s %-8s %12s %12s  %-16s %s\n", "SLOT", "TYPE",
-		 "STATE", "SIZE", "OFFSET", "HOLDERS", "NAME");
+	snprintf(header, sizeof(header), "%-6s %-9s %-8s %12s %12s  %-16s %-12s %s\n", "SLOT",
+		 "TYPE", "STATE", "SIZE", "OFFSET", "HOLDERS", "SYNC", "NAME");
 	rc = vmshm_list(p, ls_collect, &s);
 	vmshm_detach(p);
 	qsort(s.rows, s.n, sizeof(*s.rows), by_name);

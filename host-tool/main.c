@@ -35,6 +35,12 @@ static const char usage_text[] =
     "  write NAME [--offset N] [--file F]   (default: stdin)\n"
     "  read NAME [--offset N] [--length N]  (to stdout)\n"
     "  dump NAME [--offset N] [--length N]  (hex)\n"
+    "Events, semaphores and mutexes:\n"
+    "  event create NAME [--manual] [--set] [--json]   persists, like create\n"
+    "  event set|reset|pulse NAME\n"
+    "  semaphore create NAME --max M [--initial N] [--json]\n"
+    "  release NAME [--count N] [--json]    a semaphore\n"
+    "  wait NAME [--timeout MS] [--json]    exit 0 signaled, 1 timed out\n"
     "Peers and health:\n"
     "  peers [--json]\n"
     "  gc [--peer INDEX | --vm UUID|IVPOSITION] [--force] [--json]\n"
@@ -386,6 +392,10 @@ static const struct command commands[] = {
     {"qemu-args", NULL, cmd_qemu_args},
     {"libvirt-xml", NULL, cmd_libvirt_xml},
     {"serve", NULL, cmd_serve},
+    {"event", NULL, cmd_event},
+    {"semaphore", NULL, cmd_semaphore},
+    {"release", NULL, cmd_release},
+    {"wait", NULL, cmd_wait},
     {NULL, NULL, NULL},
 };
 

@@ -5,6 +5,9 @@
  *   rtpeer create NAME SIZE INFILE   RtCreateSharedMemory, copy INFILE into it
  *   rtpeer open NAME OUTFILE         RtOpenSharedMemory, copy it to OUTFILE
  *   rtpeer event NAME                an event object of that name (native API)
+ *   rtpeer mutex NAME                RtCreateMutex(owned), then obeys stdin lines
+ *                                    "release" (RtReleaseMutex) and "take"
+ *                                    (RtWaitForSingleObject, INFINITE)
  *
  * Both print "lasterr=E size=S" (GetLastError after the call, the size
  * RtQuerySharedMemory reports), then hold the handle until a line or EOF
@@ -30,6 +33,32 @@ static int hold_and_close(HANDLE h)
 		printf("close failed lasterr=%u\n", (unsigned)GetLastError());
 		return 1;
 	}
+	printf("closed\n");
+	return 0;
+}
+
+/* rtpeer mutex NAME: prints "lasterr=E", then one line per command. */
+static int mutex_peer(const char *name)
+{
+	HANDLE h = RtCreateMutexA(NULL, TRUE, name);
+	char line[64];
+
+	printf("lasterr=%u\n", (unsigned)GetLastError());
+	if (!h)
+		return 1;
+	fflush(stdout);
+	while (fgets(line, sizeof(line), stdin)) {
+		if (!strcmp(line, "release\n")) {
+			BOOL ok = RtReleaseMutex(h);
+			printf("released=%d lasterr=%u\n", ok, (unsigned)GetLastError());
+		} else if (!strcmp(line, "take\n")) {
+			printf("wait=0x%x\n", (unsigned)RtWaitForSingleObject(h, INFINITE));
+		} else {
+			break;
+		}
+		fflush(stdout);
+	}
+	RtCloseHandle(h);
 	printf("closed\n");
 	return 0;
 }
@@ -100,6 +129,9 @@ int main(int argc, char **argv)
 		printf("closed\n");
 		return 0;
 	}
-	fprintf(stderr, "usage: rtpeer create NAME SIZE INFILE | open NAME OUTFILE | event NAME\n");
+	if (argc == 3 && !strcmp(argv[1], "mutex"))
+		return mutex_peer(argv[2]);
+	fprintf(stderr, "usage: rtpeer create NAME SIZE INFILE | open NAME OUTFILE | event NAME | "
+			"mutex NAME\n");
 	return 2;
 }

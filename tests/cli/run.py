@@ -196,7 +196,8 @@ def test_usage():
     expect_error(["pool", "destroy"], 2, "unknown subcommand", "pool destroy")
     for cmd in (["pool", "create"], ["pool", "info"], ["ls"], ["create"], ["rm"], ["write"],
                 ["read"], ["dump"], ["peers"], ["gc"], ["check"], ["qemu-args"],
-                ["libvirt-xml"], ["serve"]):
+                ["libvirt-xml"], ["serve"], ["event", "create"], ["semaphore", "create"],
+                ["release"], ["wait"]):
         rc, out, err = run(cmd + ["--help"])
         check(rc == 0 and out.startswith(b"usage: vmshm " + " ".join(cmd).encode()),
               "vmshm %s --help: exit 0 and its usage" % " ".join(cmd), repr(out[:60]))
@@ -569,6 +570,268 @@ def test_rtapi(p):
     check("shared" not in objects(p) and j2["free_bytes"] == j0["free_bytes"]
           and j2["objects"] == j0["objects"] and j2["used_bytes"] == j0["used_bytes"],
           "after the last close: not listed, pool info shows the space back", repr(j2))
+
+
+def bg_wait(pool, name, extra=()):
+    """A `vmshm wait NAME --json` running in the background."""
+    e = dict(os.environ, VMSHM_POOL=pool)
+    e.pop("VMSHM_IVPOSITION", None)
+    return subprocess.Popen([E.vmshm, "wait", name, "--json"] + list(extra),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=e)
+
+
+def finished(proc, timeout):
+    """(rc, parsed stdout, stderr) of PROC once it ends, or None if it is still running."""
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return None
+    try:
+        j = json.loads(out.decode())
+    except ValueError:
+        j = None
+    return proc.returncode, j, err.decode()
+
+
+def waiting(pool, name, n, timeout=5.0):
+    """Waits until N peers wait on NAME (its waiters in ls --json)."""
+    t = time.time()
+    while time.time() - t < timeout:
+        o = (objects(pool) or {}).get(name)
+        if o and len(o.get("waiters", [])) >= n:
+            return True
+        time.sleep(0.02)
+    return False
+
+
+def sync_fields(o):
+    keep = ("type", "state", "pool_hold", "holders", "signaled", "manual", "count", "max",
+            "mutex_owner", "mutex_thread", "abandoned", "waiters")
+    return {k: o[k] for k in keep if k in o} if o else None
+
+
+def wait_doc(p, name, type_, result, **more):
+    return dict({"pool": p, "name": name, "type": type_, "result": result}, **more)
+
+
+def test_events(p):
+    rc, out, err = run(["event", "create", "ev"], pool=p)
+    check(rc == 0 and out == b"" and err == "", "event create ev: exit 0, silent", err)
+    check(sync_fields(objects(p).get("ev")) == {
+        "type": "event", "state": "live", "pool_hold": True, "holders": [], "signaled": False,
+        "manual": False, "waiters": []}, "ls --json: ev is a reset auto-reset event held by the "
+          "pool", repr(objects(p).get("ev")))
+    rc, j, err = run_json(["event", "create", "evm", "--manual", "--set"], pool=p)
+    check(rc == 0 and j == {"pool": p, "name": "evm", "type": "event", "signaled": True,
+                            "manual": True, "waiters": []},
+          "event create --manual --set --json: its state as ls shows it", repr(j) + err)
+    rc, out, err = run(["ls"], pool=p)
+    rows = {l.split()[-1]: l.split() for l in out.decode().splitlines()}
+    check(rc == 0 and rows["NAME"][-2] == "SYNC" and rows["ev"][-2] == "reset,auto"
+          and rows["evm"][-2] == "set,manual", "ls (text): SYNC column set/reset, manual/auto",
+          out.decode())
+    expect_error(["event", "create", "ev"], 1, "ev already exists", "event create ev again",
+                 pool=p)
+    run(["create", "region", "4096"], pool=p)
+    expect_error(["event", "create", "region"], 1, "another type of object",
+                 "event create over a region's name", pool=p)
+
+    t0 = time.time()
+    rc, out, err = run(["wait", "ev", "--timeout", "100"], pool=p)
+    dt = time.time() - t0
+    check(rc == 1 and out == b"" and err == "" and 0.1 <= dt < 5,
+          "wait --timeout 100 on a reset event: exit 1, silent, after 100 ms",
+          "rc=%d dt=%.3f err=%r" % (rc, dt, err))
+    rc, j, err = run_json(["wait", "ev", "--timeout", "0"], pool=p)
+    check(rc == 1 and j == wait_doc(p, "ev", "event", "timeout"),
+          "wait --timeout 0 --json: exit 1, result timeout", repr(j) + err)
+    rc, out, err = run(["event", "set", "ev"], pool=p)
+    check(rc == 0 and out == b"" and err == "" and objects(p)["ev"]["signaled"] is True,
+          "event set: exit 0, silent, ls shows it set", err)
+    rc, j, err = run_json(["wait", "ev"], pool=p)
+    check(rc == 0 and j == wait_doc(p, "ev", "event", "signaled")
+          and objects(p)["ev"]["signaled"] is False,
+          "wait on a set auto-reset event: exit 0, signaled, the wait reset it", repr(j) + err)
+    rcs = [run(["wait", "evm", "--timeout", "0"], pool=p)[0] for _ in range(2)]
+    check(rcs == [0, 0] and objects(p)["evm"]["signaled"] is True,
+          "a set manual-reset event releases every wait and stays set", repr(rcs))
+    run(["event", "reset", "evm"], pool=p)
+    check(objects(p)["evm"]["signaled"] is False
+          and run(["wait", "evm", "--timeout", "0"], pool=p)[0] == 1,
+          "event reset: reset, a wait times out")
+
+    w = bg_wait(p, "ev")
+    check(waiting(p, "ev", 1), "a background wait registers as a waiter (ls waiters)")
+    check(finished(w, 0.3) is None, "it is still waiting after 300 ms")
+    t0 = time.time()
+    rc, out, err = run(["event", "set", "ev"], pool=p)
+    r = finished(w, 5)
+    check(rc == 0 and r is not None and r[0] == 0 and r[1] == wait_doc(p, "ev", "event", "signaled"),
+          "event set from another process releases it: exit 0 (%.0f ms)" % (1000 * (time.time() - t0)),
+          repr(r))
+    o = objects(p)["ev"]
+    check(o["signaled"] is False and o["waiters"] == [],
+          "the event is reset by the released wait, nobody waits any more", repr(o))
+
+    ws = [bg_wait(p, "evm") for _ in range(2)]
+    check(waiting(p, "evm", 2), "two waits on the manual-reset event")
+    run(["event", "pulse", "evm"], pool=p)
+    rs = [finished(x, 5) for x in ws]
+    check(all(r and r[0] == 0 for r in rs) and objects(p)["evm"]["signaled"] is False,
+          "event pulse (manual) releases both waits and leaves it reset", repr(rs))
+    ws = [bg_wait(p, "ev") for _ in range(2)]
+    check(waiting(p, "ev", 2), "two waits on the auto-reset event")
+    run(["event", "pulse", "ev"], pool=p)
+    time.sleep(0.5)
+    ended = [x for x in ws if x.poll() is not None]
+    check(len(ended) == 1 and ended[0].returncode == 0,
+          "event pulse (auto) releases exactly one of two waits", "%d ended" % len(ended))
+    run(["event", "set", "ev"], pool=p)
+    rs = [finished(x, 5) for x in ws]
+    check(all(r and r[0] == 0 for r in rs), "event set releases the other", repr(rs))
+    run(["event", "pulse", "ev"], pool=p)
+    check(run(["wait", "ev", "--timeout", "0"], pool=p)[0] == 1,
+          "a pulse with no waiter is lost")
+
+    expect_error(["event", "set", "nope"], 1, "nope: no such event", "event set of a missing name",
+                 pool=p)
+    expect_error(["event", "pulse", "region"], 1, "region is a shared-memory region, not an event",
+                 "event pulse of a region", pool=p)
+    expect_error(["event"], 2, "missing subcommand", "event without subcommand", pool=p)
+    expect_error(["event", "toggle", "ev"], 2, "unknown subcommand 'toggle'", "event toggle",
+                 pool=p)
+    expect_error(["event", "set"], 2, "needs NAME", "event set without NAME", pool=p)
+    expect_error(["event", "set", "ev", "--json"], 2, "unknown option '--json'",
+                 "event set prints nothing: no --json", pool=p)
+    expect_error(["event", "create", ""], 2, "bad name", "event create with an empty name",
+                 pool=p)
+    expect_error(["wait", "ev", "--timeout", "soon"], 2, "bad timeout", "wait --timeout soon",
+                 pool=p)
+    expect_error(["wait"], 2, "needs NAME", "wait without NAME", pool=p)
+    expect_error(["wait", "nope"], 1, "no such event, semaphore or mutex", "wait on a missing name",
+                 pool=p)
+    expect_error(["wait", "region"], 1, "is a shared-memory region", "wait on a region", pool=p)
+    expect_error(["event", "set", "ev"], 2, "no pool given", "event set without a pool")
+    rc, out, err = run(["rm", "ev"], pool=p)
+    check(rc == 0 and "ev" not in objects(p), "rm ev: the event is gone", err)
+    run(["rm", "evm"], pool=p)
+
+
+def test_semaphores(p):
+    rc, j, err = run_json(["semaphore", "create", "sem", "--initial", "1", "--max", "3"], pool=p)
+    check(rc == 0 and j == {"pool": p, "name": "sem", "type": "semaphore", "signaled": True,
+                            "count": 1, "max": 3, "waiters": []},
+          "semaphore create --initial 1 --max 3 --json", repr(j) + err)
+    check(sync_fields(objects(p).get("sem")) == {
+        "type": "semaphore", "state": "live", "pool_hold": True, "holders": [], "signaled": True,
+        "count": 1, "max": 3, "waiters": []}, "ls --json: sem 1 of 3", repr(objects(p).get("sem")))
+    rc, out, err = run(["ls"], pool=p)
+    row = [l.split() for l in out.decode().splitlines() if l.endswith(" sem")]
+    check(row and row[0][-2] == "1/3", "ls (text): count/max", out.decode())
+    rc, out, err = run(["release", "sem"], pool=p)
+    check(rc == 0 and out == b"" and err == "" and objects(p)["sem"]["count"] == 2,
+          "release: exit 0, silent, count 2", err)
+    expect_error(["release", "sem", "--count", "2"], 1, "would pass the maximum count",
+                 "release --count 2 at 2 of 3", pool=p)
+    check(objects(p)["sem"]["count"] == 2, "the refused release left the count at 2")
+    rc, j, err = run_json(["release", "sem", "--count", "1"], pool=p)
+    check(rc == 0 and j == {"pool": p, "name": "sem", "type": "semaphore", "previous": 2,
+                            "count": 3}, "release --count 1 --json: previous 2, count 3",
+          repr(j) + err)
+    rc, j, err = run_json(["wait", "sem"], pool=p)
+    check(rc == 0 and j == wait_doc(p, "sem", "semaphore", "signaled")
+          and objects(p)["sem"]["count"] == 2, "wait on the semaphore takes one: count 2",
+          repr(j) + err)
+    run(["wait", "sem"], pool=p)
+    run(["wait", "sem"], pool=p)
+    check(objects(p)["sem"]["signaled"] is False
+          and run(["wait", "sem", "--timeout", "50"], pool=p)[0] == 1,
+          "at 0 a wait times out")
+    w = bg_wait(p, "sem")
+    check(waiting(p, "sem", 1), "a background wait on the semaphore")
+    run(["release", "sem"], pool=p)
+    r = finished(w, 5)
+    check(r and r[0] == 0 and objects(p)["sem"]["count"] == 0,
+          "release from another process lets it through; the count is back to 0", repr(r))
+    for bad, needle in ((["--max", "0"], "bad --max '0'"), (["--max", "x"], "bad --max"),
+                        (["--max", "2147483648"], "bad --max"), ([], "needs --max"),
+                        (["--max", "2", "--initial", "3"], "above --max"),
+                        (["--max", "2", "--initial", "-1"], "bad --initial")):
+        expect_error(["semaphore", "create", "s2"] + bad, 2, needle,
+                     "semaphore create %s" % " ".join(bad), pool=p)
+    check("s2" not in objects(p), "no refused semaphore create made anything")
+    rc, out, err = run(["semaphore", "create", "s2", "--max", "2147483647"], pool=p)
+    check(rc == 0 and objects(p)["s2"]["max"] == 2147483647 and objects(p)["s2"]["count"] == 0,
+          "semaphore create --max 2147483647: count 0 by default", err)
+    expect_error(["semaphore", "create", "sem", "--max", "1"], 1, "sem already exists",
+                 "semaphore create of an existing name", pool=p)
+    expect_error(["semaphore"], 2, "missing subcommand", "semaphore without subcommand")
+    expect_error(["semaphore", "destroy", "sem"], 2, "unknown subcommand", "semaphore destroy")
+    for bad in ("0", "x", "2147483648"):
+        expect_error(["release", "sem", "--count", bad], 2, "bad --count",
+                     "release --count %s" % bad, pool=p)
+    expect_error(["release", "nope"], 1, "nope: no such semaphore", "release of a missing name",
+                 pool=p)
+    run(["event", "create", "anev"], pool=p)
+    expect_error(["release", "anev"], 1, "anev is an event, not a semaphore", "release of an event",
+                 pool=p)
+    for n in ("sem", "s2", "anev"):
+        run(["rm", n], pool=p)
+
+
+def test_mutexes(p):
+    mx = RtPeer(p, ["mutex", "mx"])
+    me = [x for x in peers(p) if x["pid"] == mx.p.pid]
+    o = objects(p).get("mx")
+    check(mx.lasterr() == 0 and len(me) == 1 and sync_fields(o) == {
+        "type": "mutex", "state": "live", "pool_hold": False, "holders": [me[0]["index"]],
+        "signaled": False, "mutex_owner": me[0]["index"], "mutex_thread": mx.p.pid,
+        "abandoned": False, "waiters": []},
+          "ls --json: a mutex owned by a process (peer, thread), not abandoned", repr(o))
+    rc, out, err = run(["ls"], pool=p)
+    row = [l.split() for l in out.decode().splitlines() if l.endswith(" mx")]
+    check(row and row[0][-2] == "owner=%d" % me[0]["index"], "ls (text): owner=PEER",
+          out.decode())
+    rc, j, err = run_json(["wait", "mx", "--timeout", "100"], pool=p)
+    check(rc == 1 and j == wait_doc(p, "mx", "mutex", "timeout", released=False),
+          "wait --timeout 100 on an owned mutex: exit 1, timeout", repr(j) + err)
+    expect_error(["release", "mx"], 1, "mx is a mutex, not a semaphore",
+                 "release of a mutex is refused", pool=p)
+    w = bg_wait(p, "mx")
+    check(waiting(p, "mx", 1), "a background wait on the owned mutex")
+    mx.p.stdin.write(b"release\n")
+    mx.p.stdin.flush()
+    line = mx.p.stdout.readline().decode()
+    r = finished(w, 5)
+    check("released=1" in line and r and r[0] == 0
+          and r[1] == wait_doc(p, "mx", "mutex", "signaled", released=True),
+          "RtReleaseMutex in the owner lets the wait through; it took and released the mutex",
+          line + repr(r))
+    o = objects(p)["mx"]
+    check(o["signaled"] is True and o["mutex_owner"] is None and o["abandoned"] is False,
+          "the mutex is free after the wait (the command never keeps it)", repr(o))
+    mx.p.stdin.write(b"take\n")
+    mx.p.stdin.flush()
+    check(mx.p.stdout.readline().decode().strip() == "wait=0x0", "the process takes it again")
+    other = RtPeer(p, ["mutex", "mx"])  # a second handle keeps the mutex once the first dies
+    check(other.lasterr() == 183, "RtCreateMutex of the existing mutex in another process: 183",
+          other.first)
+    mx.kill()
+    t0 = time.time()
+    rc, out, err = run(["wait", "mx"], pool=p)
+    check(rc == 0 and out == b"" and "mx: abandoned" in err and one_line(err)
+          and time.time() - t0 < 2,
+          "its owner killed: wait exits 0 within 2 s and says it was abandoned", err)
+    o = objects(p).get("mx")
+    check(o and o["abandoned"] is True and o["signaled"] is True and o["mutex_owner"] is None,
+          "the mutex is left abandoned for the next waiter", repr(o))
+    rc, out, err = run(["ls"], pool=p)
+    check(" abandoned " in out.decode(), "ls (text): abandoned", out.decode())
+    rc, j, err = run_json(["wait", "mx"], pool=p)
+    check(rc == 0 and j == wait_doc(p, "mx", "mutex", "abandoned", released=False),
+          "wait --json on it again: exit 0, abandoned, not released", repr(j) + err)
+    other.release()
+    check("mx" not in objects(p), "the mutex is gone with its last handle")
 
 
 def test_gc(p):
@@ -1266,6 +1529,12 @@ def main():
         p = test_regions()
         print("# RtApi")
         test_rtapi(p)
+        print("# events")
+        test_events(p)
+        print("# semaphores")
+        test_semaphores(p)
+        print("# mutexes")
+        test_mutexes(p)
         print("# gc")
         test_gc(p)
         print("# check")
