@@ -108,6 +108,7 @@ void peer_release(vmshm_pool *p);
 int peer_judge(const vmshm_pool *p, uint32_t i, uint64_t w, char *why, size_t len);
 int peer_reclaimer_gone(const vmshm_pool *p, uint64_t w);
 int peer_vm(const vmshm_pool *p, uint32_t i, uint32_t gen, uint8_t boot[16], int32_t *ivpos);
+int peer_ident_complete(const vmshm_pool *p, uint32_t i, uint32_t gen);
 /* How a signaller of this attach reaches the waiting threads of peer I. */
 enum {
 	PEER_CHAN_NONE,         /* it polls */

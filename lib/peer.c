@@ -217,6 +217,12 @@ void peer_read(const vmshm_pool *p, uint32_t i, struct vmshm_peerinfo *out)
 	out->liveness = peer_judge(p, i, w, out->why, sizeof(out->why));
 }
 
+int peer_ident_complete(const vmshm_pool *p, uint32_t i, uint32_t gen)
+{
+	uint32_t v[FI_COUNT];
+	return ident_read(fmt_peer(&p->L, i), gen, v);
+}
+
 /* Boot id and ivshmem peer ID of entry I at generation GEN, if complete. */
 int peer_vm(const vmshm_pool *p, uint32_t i, uint32_t gen, uint8_t boot[16], int32_t *ivpos)
 {

@@ -134,6 +134,11 @@ static int fence_one(vmshm_pool *p, uint32_t i)
 		if (st != VMSHM_PEER_ALIVE && st != VMSHM_PEER_CLAIMING && st != VMSHM_PEER_DEAD &&
 		    st != VMSHM_PEER_FENCED)
 			return 0;
+		/* A claim whose identity is incomplete is not fenced: nothing
+		 * could ever judge it then; 30 s after its claim it is taken
+		 * over anyway (and it holds nothing). */
+		if (st == VMSHM_PEER_CLAIMING && !peer_ident_complete(p, i, PW_GEN(w)))
+			return 0;
 		fw = PW_WITH_AUX(PW_MAKE(PW_GEN(w), VMSHM_PEER_FENCED, p->self), p->self_gen);
 		if (CAS(&pe->state, &w, fw))
 			break;
