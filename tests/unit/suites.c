@@ -32,6 +32,7 @@ TestSuite(stale, .timeout = SUITE_TIMEOUT);
 TestSuite(sync_close, .timeout = SUITE_TIMEOUT);
 TestSuite(sync_event, .timeout = SUITE_TIMEOUT);
 TestSuite(sync_mutex, .timeout = SUITE_TIMEOUT);
+TestSuite(sync_procs, .timeout = SUITE_TIMEOUT);
 TestSuite(sync_sem, .timeout = SUITE_TIMEOUT);
 TestSuite(sync_wait, .timeout = SUITE_TIMEOUT);
 TestSuite(threads, .timeout = SUITE_TIMEOUT);
