@@ -30,6 +30,7 @@ TestSuite(reclaim, .timeout = SUITE_TIMEOUT);
 TestSuite(space, .timeout = SUITE_TIMEOUT);
 TestSuite(stale, .timeout = SUITE_TIMEOUT);
 TestSuite(sync_close, .timeout = SUITE_TIMEOUT);
+TestSuite(sync_crash, .timeout = SUITE_TIMEOUT);
 TestSuite(sync_event, .timeout = SUITE_TIMEOUT);
 TestSuite(sync_mutex, .timeout = SUITE_TIMEOUT);
 TestSuite(sync_procs, .timeout = SUITE_TIMEOUT);
