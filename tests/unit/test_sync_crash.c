@@ -277,8 +277,9 @@ static void survivor(struct kill_loops *c, uint64_t seed)
 	_exit(0);
 }
 
-static pid_t spawn_looper(struct kill_loops *c, uint64_t seed)
+static pid_t spawn_looper(void *arg, uint64_t seed)
 {
+	struct kill_loops *c = arg;
 	pid_t pid = spawn_child();
 
 	if (pid == 0)
@@ -312,7 +313,7 @@ Test(sync_crash, sigkill_wait_loops, .init = tp_setup, .fini = tp_teardown, .tim
 {
 	struct kill_loops *c = shared_area(sizeof *c);
 	uint64_t rnd = 0x51c0000ull ^ (uint64_t)getpid(), t0 = now_ms();
-	pid_t surv, loop[LOOPERS];
+	pid_t surv;
 	struct left l = {0};
 	char why[256] = "";
 	vmshm_pool *p;
@@ -324,21 +325,7 @@ Test(sync_crash, sigkill_wait_loops, .init = tp_setup, .fini = tp_teardown, .tim
 	for (uint64_t end = now_ms() + 20000; !c->survivor_ready && now_ms() < end;)
 		usleep(1000);
 	cr_assert_eq(c->survivor_ready, 1, "the survivor did not start");
-	for (int i = 0; i < LOOPERS; i++)
-		loop[i] = spawn_looper(c, rnd_next(&rnd) | 1);
-	for (int k = 0; k < KILLS; k++) {
-		int i = (int)(rnd_next(&rnd) % LOOPERS);
-
-		usleep((useconds_t)(rnd_next(&rnd) % 8000));
-		kill(loop[i], SIGKILL);
-		rc = wait_child(loop[i]);
-		cr_assert_eq(rc, 128 + SIGKILL, "a looper ended with %d", rc);
-		loop[i] = spawn_looper(c, rnd_next(&rnd) | 1);
-	}
-	for (int i = 0; i < LOOPERS; i++) {
-		kill(loop[i], SIGKILL);
-		wait_child(loop[i]);
-	}
+	kill_loopers(LOOPERS, KILLS, 8000, &rnd, spawn_looper, c);
 	/* The survivor goes on after the last kill. */
 	long s0 = c->survivor_iterations;
 	usleep(300 * 1000);
