@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "RtApi.h"
+#include "tsan_pool.h"
 #include "vmshm.h"
 
 enum { RT_THREADS = 4, NATIVE_THREADS = 4, ITER = 3000, NAMES = 4 };
@@ -167,22 +168,13 @@ static void *watcher(void *arg)
 int main(void)
 {
 	pthread_t rt[RT_THREADS], nat[NATIVE_THREADS], w;
-	struct vmshm_stats empty, st;
-	vmshm_pool *p;
-	char why[256] = "";
-	int rc, faults, passed = 0, failed = 0;
+	struct vmshm_stats empty;
+	int passed = 0, failed = 0;
 
-	snprintf(path, sizeof path, "/dev/shm/vmshm-tsan-%ld", (long)getpid());
-	rc = vmshm_pool_create(path, 32u << 20, 0, VMSHM_CREATE_FORCE);
-	if (rc < 0) {
-		fprintf(stderr, "tsan-test: pool create: %s\n", vmshm_strerror(rc));
+	if (tsan_pool_make(path, sizeof path, "tsan", 32u << 20, &empty) < 0) {
 		printf("tsan-test: 0 passed, 1 failed\n");
 		return 1;
 	}
-	setenv("VMSHM_POOL", path, 1);
-	vmshm_attach(path, VMSHM_ATTACH_OBSERVER, &p, why, sizeof why);
-	vmshm_stats(p, &empty);
-	vmshm_detach(p);
 
 	pthread_create(&w, NULL, watcher, NULL);
 	for (int i = 0; i < RT_THREADS; i++)
@@ -200,23 +192,10 @@ int main(void)
 		passed++;
 	else
 		failed++;
-	rc = vmshm_attach(path, VMSHM_ATTACH_OBSERVER, &p, why, sizeof why);
-	faults = rc < 0 ? -1 : vmshm_check(p, NULL, NULL);
-	if (rc == 0)
-		vmshm_stats(p, &st);
-	if (rc == 0)
-		vmshm_detach(p);
-	if (rc == 0 && faults == 0 && st.objects == 0 && st.free_bytes == empty.free_bytes) {
+	if (tsan_pool_clean(path, "tsan-test", &empty) == 0)
 		passed++;
-	} else {
+	else
 		failed++;
-		fprintf(stderr,
-			"tsan-test: after the threads: %d faults, %u objects, free %llu of %llu\n",
-			faults, rc == 0 ? st.objects : 0,
-			rc == 0 ? (unsigned long long)st.free_bytes : 0ull,
-			(unsigned long long)empty.free_bytes);
-	}
-	unlink(path);
 	printf("tsan-test: %d passed, %d failed\n", passed, failed);
 	return failed ? 1 : 0;
 }

@@ -426,6 +426,29 @@ void reap_children(void)
 	}
 }
 
+void kill_loopers(int n, int kills, unsigned max_gap_us, uint64_t *rnd,
+		  pid_t (*spawn)(void *arg, uint64_t seed), void *arg)
+{
+	pid_t loop[16];
+
+	cr_assert(n > 0 && n <= 16);
+	for (int i = 0; i < n; i++)
+		loop[i] = spawn(arg, rnd_next(rnd) | 1);
+	for (int k = 0; k < kills; k++) {
+		int i = (int)(rnd_next(rnd) % (uint64_t)n), rc;
+
+		usleep((useconds_t)(rnd_next(rnd) % max_gap_us));
+		kill(loop[i], SIGKILL);
+		rc = wait_child(loop[i]);
+		cr_assert_eq(rc, 128 + SIGKILL, "a looper ended with %d", rc);
+		loop[i] = spawn(arg, rnd_next(rnd) | 1);
+	}
+	for (int i = 0; i < n; i++) {
+		kill(loop[i], SIGKILL);
+		wait_child(loop[i]);
+	}
+}
+
 int wait_child(pid_t pid)
 {
 	int st;

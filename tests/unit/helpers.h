@@ -120,6 +120,13 @@ void reap_children(void);
 /* Waits for PID; returns its exit code, or 128 + signal, or -1. */
 int wait_child(pid_t pid);
 
+/* Starts N (at most 16) looper processes with SPAWN(ARG, seed) and SIGKILLs
+ * one at random KILLS times, after up to MAX_GAP_US each, starting another
+ * in its place; then kills and reaps them all. Fails the test if a looper
+ * ended by itself. */
+void kill_loopers(int n, int kills, unsigned max_gap_us, uint64_t *rnd,
+		  pid_t (*spawn)(void *arg, uint64_t seed), void *arg);
+
 /* Monotonic milliseconds. */
 uint64_t now_ms(void);
 

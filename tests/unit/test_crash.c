@@ -123,8 +123,9 @@ static void looper(struct crash *c, uint64_t seed)
 	}
 }
 
-static pid_t spawn_looper(struct crash *c, uint64_t seed)
+static pid_t spawn_looper(void *arg, uint64_t seed)
 {
+	struct crash *c = arg;
 	pid_t pid = spawn_child();
 
 	cr_assert_geq(pid, 0, "fork: %s", strerror(errno));
@@ -160,7 +161,7 @@ static int sum_keep(const struct vmshm_objinfo *o, void *arg)
 Test(crash, sigkill_loops, .init = tp_setup, .fini = tp_teardown, .timeout = 240)
 {
 	struct crash *c = shared_area(sizeof *c);
-	pid_t surv, loop[LOOPERS];
+	pid_t surv;
 	uint64_t rnd = 0x5eed0000ull ^ (uint64_t)getpid(), t0 = now_ms();
 	vmshm_pool *p;
 	char why[256] = "";
@@ -177,21 +178,7 @@ Test(crash, sigkill_loops, .init = tp_setup, .fini = tp_teardown, .timeout = 240
 		usleep(1000);
 	cr_assert_eq(c->survivor_ready, 1, "the survivor did not start");
 
-	for (int i = 0; i < LOOPERS; i++)
-		loop[i] = spawn_looper(c, rnd_next(&rnd) | 1);
-	for (int k = 0; k < KILLS; k++) {
-		int i = (int)(rnd_next(&rnd) % LOOPERS);
-
-		usleep((useconds_t)(rnd_next(&rnd) % 3000));
-		kill(loop[i], SIGKILL);
-		rc = wait_child(loop[i]);
-		cr_assert_eq(rc, 128 + SIGKILL, "a looper ended with %d", rc);
-		loop[i] = spawn_looper(c, rnd_next(&rnd) | 1);
-	}
-	for (int i = 0; i < LOOPERS; i++) {
-		kill(loop[i], SIGKILL);
-		wait_child(loop[i]);
-	}
+	kill_loopers(LOOPERS, KILLS, 3000, &rnd, spawn_looper, c);
 	fprintf(stderr,
 		"crash: %d kills in %.1f s; %ld iterations, %ld creates, %ld opens, %ld busy\n",
 		KILLS, (double)(now_ms() - t0) / 1000, (long)c->iterations, (long)c->creates,

@@ -345,3 +345,53 @@ Test(names, open_name_rules, .init = tp_setup, .fini = tp_teardown)
 	snap_assert_same(&before, &after, "open with bad names");
 	free(over);
 }
+
+/* The W calls of events, mutexes and semaphores use their name too: a W
+ * create is named (found by the A open with the same text), a W open finds
+ * an A create, and a second W create gets 183. */
+Test(names, sync_w_found_by_a, .init = tp_setup, .fini = tp_teardown)
+{
+	for (size_t i = 0; i < NTEXTS; i++) {
+		char a[3][64];
+		HANDLE h[6];
+		struct vmshm_objinfo info;
+
+		for (int t = 0; t < 3; t++)
+			snprintf(a[t], sizeof a[t], "%d-%s", t, texts[i]);
+		h[0] = RtCreateEventW(NULL, FALSE, FALSE, w16(a[0]));
+		assert_ok(h[0], 0, "W event");
+		h[1] = RtCreateMutexW(NULL, FALSE, w16(a[1]));
+		assert_ok(h[1], 0, "W mutex");
+		h[2] = RtCreateSemaphoreW(NULL, 0, 1, w16(a[2]));
+		assert_ok(h[2], 0, "W semaphore");
+		for (int t = 0; t < 3; t++)
+			cr_assert_eq(tp_find(a[t], &info), 1, "W name #%zu (type %d) not listed", i,
+				     t);
+		h[3] = RtOpenEventA(SYNCHRONIZE, FALSE, a[0]);
+		assert_ok(h[3], 0, "A open of the W event");
+		h[4] = RtOpenMutexA(SYNCHRONIZE, FALSE, a[1]);
+		assert_ok(h[4], 0, "A open of the W mutex");
+		h[5] = RtOpenSemaphoreA(SYNCHRONIZE, FALSE, a[2]);
+		assert_ok(h[5], 0, "A open of the W semaphore");
+		h[0] = RtCreateEventW(NULL, TRUE, TRUE, w16(a[0]));
+		assert_ok(h[0], ERROR_ALREADY_EXISTS, "W event again");
+		h[1] = RtCreateMutexW(NULL, TRUE, w16(a[1]));
+		assert_ok(h[1], ERROR_ALREADY_EXISTS, "W mutex again");
+		h[2] = RtCreateSemaphoreW(NULL, 1, 1, w16(a[2]));
+		assert_ok(h[2], ERROR_ALREADY_EXISTS, "W semaphore again");
+		cr_assert_eq(tp_objects(), 3 * (i + 1), "unnamed objects were made");
+	}
+	for (int t = 0; t < 3; t++) {
+		char a[32];
+
+		snprintf(a, sizeof a, "A-made-%d", t);
+		cr_assert_not_null(t == 0   ? RtCreateEventA(NULL, FALSE, FALSE, a)
+				   : t == 1 ? RtCreateMutexA(NULL, FALSE, a)
+					    : RtCreateSemaphoreA(NULL, 0, 1, a));
+		const WCHAR *w = w16(a);
+		HANDLE o = t == 0   ? RtOpenEventW(SYNCHRONIZE, FALSE, w)
+			   : t == 1 ? RtOpenMutexW(SYNCHRONIZE, FALSE, w)
+				    : RtOpenSemaphoreW(SYNCHRONIZE, FALSE, w);
+		assert_ok(o, 0, "W open of an A create");
+	}
+}
