@@ -173,20 +173,41 @@ static int try_mutex(vmshm_pool *p, const vmshm_ref *r, struct fmt_sync *b, int 
 	return abandoned ? TRY_ABANDONED : TRY_SIGNALED;
 }
 
+/* Event state: bit 0 set; bits 1-15 pulse tokens of an auto-reset event
+ * (each releases one thread that waited before the pulse); bits 32-63 the
+ * pulse count. */
+#define EV_SET        1ull
+#define EV_TOKEN      2ull
+#define EV_TOKENS(w)  (((w) >> 1) & 0x7fffu)
+#define EV_PULSE(w)   ((uint32_t)((w) >> 32))
+#define EV_PULSE_STEP (1ull << 32)
+
 static int try_event(struct fmt_sync *b, uint32_t pulse0)
 {
 	uint64_t w = LD(&b->state);
 	int manual = LD(&b->param) & 1;
 	for (;;) {
-		if ((uint32_t)(w >> 32) != pulse0 && manual)
-			return TRY_SIGNALED; /* a pulse while we waited */
-		if (!(w & 1))
-			return TRY_NO;
+		int pulsed = EV_PULSE(w) != pulse0; /* a pulse since we began */
 		if (manual)
+			return (w & EV_SET) || pulsed ? TRY_SIGNALED : TRY_NO;
+		uint64_t nw;
+		if (w & EV_SET)
+			nw = w & ~EV_SET; /* auto reset: exactly one waiter */
+		else if (pulsed && EV_TOKENS(w))
+			nw = w - EV_TOKEN; /* one pulse, one waiter */
+		else
+			return TRY_NO;
+		if (CAS(&b->state, &w, nw))
 			return TRY_SIGNALED;
-		if (CAS(&b->state, &w, w & ~1ull))
-			return TRY_SIGNALED; /* auto reset: exactly one waiter */
 	}
+}
+
+/* Pulse tokens of an event nobody waits on any more are void. */
+static void void_tokens(struct fmt_sync *b)
+{
+	uint64_t w = LD(&b->state);
+	while (EV_TOKENS(w) && !LD(&b->waiters) && !CAS(&b->state, &w, w & ~(0x7fffull << 1)))
+		;
 }
 
 static int try_semaphore(struct fmt_sync *b)
@@ -229,11 +250,13 @@ int sync_event_change(vmshm_pool *p, const vmshm_ref *r, int how)
 		if (LD(&b->param) & 1) {
 			/* Manual: every current waiter sees the pulse count move;
 			 * the event stays reset. */
-			while (!CAS(&b->state, &w, (w & ~1ull) + (1ull << 32)))
+			while (!CAS(&b->state, &w, (w & ~EV_SET) + EV_PULSE_STEP))
 				;
 		} else if (LD(&b->waiters)) {
-			/* Auto: one waiter, if any waits, takes it. */
-			while (!(w & 1) && !CAS(&b->state, &w, w | 1))
+			/* Auto: one token, for one thread that waits now. */
+			while (!CAS(&b->state, &w,
+				    (w & ~EV_SET) + EV_PULSE_STEP +
+					(EV_TOKENS(w) < 0x7fffu ? EV_TOKEN : 0)))
 				;
 		} else {
 			return 0; /* nobody waits: the pulse is lost */
@@ -294,6 +317,8 @@ static void unreg(vmshm_pool *p, const vmshm_ref *r)
 	atomic_fetch_and(&body(p, r)->waiters, ~(1ull << p->self));
 	if (atomic_load(n) > 0) /* another thread began to wait meanwhile */
 		atomic_fetch_or(&body(p, r)->waiters, 1ull << p->self);
+	else if (r->type == VMSHM_TYPE_EVENT)
+		void_tokens(body(p, r));
 }
 
 /* Sleeps until this peer is woken, or NS pass. */
@@ -454,6 +479,8 @@ void sync_scrub_peer(vmshm_pool *p, uint32_t i)
 			continue;
 		struct fmt_sync *b = body(p, &r);
 		atomic_fetch_and(&b->waiters, ~(1ull << i));
+		if (type == VMSHM_TYPE_EVENT)
+			void_tokens(b);
 		uint64_t w = LD(&b->state);
 		if (type == VMSHM_TYPE_MUTEX && (w & MX_OWNED) && MX_IDX(w) == i &&
 		    CAS(&b->state, &w, MX_ABANDONED))

@@ -351,6 +351,27 @@ AW_TEST(sync_event, auto_pulse)
 	assert_wait(RtWaitForSingleObject(e, 0), WAIT_TIMEOUT, 0, "after lost pulses");
 }
 
+/* Pulses back to back on an auto-reset event, with two threads waiting:
+ * each pulse releases one of them (a pulse is not merged into the one
+ * before it), and none is left over for a later waiter. */
+AW_TEST(sync_event, auto_pulses_back_to_back)
+{
+	struct sy_waiter w[2];
+	HANDLE e = sy_create(mode, EV, FALSE, FALSE, "ev");
+
+	assert_ok(e, 0, "create");
+	start_waiters(w, 2, e, 10000, "ev");
+	assert_bool(RtPulseEvent(e), 1, 0, "first pulse");
+	assert_bool(RtPulseEvent(e), 1, 0, "second pulse");
+	for (uint64_t end = now_ms() + 3000; count_done(w, 2, WAIT_OBJECT_0) < 2 && now_ms() < end;)
+		usleep(1000);
+	cr_assert_eq(count_done(w, 2, WAIT_OBJECT_0), 2, "%d of 2 released by 2 pulses",
+		     count_done(w, 2, WAIT_OBJECT_0));
+	for (int i = 0; i < 2; i++)
+		sy_waiter_join(&w[i]);
+	assert_wait(RtWaitForSingleObject(e, 0), WAIT_TIMEOUT, 0, "a pulse left over");
+}
+
 /* Calls on a handle of another type, or no handle: 6. */
 AW_TEST(sync_event, wrong_handles)
 {
