@@ -27,10 +27,11 @@ static int name8(LPCWSTR w, char *buf, const char **out)
 	*out = NULL;
 	if (!w)
 		return 0;
-	int rc = vmshm_name_from_utf16((const uint16_t *)w, buf);
-	if (rc == 0)
-		*out = buf;
-	return rc;
+	int rc = vmshm_name_from_utf16((const uint16_t *)w, buf); /* the length, or < 0 */
+	if (rc < 0)
+		return rc;
+	*out = buf;
+	return 0;
 }
 
 /* ---- create and open ------------------------------------------------------- */
