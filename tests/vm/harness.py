@@ -703,7 +703,8 @@ def demo(h):
         for line in out.rstrip("\n").splitlines():
             print("  " + line)
 
-    print("vmshm demo: a Windows-side guest (win) and a real-time guest (rt) share a region")
+    print("vmshm demo: a Windows-side guest (win) and a real-time guest (rt) share a region;")
+    print("win sets an event after each command, rt sleeps in RtWaitForSingleObject until it comes")
     print("(guests under %s)\n" % h.probe_kvm())
     if os.path.exists(h.pool):
         os.unlink(h.pool)
@@ -711,7 +712,15 @@ def demo(h):
     # lands above 4 GiB and the guests map it write-back (guest-driver/README.md).
     p = h.run(h.cli, "pool", "create", h.pool, "--size", "64M")
     show("vmshm pool create %s --size 64M" % h.pool, p.stdout + p.stderr)
-    devs = h.plain(h.pool)
+    # The guests wake each other through ivshmem doorbells: `vmshm serve` is
+    # the doorbell server their ivshmem-doorbell devices connect to.
+    sock = os.path.join(h.tmp, "doorbell.sock")
+    notes = []
+    print("$ vmshm serve --pool %s --socket %s --vectors 2 &" % (h.pool, sock))
+    if not serve(h, sock, notes):
+        print("demo: " + "; ".join(notes))
+        return 1
+    devs = h.doorbell(sock)
     print("$ qemu-system-x86_64 -M q35 %s -m 128M -kernel build/vm/vmlinux "
           "-initrd build/vm/initramfs.cpio -append '... vmshm.run=demo vmshm.role=win|rt' %s"
           "   # twice: guests win and rt" % (" ".join(h.accel_args()), " ".join(devs)))

@@ -1032,64 +1032,134 @@ static int cmd_sync(int me, int rounds, int incs)
 	return finish();
 }
 
-/* The demo: a short conversation through one region. */
-/* The demo: a short conversation through one region. Its lines carry a
- * step number, so that the host prints the two consoles in causal order. */
+/* The demo: the pattern of an RTX application. win writes a command into
+ * plant/status and sets the event plant/command; rt is blocked in
+ * RtWaitForSingleObject on it, wakes, answers and sets plant/reply, on which
+ * win waits. Three commands. Lines carry a step number, so that the host
+ * prints the two consoles in causal order. */
+#define DEMO_CMDS 3
 static int cmd_demo(int me)
 {
 	static const WCHAR name_w[] = {'p', 'l', 'a', 'n', 't', '/', 's',
 				       't', 'a', 't', 'u', 's', 0};
+	static const WCHAR cmd_w[] = {'p', 'l', 'a', 'n', 't', '/', 'c',
+				      'o', 'm', 'm', 'a', 'n', 'd', 0};
+	static const WCHAR reply_w[] = {'p', 'l', 'a', 'n', 't', '/', 'r', 'e', 'p', 'l', 'y', 0};
+	static const char *const questions[DEMO_CMDS] = {
+	    "setpoint 42.5 C, valve 3 open: please confirm", "read temperature of zone 2",
+	    "valve 3 close"};
 	struct msg {
-		_Atomic uint64_t state;
+		_Atomic uint64_t ready;   /* rt waits for commands */
+		_Atomic uint64_t busy_us; /* rt: from its wake-up to its RtSetEvent */
 		char question[120];
 		char answer[120];
 	} * m;
 	void *loc = NULL;
-	DWORD err;
-	HANDLE h;
+	HANDLE h = NULL, cmd = NULL, reply = NULL;
+	uint64_t rtt[DEMO_CMDS] = {0}, busy[DEMO_CMDS] = {0};
+	DWORD err, r;
+	int k, step = 4;
 
 	if (sync_attach() || barrier(0))
 		return finish();
 	if (me == 0) {
 		h = RtCreateSharedMemoryW(PAGE_READWRITE, 0, 65536, name_w, &loc);
 		err = GetLastError();
-		if (!h) {
-			fail("RtCreateSharedMemoryW(plant/status): error %u", (unsigned)err);
+		cmd = RtCreateEventW(NULL, FALSE, FALSE, cmd_w);
+		reply = RtCreateEventW(NULL, FALSE, FALSE, reply_w);
+		if (!h || !cmd || !reply) {
+			fail("create plant/status, plant/command, plant/reply: error %u",
+			     (unsigned)GetLastError());
 			return finish();
 		}
 		say("demo 1 RtCreateSharedMemoryW(PAGE_READWRITE, 0, 65536, L\"plant/status\") "
-		    "-> region at %p, GetLastError() = %u",
+		    "-> region at %p, GetLastError() = %u; RtCreateEventW(NULL, FALSE, FALSE, "
+		    "L\"plant/command\"), the same for L\"plant/reply\" (auto-reset)",
 		    loc, (unsigned)err);
-		m = loc;
-		snprintf(m->question, sizeof(m->question),
-			 "setpoint 42.5 C, valve 3 open: please confirm");
-		atomic_store(&m->state, 1);
-		say("demo 2 wrote \"%s\"", m->question);
-		if (wait_state(&m->state, 2) == 0)
-			say("demo 6 read the answer \"%s\"", m->answer);
-	} else {
-		h = wait_open("plant/status", &loc, WAIT_MS);
-		if (!h)
-			return finish();
+	}
+	if (barrier(1))
+		return finish();
+	if (me == 1) {
+		h = RtOpenSharedMemoryA(SHM_MAP_ALL_ACCESS, FALSE, "plant/status", &loc);
 		err = GetLastError();
-		m = loc;
-		if (wait_state(&m->state, 1))
+		cmd = RtOpenEventA(SYNCHRONIZE, FALSE, "plant/command");
+		reply = RtOpenEventA(EVENT_MODIFY_STATE, FALSE, "plant/reply");
+		if (!h || !cmd || !reply) {
+			fail("open plant/status, plant/command, plant/reply: error %u",
+			     (unsigned)GetLastError());
 			return finish();
-		say("demo 3 RtOpenSharedMemoryA(SHM_MAP_ALL_ACCESS, FALSE, \"plant/status\") -> "
-		    "region at %p, GetLastError() = %u",
+		}
+		say("demo 2 RtOpenSharedMemoryA(\"plant/status\") -> region at %p, "
+		    "GetLastError() = %u; RtOpenEventA(\"plant/command\"), "
+		    "RtOpenEventA(\"plant/reply\")",
 		    loc, (unsigned)err);
-		say("demo 4 read \"%s\"", m->question);
-		snprintf(m->answer, sizeof(m->answer), "confirmed by the RT loop at tick %llu",
-			 (unsigned long long)(now_us() / 1000));
-		atomic_store(&m->state, 2);
-		say("demo 5 answered \"%s\"", m->answer);
+	}
+	m = loc;
+	for (k = 0; k < DEMO_CMDS; k++, step += 4) {
+		if (me == 1) {
+			uint64_t t0, t1;
+
+			if (k == 0)
+				say("demo 3 blocks in RtWaitForSingleObject(plant/command, "
+				    "INFINITE)");
+			atomic_store(&m->ready, (uint64_t)k + 1);
+			t0 = now_us();
+			r = RtWaitForSingleObject(cmd, INFINITE);
+			t1 = now_us();
+			if (r != WAIT_OBJECT_0) {
+				fail("RtWaitForSingleObject(plant/command): %s", wait_name(r));
+				break;
+			}
+			say("demo %d woke from RtWaitForSingleObject -> WAIT_OBJECT_0 after "
+			    "%llu ms blocked; read \"%s\"",
+			    step + 1, (unsigned long long)((t1 - t0) / 1000), m->question);
+			snprintf(m->answer, sizeof(m->answer), "done: \"%.80s\" at RT tick %llu",
+				 m->question, (unsigned long long)(now_us() / 1000));
+			atomic_store(&m->busy_us, now_us() - t1);
+			RtSetEvent(reply);
+			say("demo %d answered and RtSetEvent(plant/reply)%s", step + 2,
+			    k + 1 < DEMO_CMDS ? "; blocks again" : "");
+		} else {
+			uint64_t t0;
+
+			/* rt is blocked in its wait (it said so, and had time to sleep). */
+			while (atomic_load(&m->ready) != (uint64_t)k + 1)
+				usleep(1000);
+			usleep(200000);
+			snprintf(m->question, sizeof(m->question), "%s", questions[k]);
+			t0 = now_us();
+			RtSetEvent(cmd);
+			say("demo %d wrote \"%s\", RtSetEvent(plant/command); waits on plant/reply",
+			    step, questions[k]);
+			r = RtWaitForSingleObject(reply, 30000);
+			rtt[k] = now_us() - t0;
+			busy[k] = atomic_load(&m->busy_us);
+			if (r != WAIT_OBJECT_0) {
+				fail("RtWaitForSingleObject(plant/reply): %s", wait_name(r));
+				break;
+			}
+			say("demo %d woke on plant/reply %llu us after its RtSetEvent: \"%s\"",
+			    step + 3, (unsigned long long)rtt[k], m->answer);
+		}
+	}
+	if (me == 0 && k == DEMO_CMDS) {
+		char list[200] = "";
+		int len = 0;
+
+		for (k = 0; k < DEMO_CMDS; k++)
+			len +=
+			    snprintf(list + len, sizeof(list) - (size_t)len, "%s~%llu us",
+				     k ? ", " : "", (unsigned long long)((rtt[k] - busy[k]) / 2));
+		say("demo %d wake-up across the VMs (RtSetEvent -> the other guest runs; half of "
+		    "the round trip less rt's own work): %s",
+		    step, list);
 	}
 	host_go();
-	if (!RtCloseHandle(h))
+	if (!RtCloseHandle(h) || !RtCloseHandle(cmd) || !RtCloseHandle(reply))
 		fail("RtCloseHandle: error %u", (unsigned)GetLastError());
-	if (barrier(1) == 0)
+	if (barrier(2) == 0)
 		RtCloseHandle(sync_handle);
-	say("demo %d RtCloseHandle: closed its handles", me ? 8 : 7);
+	say("demo %d RtCloseHandle: closed its handles", step + 1 + me);
 	return finish();
 }
 
