@@ -119,6 +119,24 @@ else
 	echo "xos: cannot create a pool"; failed=$((failed + 1))
 fi
 
+# (d) events and a mutex across the OS boundary: xsync-linux and xsync.exe on
+# one pool file (tests/win/xsync.c); the Linux side prints the round trip.
+if newpool xsync 16777216; then
+	VMSHM_POOL=$pool timeout 300 "$W/xsync-linux" lin >"$run/xsync-lin.log" 2>&1 &
+	lin=$!
+	VMSHM_POOL=$(winpath "$pool") timeout 300 wine "$W/xsync.exe" win \
+		>"$run/xsync-win.log" 2>&1 </dev/null &
+	win=$!
+	wait $win
+	ws=$?
+	wait $lin
+	ls=$?
+	tally "xsync (Windows side)" "$run/xsync-win.log" $ws
+	tally "xsync (Linux side)" "$run/xsync-lin.log" $ls
+else
+	echo "xsync: cannot create a pool"; failed=$((failed + 1))
+fi
+
 echo "win-test: $(($(date +%s) - t0)) s"
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
