@@ -17,9 +17,11 @@ WIN_IMPLIB := $(WIN_BUILD)/libRtApi.dll.a
 WIN_DEF := $(WIN_BUILD)/RtApi.def
 WIN_TEST_EXES := $(WIN_BUILD)/rtapi_test.exe $(WIN_BUILD)/xos.exe $(WIN_BUILD)/ivshmem_test.exe \
 	$(WIN_BUILD)/ivorder_test.exe $(WIN_BUILD)/hostile_test.exe $(WIN_BUILD)/ivdrv_test.exe \
-	$(WIN_BUILD)/plat_test.exe
+	$(WIN_BUILD)/plat_test.exe $(WIN_BUILD)/xsync.exe
 # The Linux half of the cross-OS test: the same xos.c, linked to libvmshm.a.
 WIN_XOS_LINUX := $(WIN_BUILD)/xos-linux
+# ... and of the cross-OS events and mutex test (tests/win/xsync.c).
+WIN_XSYNC_LINUX := $(WIN_BUILD)/xsync-linux
 
 .PHONY: windows win-test
 windows: $(WIN_DLL) $(WIN_IMPLIB) $(WIN_DEF) $(WIN_TEST_EXES)
@@ -57,6 +59,10 @@ $(WIN_XOS_LINUX): tests/win/xos.c tests/win/check.h $(LIBA) $(LIB_HDRS)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -Itests/win -o $@ $< $(LIBA) $(LIB_LIBS)
 
+$(WIN_XSYNC_LINUX): tests/win/xsync.c tests/win/check.h $(LIBA) $(LIB_HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -Itests/win -o $@ $< $(LIBA) $(LIB_LIBS)
+
 TEST_STEPS += win-test
 win-test:
 	@if ! command -v $(WIN_CC) >/dev/null 2>&1; then \
@@ -64,6 +70,6 @@ win-test:
 		exit 0; fi; \
 	if ! command -v wine >/dev/null 2>&1 || ! command -v wineserver >/dev/null 2>&1; then \
 		echo "win-test: skipped: wine not found (scripts/deps.sh installs wine)"; exit 0; fi; \
-	$(MAKE) --no-print-directory windows $(WIN_XOS_LINUX) >/dev/null || \
+	$(MAKE) --no-print-directory windows $(WIN_XOS_LINUX) $(WIN_XSYNC_LINUX) >/dev/null || \
 		{ echo "win-test: build failed (run make windows)"; echo "0 passed, 1 failed"; exit 1; }; \
 	sh tests/win/run.sh $(WIN_BUILD)

@@ -29,3 +29,19 @@ bench-check: $(CHECK_BENCH_BIN)
 	$(CHECK_BENCH_BIN)
 
 BENCH_STEPS += bench-check
+
+# Events, mutexes and semaphores (issue 10, bench/sync_bench.c): host
+# processes, vmshm vs POSIX semaphores, a pthread condition variable and a
+# robust pthread mutex. SYNC_BENCH_ARGS passes options (-n, --no-strace).
+SYNC_BENCH_BIN := $(BUILD)/bench/sync_bench
+SYNC_BENCH_ARGS ?=
+
+$(SYNC_BENCH_BIN): bench/sync_bench.c $(LIBA) $(LIB_HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -o $@ bench/sync_bench.c $(LIBA) -lpciaccess -lpthread -lrt
+
+.PHONY: bench-sync
+bench-sync: $(SYNC_BENCH_BIN)
+	$(SYNC_BENCH_BIN) $(SYNC_BENCH_ARGS)
+
+BENCH_STEPS += bench-sync

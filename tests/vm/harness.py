@@ -353,6 +353,84 @@ def rt_kernel(notes, win, rt):
     return True
 
 
+def serve(h, sock, notes):
+    """Starts `vmshm serve` on SOCK for the pool (once; it serves every later
+    doorbell guest). False (and a note) if it does not start."""
+    if h.server and h.server.poll() is None:
+        return True
+    if os.path.exists(sock):
+        os.unlink(sock)
+    log = open(os.path.join(h.work, "serve.log"), "w")
+    h.server = subprocess.Popen([h.cli, "serve", "--pool", h.pool, "--socket", sock,
+                                 "--vectors", "2"], stdin=subprocess.DEVNULL,
+                                stdout=log, stderr=subprocess.STDOUT)
+    log.close()
+    end = time.time() + 10
+    while not os.path.exists(sock):
+        if h.server.poll() is not None or time.time() > end:
+            notes.append("vmshm serve did not start: %s"
+                         % open(os.path.join(h.work, "serve.log")).read().strip()[-300:])
+            return False
+        time.sleep(0.05)
+    return True
+
+
+def sync_scenario(h, sock, empty_free, notes, guests):
+    """Scenario 7: events and mutexes across three VMs with doorbells (vmshm
+    serve + ivshmem-doorbell): a win <-> rt event ping-pong, a counter under
+    one mutex incremented by win, rt and a third VM, then the third VM's
+    QEMU is killed while it owns vm.owned and win and rt wait for it."""
+    if not serve(h, sock, notes):
+        return False
+    devs = h.doorbell(sock)
+    args = "vmshm.rounds=50 vmshm.incs=200"
+    win, rt, third = (h.boot(n, "sync", devs, args) for n in ("win", "rt", "third"))
+    guests += [win, rt, third]
+    ids = {g.name: g.boot_id() for g in guests}
+    ok = rt_kernel(notes, win, rt)
+    third.wait_for(r"vmguest: HOLDING sync")
+    for g in (win, rt):
+        g.wait_for(r"vmguest: sync: WAITING")
+    held = [p for p in h.peers() if p["vm"] == ids["third"]]
+    time.sleep(0.3)  # both are asleep in RtWaitForSingleObject
+    with open(os.path.join(h.work, "serve.log")) as f:
+        seen = len(f.readlines())
+    t_kill = time.time()
+    third.kill()
+    notes.append("killed the QEMU of the third VM (%s, %d peer(s)) owning vm.owned"
+                 % (ids["third"], len(held)))
+    got = {}
+    end = time.time() + 30
+    while len(got) < 2 and time.time() < end:
+        for g in (win, rt):
+            m = re.search(r"vmguest: sync: (?:win|rt) got (WAIT_\w+)", g.text())
+            if m and g.name not in got:
+                got[g.name] = (m.group(1), time.time() - t_kill)
+        time.sleep(0.05)
+    for n, (what, t) in sorted(got.items(), key=lambda x: x[1][1]):
+        notes.append("%s got %s %.2f s after the kill (as the host saw its console)" % (n, what, t))
+    if len(got) < 2:
+        notes.append("win or rt did not return from its wait within 30 s of the kill")
+        ok = False
+    with open(os.path.join(h.work, "serve.log")) as f:
+        notes += ["  serve: " + l.strip() for l in f.readlines()[seen:] if l.strip()]
+    if any(p["vm"] == ids["third"] for p in h.peers()):
+        notes.append("the third VM's peers are still in the pool")
+        ok = False
+    for g in (win, rt):
+        g.wait_for(r"vmguest: HOLDING sync")
+    h.host_go()
+    for g in (win, rt):
+        g.wait_exit()
+    h.host_nogo()
+    for g in guests:
+        for line in g.lines():
+            if re.search(r"vmguest: sync: (?!WAITING)", line):
+                notes.append("%s: %s" % (g.name, line.split("vmguest: sync: ", 1)[1]))
+    ok = guests_ok(notes, [win, rt], "sync") and ok
+    return h.pool_back(notes, empty_free) and ok
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--build", default="build")
@@ -490,23 +568,7 @@ def vm_test(h, only):
     serve_ok = True
 
     def start_server(notes):
-        if h.server and h.server.poll() is None:
-            return True
-        if os.path.exists(sock):
-            os.unlink(sock)
-        log = open(os.path.join(h.work, "serve.log"), "w")
-        h.server = subprocess.Popen([h.cli, "serve", "--pool", h.pool, "--socket", sock,
-                                     "--vectors", "2"], stdin=subprocess.DEVNULL,
-                                    stdout=log, stderr=subprocess.STDOUT)
-        log.close()
-        end = time.time() + 10
-        while not os.path.exists(sock):
-            if h.server.poll() is not None or time.time() > end:
-                notes.append("vmshm serve did not start: %s"
-                             % open(os.path.join(h.work, "serve.log")).read().strip()[-300:])
-                return False
-            time.sleep(0.05)
-        return True
+        return serve(h, sock, notes)
 
     def s5(notes, guests):
         if not start_server(notes):
@@ -654,6 +716,10 @@ def vm_test(h, only):
         h.scenario("7", "a hostile guest scribbles over the pool's tables while the other creates, "
                    "opens and closes: no crash, no hang, documented codes; vmshm check names the "
                    "damage", s7)
+    if want("8"):
+        h.scenario("8", "events and mutexes across three VMs (doorbells): event ping-pong, a "
+                   "mutex-protected counter, the owner's VM killed -> WAIT_ABANDONED",
+                   lambda n, g: sync_scenario(h, sock, empty_free, n, g))
 
     print("vm-test: %.0f s" % (time.time() - t0))
     print("vm-test: %d passed, %d failed" % (h.passed, h.failed))
@@ -666,7 +732,8 @@ def demo(h):
         for line in out.rstrip("\n").splitlines():
             print("  " + line)
 
-    print("vmshm demo: a Windows-side guest (win) and a real-time guest (rt) share a region")
+    print("vmshm demo: a Windows-side guest (win) and a real-time guest (rt) share a region;")
+    print("win sets an event after each command, rt sleeps in RtWaitForSingleObject until it comes")
     print("(guests under %s)\n" % h.probe_kvm())
     if os.path.exists(h.pool):
         os.unlink(h.pool)
@@ -674,7 +741,15 @@ def demo(h):
     # lands above 4 GiB and the guests map it write-back (guest-driver/README.md).
     p = h.run(h.cli, "pool", "create", h.pool, "--size", "64M")
     show("vmshm pool create %s --size 64M" % h.pool, p.stdout + p.stderr)
-    devs = h.plain(h.pool)
+    # The guests wake each other through ivshmem doorbells: `vmshm serve` is
+    # the doorbell server their ivshmem-doorbell devices connect to.
+    sock = os.path.join(h.tmp, "doorbell.sock")
+    notes = []
+    print("$ vmshm serve --pool %s --socket %s --vectors 2 &" % (h.pool, sock))
+    if not serve(h, sock, notes):
+        print("demo: " + "; ".join(notes))
+        return 1
+    devs = h.doorbell(sock)
     print("$ qemu-system-x86_64 -M q35 %s -m 128M -kernel build/vm/vmlinux "
           "-initrd build/vm/initramfs.cpio -append '... vmshm.run=demo vmshm.role=win|rt' %s"
           "   # twice: guests win and rt" % (" ".join(h.accel_args()), " ".join(devs)))

@@ -12,6 +12,10 @@
  *   vmguest doorbell win|rt N      N doorbell round trips between the VMs,
  *                                  the vectors that rang, a masked doorbell
  *   vmguest vmdies win|rt          hold regions; win's VM is then killed
+ *   vmguest sync win|rt|third N M  events, mutexes across three VMs: N event
+ *                                  round trips win <-> rt, M increments each
+ *                                  under one mutex, the third VM killed
+ *                                  owning a mutex (WAIT_ABANDONED)
  *   vmguest backend                prints the backend a plain attach uses
  *   vmguest rules win|rt           the RtApi rules and error codes
  *   vmguest attach-error SPEC ERR  attaching SPEC fails with code ERR
@@ -878,64 +882,428 @@ static int cmd_victim(unsigned seconds)
 	return finish();
 }
 
-/* The demo: a short conversation through one region. */
-/* The demo: a short conversation through one region. Its lines carry a
- * step number, so that the host prints the two consoles in causal order. */
+/* ---- events, mutexes and semaphores across the VMs (scenario sync) ------- */
+
+/* The guests of scenario sync: win, rt and a third VM. */
+static int sync_role(const char *role)
+{
+	if (strcmp(role, "third") == 0)
+		return 2;
+	return role_index(role);
+}
+
+/* Waits until N guests reached barrier K (sleeping between looks). */
+static int barrier_of(int k, uint64_t n)
+{
+	uint64_t end = now_us() + (uint64_t)WAIT_MS * 1000;
+
+	atomic_fetch_add(&sync_page->barrier[k], 1);
+	while (atomic_load(&sync_page->barrier[k]) < n) {
+		if (now_us() > end) {
+			fail("timed out at barrier %d (%llu of %llu)", k,
+			     (unsigned long long)atomic_load(&sync_page->barrier[k]),
+			     (unsigned long long)n);
+			return -1;
+		}
+		usleep(500);
+	}
+	return 0;
+}
+
+/* The interrupts of the vmshm UIO driver so far (every vector, this CPU). */
+static uint64_t uio_interrupts(void)
+{
+	char line[512];
+	uint64_t sum = 0;
+	FILE *f = fopen("/proc/interrupts", "r");
+
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long long c;
+
+		if (strstr(line, "vmshm_uio") && sscanf(line, "%*s %llu", &c) == 1)
+			sum += c;
+	}
+	fclose(f);
+	return sum;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return (x > y) - (x < y);
+}
+
+static const char *wait_name(DWORD r)
+{
+	switch (r) {
+	case WAIT_OBJECT_0:
+		return "WAIT_OBJECT_0";
+	case WAIT_ABANDONED:
+		return "WAIT_ABANDONED";
+	case WAIT_TIMEOUT:
+		return "WAIT_TIMEOUT";
+	}
+	return "WAIT_FAILED";
+}
+
+/* ROUNDS event round trips win -> rt -> win (auto-reset events PING and
+ * PONG). GAP_US > 0: win waits that long before each RtSetEvent, so that rt
+ * is asleep in its wait and only its doorbell wakes it (else the next
+ * check, 10 ms later). Returns the median round trip (win), 0 (rt). */
+static uint64_t pingpong_rounds(int me, HANDLE ping, HANDLE pong, int rounds, unsigned gap_us,
+				const char *what)
+{
+	uint64_t *rtt = calloc((size_t)rounds, sizeof(*rtt)), irq0 = uio_interrupts(), sum = 0;
+	uint64_t median = 0;
+	int i;
+
+	for (i = 0; rtt && i < rounds; i++) {
+		DWORD r;
+
+		if (me == 0) {
+			uint64_t t0;
+
+			if (gap_us)
+				usleep(gap_us);
+			t0 = now_us();
+			if (!RtSetEvent(ping)) {
+				fail("RtSetEvent(vm.ping): error %u", (unsigned)GetLastError());
+				break;
+			}
+			r = RtWaitForSingleObject(pong, 10000);
+			rtt[i] = now_us() - t0;
+			sum += rtt[i];
+		} else {
+			r = RtWaitForSingleObject(ping, 30000);
+			if (r == WAIT_OBJECT_0 && !RtSetEvent(pong))
+				fail("RtSetEvent(vm.pong): error %u", (unsigned)GetLastError());
+		}
+		if (r != WAIT_OBJECT_0) {
+			fail("%s round %d: RtWaitForSingleObject: %s (error %u)", what, i,
+			     wait_name(r), (unsigned)GetLastError());
+			break;
+		}
+	}
+	if (me == 0 && i == rounds) {
+		qsort(rtt, (size_t)rounds, sizeof(*rtt), cmp_u64);
+		median = rtt[rounds / 2];
+		say("sync: event ping-pong win <-> rt, %s: %d round trips (RtSetEvent + "
+		    "RtWaitForSingleObject), median %llu us, mean %llu us, min %llu us, max %llu "
+		    "us",
+		    what, rounds, (unsigned long long)median,
+		    (unsigned long long)(sum / (uint64_t)rounds), (unsigned long long)rtt[0],
+		    (unsigned long long)rtt[rounds - 1]);
+	} else if (me == 1 && i == rounds) {
+		uint64_t irqs = uio_interrupts() - irq0;
+
+		say("sync: rt answered %d events (%s); %llu doorbell interrupts reached it", rounds,
+		    what, (unsigned long long)irqs);
+		/* Asleep, rt is woken by win's doorbell or, if dropped, by its
+		 * own check 10 ms later: most must be doorbells. */
+		if (gap_us && irqs < (uint64_t)rounds / 2)
+			fail("rt, asleep, was woken by %llu doorbells in %d rounds",
+			     (unsigned long long)irqs, rounds);
+	}
+	free(rtt);
+	return median;
+}
+
+/* Part 1: win <-> rt event round trips, back to back and to a sleeping rt;
+ * the third VM holds the events too and looks on. */
+static void sync_pingpong(int me, int rounds)
+{
+	HANDLE ping = RtCreateEventA(NULL, FALSE, FALSE, "vm.ping");
+	HANDLE pong = RtCreateEventA(NULL, FALSE, FALSE, "vm.pong");
+	uint64_t median;
+
+	if (!ping || !pong) {
+		fail("RtCreateEventA(vm.ping/vm.pong): error %u", (unsigned)GetLastError());
+	} else if (barrier_of(1, 3) == 0 && me < 2) {
+		pingpong_rounds(me, ping, pong, rounds, 0, "back to back");
+		median =
+		    pingpong_rounds(me, ping, pong, rounds / 2, 5000, "rt asleep (5 ms apart)");
+		if (me == 0 && median >= 10000)
+			fail("a sleeping rt took %llu us to answer: the doorbells do not wake it",
+			     (unsigned long long)median);
+	}
+	if (ping)
+		RtCloseHandle(ping);
+	if (pong)
+		RtCloseHandle(pong);
+}
+
+/* Part 2: the three VMs each add INCS to a plain counter in vm.counter, each
+ * increment a load and a store under the mutex vm.mx; the total is exact
+ * and no two VMs were inside at once. */
+static void sync_counter(int me, int incs)
+{
+	struct counter {
+		volatile uint64_t value;
+		_Atomic uint64_t inside;
+		_Atomic uint64_t slow; /* acquisitions that waited > 1 ms */
+	} * c;
+	void *loc = NULL;
+	HANDLE mx = RtCreateMutexA(NULL, FALSE, "vm.mx");
+	HANDLE rh = RtCreateSharedMemoryA(PAGE_READWRITE, 0, 4096, "vm.counter", &loc);
+	uint64_t t0, worst = 0;
+	int i;
+
+	if (!mx || !rh) {
+		fail("RtCreateMutexA(vm.mx) / vm.counter: error %u", (unsigned)GetLastError());
+		goto out;
+	}
+	c = loc;
+	if (barrier_of(2, 3))
+		goto out;
+	t0 = now_us();
+	for (i = 0; i < incs; i++) {
+		uint64_t w0 = now_us(), v;
+		DWORD r = RtWaitForSingleObject(mx, 30000);
+
+		if (r != WAIT_OBJECT_0) {
+			fail("increment %d: RtWaitForSingleObject(vm.mx): %s (error %u)", i,
+			     wait_name(r), (unsigned)GetLastError());
+			break;
+		}
+		w0 = now_us() - w0;
+		worst = w0 > worst ? w0 : worst;
+		if (w0 > 1000)
+			atomic_fetch_add(&c->slow, 1);
+		if (atomic_fetch_add(&c->inside, 1) != 0)
+			fail("increment %d: another VM is inside the mutex", i);
+		v = c->value;
+		for (volatile int k = 0; k < 50; k++)
+			;
+		c->value = v + 1;
+		atomic_fetch_sub(&c->inside, 1);
+		if (!RtReleaseMutex(mx)) {
+			fail("RtReleaseMutex(vm.mx): error %u", (unsigned)GetLastError());
+			break;
+		}
+	}
+	say("sync: %s did %d increments in %llu ms, longest wait for the mutex %llu us",
+	    me == 0   ? "win"
+	    : me == 1 ? "rt"
+		      : "third",
+	    i, (unsigned long long)((now_us() - t0) / 1000), (unsigned long long)worst);
+	if (barrier_of(3, 3))
+		goto out;
+	if (c->value != 3ull * (uint64_t)incs)
+		fail("counter %llu, expected 3 x %d", (unsigned long long)c->value, incs);
+	else if (me == 0)
+		say("sync: mutex counter: 3 VMs x %d increments = %llu, exact; %llu acquisitions "
+		    "waited over 1 ms",
+		    incs, (unsigned long long)c->value, (unsigned long long)atomic_load(&c->slow));
+	if (barrier_of(4, 3))
+		goto out;
+out:
+	if (mx)
+		RtCloseHandle(mx);
+	if (rh)
+		RtCloseHandle(rh);
+}
+
+/* Part 3: the third VM owns vm.owned and its VM is killed; win and rt wait
+ * for it: exactly one gets WAIT_ABANDONED, the other WAIT_OBJECT_0 after
+ * it. sync_page->word[me] gets the result + 1. */
+static void sync_abandon(int me)
+{
+	HANDLE mx;
+	uint64_t t0;
+	DWORD r;
+
+	if (me == 2) {
+		mx = RtCreateMutexA(NULL, TRUE, "vm.owned");
+		if (!mx || GetLastError() != 0) {
+			fail("RtCreateMutexA(vm.owned, owned): error %u", (unsigned)GetLastError());
+			return;
+		}
+		barrier_of(5, 3);
+		say("HOLDING %s", test);
+		for (;;)
+			pause(); /* until the host kills this VM */
+	}
+	if (barrier_of(5, 3))
+		return;
+	mx = RtOpenMutexA(SYNCHRONIZE, FALSE, "vm.owned");
+	if (!mx) {
+		fail("RtOpenMutexA(vm.owned): error %u", (unsigned)GetLastError());
+		return;
+	}
+	say("sync: WAITING for vm.owned (owned by the third VM)");
+	t0 = now_us();
+	r = RtWaitForSingleObject(mx, 60000);
+	t0 = now_us() - t0;
+	say("sync: %s got %s after %llu ms", me ? "rt" : "win", wait_name(r),
+	    (unsigned long long)(t0 / 1000));
+	atomic_store(&sync_page->word[me], (uint64_t)r + 1);
+	if (r == WAIT_OBJECT_0 || r == WAIT_ABANDONED) {
+		usleep(20000); /* the other waiter waits on */
+		if (!RtReleaseMutex(mx))
+			fail("RtReleaseMutex(vm.owned): error %u", (unsigned)GetLastError());
+	}
+	if (barrier_of(6, 2) == 0) {
+		uint64_t a = atomic_load(&sync_page->word[0]) - 1,
+			 b = atomic_load(&sync_page->word[1]) - 1;
+
+		if (!((a == WAIT_ABANDONED && b == WAIT_OBJECT_0) ||
+		      (a == WAIT_OBJECT_0 && b == WAIT_ABANDONED)))
+			fail("waits: win %s, rt %s; expected one WAIT_ABANDONED, one "
+			     "WAIT_OBJECT_0",
+			     wait_name((DWORD)a), wait_name((DWORD)b));
+		else if (me == 0)
+			say("sync: abandoned: exactly one waiter got WAIT_ABANDONED (%s), the "
+			    "other WAIT_OBJECT_0 after its release",
+			    a == WAIT_ABANDONED ? "win" : "rt");
+	}
+	RtCloseHandle(mx);
+}
+
+/* Scenario sync: three VMs (win, rt, third) on one pool with doorbells. */
+static int cmd_sync(int me, int rounds, int incs)
+{
+	if (sync_attach() || barrier_of(0, 3))
+		return finish();
+	sync_pingpong(me, rounds);
+	sync_counter(me, incs);
+	sync_abandon(me);
+	host_go();
+	if (barrier_of(7, 2) == 0)
+		RtCloseHandle(sync_handle);
+	return finish();
+}
+
+/* The demo: the pattern of an RTX application. win writes a command into
+ * plant/status and sets the event plant/command; rt is blocked in
+ * RtWaitForSingleObject on it, wakes, answers and sets plant/reply, on which
+ * win waits. Three commands. Lines carry a step number, so that the host
+ * prints the two consoles in causal order. */
+#define DEMO_CMDS 3
 static int cmd_demo(int me)
 {
 	static const WCHAR name_w[] = {'p', 'l', 'a', 'n', 't', '/', 's',
 				       't', 'a', 't', 'u', 's', 0};
+	static const WCHAR cmd_w[] = {'p', 'l', 'a', 'n', 't', '/', 'c',
+				      'o', 'm', 'm', 'a', 'n', 'd', 0};
+	static const WCHAR reply_w[] = {'p', 'l', 'a', 'n', 't', '/', 'r', 'e', 'p', 'l', 'y', 0};
+	static const char *const questions[DEMO_CMDS] = {
+	    "setpoint 42.5 C, valve 3 open: please confirm", "read temperature of zone 2",
+	    "valve 3 close"};
 	struct msg {
-		_Atomic uint64_t state;
+		_Atomic uint64_t ready;   /* rt waits for commands */
+		_Atomic uint64_t busy_us; /* rt: from its wake-up to its RtSetEvent */
 		char question[120];
 		char answer[120];
 	} * m;
 	void *loc = NULL;
-	DWORD err;
-	HANDLE h;
+	HANDLE h = NULL, cmd = NULL, reply = NULL;
+	uint64_t rtt[DEMO_CMDS] = {0}, busy[DEMO_CMDS] = {0};
+	DWORD err, r;
+	int k, step = 4;
 
 	if (sync_attach() || barrier(0))
 		return finish();
 	if (me == 0) {
 		h = RtCreateSharedMemoryW(PAGE_READWRITE, 0, 65536, name_w, &loc);
 		err = GetLastError();
-		if (!h) {
-			fail("RtCreateSharedMemoryW(plant/status): error %u", (unsigned)err);
+		cmd = RtCreateEventW(NULL, FALSE, FALSE, cmd_w);
+		reply = RtCreateEventW(NULL, FALSE, FALSE, reply_w);
+		if (!h || !cmd || !reply) {
+			fail("create plant/status, plant/command, plant/reply: error %u",
+			     (unsigned)GetLastError());
 			return finish();
 		}
 		say("demo 1 RtCreateSharedMemoryW(PAGE_READWRITE, 0, 65536, L\"plant/status\") "
-		    "-> region at %p, GetLastError() = %u",
+		    "-> region at %p, GetLastError() = %u; RtCreateEventW(NULL, FALSE, FALSE, "
+		    "L\"plant/command\"), the same for L\"plant/reply\" (auto-reset)",
 		    loc, (unsigned)err);
-		m = loc;
-		snprintf(m->question, sizeof(m->question),
-			 "setpoint 42.5 C, valve 3 open: please confirm");
-		atomic_store(&m->state, 1);
-		say("demo 2 wrote \"%s\"", m->question);
-		if (wait_state(&m->state, 2) == 0)
-			say("demo 6 read the answer \"%s\"", m->answer);
-	} else {
-		h = wait_open("plant/status", &loc, WAIT_MS);
-		if (!h)
-			return finish();
+	}
+	if (barrier(1))
+		return finish();
+	if (me == 1) {
+		h = RtOpenSharedMemoryA(SHM_MAP_ALL_ACCESS, FALSE, "plant/status", &loc);
 		err = GetLastError();
-		m = loc;
-		if (wait_state(&m->state, 1))
+		cmd = RtOpenEventA(SYNCHRONIZE, FALSE, "plant/command");
+		reply = RtOpenEventA(EVENT_MODIFY_STATE, FALSE, "plant/reply");
+		if (!h || !cmd || !reply) {
+			fail("open plant/status, plant/command, plant/reply: error %u",
+			     (unsigned)GetLastError());
 			return finish();
-		say("demo 3 RtOpenSharedMemoryA(SHM_MAP_ALL_ACCESS, FALSE, \"plant/status\") -> "
-		    "region at %p, GetLastError() = %u",
+		}
+		say("demo 2 RtOpenSharedMemoryA(\"plant/status\") -> region at %p, "
+		    "GetLastError() = %u; RtOpenEventA(\"plant/command\"), "
+		    "RtOpenEventA(\"plant/reply\")",
 		    loc, (unsigned)err);
-		say("demo 4 read \"%s\"", m->question);
-		snprintf(m->answer, sizeof(m->answer), "confirmed by the RT loop at tick %llu",
-			 (unsigned long long)(now_us() / 1000));
-		atomic_store(&m->state, 2);
-		say("demo 5 answered \"%s\"", m->answer);
+	}
+	m = loc;
+	for (k = 0; k < DEMO_CMDS; k++, step += 4) {
+		if (me == 1) {
+			uint64_t t0, t1;
+
+			if (k == 0)
+				say("demo 3 blocks in RtWaitForSingleObject(plant/command, "
+				    "INFINITE)");
+			atomic_store(&m->ready, (uint64_t)k + 1);
+			t0 = now_us();
+			r = RtWaitForSingleObject(cmd, INFINITE);
+			t1 = now_us();
+			if (r != WAIT_OBJECT_0) {
+				fail("RtWaitForSingleObject(plant/command): %s", wait_name(r));
+				break;
+			}
+			say("demo %d woke from RtWaitForSingleObject -> WAIT_OBJECT_0 after "
+			    "%llu ms blocked; read \"%s\"",
+			    step + 1, (unsigned long long)((t1 - t0) / 1000), m->question);
+			snprintf(m->answer, sizeof(m->answer), "done: \"%.80s\" at RT tick %llu",
+				 m->question, (unsigned long long)(now_us() / 1000));
+			atomic_store(&m->busy_us, now_us() - t1);
+			RtSetEvent(reply);
+			say("demo %d answered and RtSetEvent(plant/reply)%s", step + 2,
+			    k + 1 < DEMO_CMDS ? "; blocks again" : "");
+		} else {
+			uint64_t t0;
+
+			/* rt is blocked in its wait (it said so, and had time to sleep). */
+			while (atomic_load(&m->ready) != (uint64_t)k + 1)
+				usleep(1000);
+			usleep(200000);
+			snprintf(m->question, sizeof(m->question), "%s", questions[k]);
+			t0 = now_us();
+			RtSetEvent(cmd);
+			say("demo %d wrote \"%s\", RtSetEvent(plant/command); waits on plant/reply",
+			    step, questions[k]);
+			r = RtWaitForSingleObject(reply, 30000);
+			rtt[k] = now_us() - t0;
+			busy[k] = atomic_load(&m->busy_us);
+			if (r != WAIT_OBJECT_0) {
+				fail("RtWaitForSingleObject(plant/reply): %s", wait_name(r));
+				break;
+			}
+			say("demo %d woke on plant/reply %llu us after its RtSetEvent: \"%s\"",
+			    step + 3, (unsigned long long)rtt[k], m->answer);
+		}
+	}
+	if (me == 0 && k == DEMO_CMDS) {
+		char list[200] = "";
+		int len = 0;
+
+		for (k = 0; k < DEMO_CMDS; k++)
+			len +=
+			    snprintf(list + len, sizeof(list) - (size_t)len, "%s~%llu us",
+				     k ? ", " : "", (unsigned long long)((rtt[k] - busy[k]) / 2));
+		say("demo %d wake-up across the VMs (RtSetEvent -> the other guest runs; half of "
+		    "the round trip less rt's own work): %s",
+		    step, list);
 	}
 	host_go();
-	if (!RtCloseHandle(h))
+	if (!RtCloseHandle(h) || !RtCloseHandle(cmd) || !RtCloseHandle(reply))
 		fail("RtCloseHandle: error %u", (unsigned)GetLastError());
-	if (barrier(1) == 0)
+	if (barrier(2) == 0)
 		RtCloseHandle(sync_handle);
-	say("demo %d RtCloseHandle: closed its handles", me ? 8 : 7);
+	say("demo %d RtCloseHandle: closed its handles", step + 1 + me);
 	return finish();
 }
 
@@ -977,6 +1345,9 @@ int main(int argc, char **argv)
 		return cmd_vmdies(role_index(argv[2]));
 	if (strcmp(test, "demo") == 0)
 		return cmd_demo(role_index(argv[2]));
+	if (strcmp(test, "sync") == 0)
+		return cmd_sync(sync_role(argv[2]), argc > 3 ? atoi(argv[3]) : 50,
+				argc > 4 ? atoi(argv[4]) : 200);
 	usage();
 	return 2;
 }

@@ -101,23 +101,39 @@ else
 	echo "rtapi_test small: cannot create a pool"; failed=$((failed + 1))
 fi
 
-# (b) cross-OS: xos-linux and xos.exe on one pool file at the same time.
-if newpool xos 16777216; then
-	mkdir -p "$run/xos"
-	VMSHM_POOL=$pool timeout 300 "$W/xos-linux" lin "$run/xos" >"$run/xos-lin.log" 2>&1 &
+# A cross-OS pair: NAME-linux (native) and NAME.exe (Wine) on one new pool
+# file at the same time, each with "SIDE [DIR]"; DIR (optional) is a
+# directory of $run that both sides see (Wine by its Z: path).
+cross() { # NAME [DIR]
+	if ! newpool "$1" 16777216; then
+		echo "$1: cannot create a pool"; failed=$((failed + 1))
+		return
+	fi
+	ldir="" wdir=""
+	if [ -n "${2:-}" ]; then
+		mkdir -p "$run/$2"
+		ldir="$run/$2"
+		wdir=$(winpath "$run/$2")
+	fi
+	VMSHM_POOL=$pool timeout 300 "$W/$1-linux" lin ${ldir:+"$ldir"} >"$run/$1-lin.log" 2>&1 &
 	lin=$!
-	VMSHM_POOL=$(winpath "$pool") timeout 300 wine "$W/xos.exe" win "$(winpath "$run/xos")" \
-		>"$run/xos-win.log" 2>&1 </dev/null &
+	VMSHM_POOL=$(winpath "$pool") timeout 300 wine "$W/$1.exe" win ${wdir:+"$wdir"} \
+		>"$run/$1-win.log" 2>&1 </dev/null &
 	win=$!
 	wait $win
 	ws=$?
 	wait $lin
 	ls=$?
-	tally "xos (Windows side)" "$run/xos-win.log" $ws
-	tally "xos (Linux side)" "$run/xos-lin.log" $ls
-else
-	echo "xos: cannot create a pool"; failed=$((failed + 1))
-fi
+	tally "$1 (Windows side)" "$run/$1-win.log" $ws
+	tally "$1 (Linux side)" "$run/$1-lin.log" $ls
+}
+
+# (b) cross-OS: xos-linux and xos.exe on one pool file at the same time.
+cross xos xos
+
+# (d) events and a mutex across the OS boundary (tests/win/xsync.c): the
+# Linux side prints the event round trip.
+cross xsync
 
 echo "win-test: $(($(date +%s) - t0)) s"
 echo "$passed passed, $failed failed"
