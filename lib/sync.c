@@ -28,6 +28,13 @@ static struct fmt_sync *body(const vmshm_pool *p, const vmshm_ref *r)
 	return (struct fmt_sync *)r->addr;
 }
 
+/* Does R (validated against its extent) have room for a body? A damaged
+ * slot may claim a sync type with no memory at all. */
+static int body_ok(const vmshm_ref *r)
+{
+	return r->addr && r->size >= FMT_SYNC_SIZE;
+}
+
 static uint64_t my_owner_id(const vmshm_pool *p)
 {
 	return MX_OWNER(p->self, p->self_gen, plat_thread_id());
@@ -406,7 +413,7 @@ static void abandon_owned(vmshm_pool *p, uint64_t owner)
 		    SW_GEN(sw) != p->refs[s].gen)
 			continue;
 		vmshm_ref r;
-		if (dir_ref_of(p, s, sw, &r) < 0) /* we hold it already */
+		if (dir_ref_of(p, s, sw, &r) < 0 || !body_ok(&r)) /* we hold it already */
 			continue;
 		struct fmt_sync *b = body(p, &r);
 		uint64_t w = LD(&b->state);
@@ -427,6 +434,10 @@ static void abandon_if_mine(vmshm_pool *p, uint32_t slot, uint32_t gen)
 	if (SW_GEN(sw) != gen || SW_TYPE(sw) != VMSHM_TYPE_MUTEX ||
 	    SW_STATE(sw) != VMSHM_OBJ_LIVE || dir_hold(p, slot, sw, &r) < 0)
 		return;
+	if (!body_ok(&r)) {
+		dir_unhold(p, slot);
+		return;
+	}
 	struct fmt_sync *b = body(p, &r);
 	uint64_t w = LD(&b->state);
 	if (w == my_owner_id(p)) {
@@ -477,6 +488,10 @@ void sync_scrub_peer(vmshm_pool *p, uint32_t i)
 		vmshm_ref r;
 		if (dir_hold(p, s, sw, &r) < 0) /* held, it cannot die under us */
 			continue;
+		if (!body_ok(&r)) { /* damaged: no body to touch */
+			dir_unhold(p, s);
+			continue;
+		}
 		struct fmt_sync *b = body(p, &r);
 		atomic_fetch_and(&b->waiters, ~(1ull << i));
 		if (type == VMSHM_TYPE_EVENT)
