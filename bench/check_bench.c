@@ -6,7 +6,7 @@
  * For each size 2^K slots: a pool file under /dev/shm with that many slots,
  * filled by one peer to 3/4 of its slots: every 8th object a one-page
  * shared-memory region, every 64th with a name longer than a slot holds (a
- * name page), the rest mutexes (no pages). An observer attach then runs
+ * name page), the rest mutexes (a page each, for the body). An observer attach then runs
  * vmshm_check 3 times (or -r ROUNDS); the best time is printed.
  *
  * Usage: check_bench [-r ROUNDS] [K ...]   (default: 17 20)
@@ -55,7 +55,9 @@ static int fill(vmshm_pool *p, uint32_t objects, uint64_t *pages)
 				vmshm_strerror(rc));
 			return -1;
 		}
-		*pages += size / 4096 + (strlen(name) > 184); /* past 184 bytes: a name page */
+		/* Its memory (a mutex: its 64-byte body, one page), and past 184
+		 * bytes a name page. */
+		*pages += (size ? size / 4096 : 1) + (strlen(name) > 184);
 	}
 	return 0;
 }
@@ -85,8 +87,9 @@ static double time_check(const char *path, int *faults)
 static int bench(unsigned k)
 {
 	uint32_t slots = 1u << k, objects = slots / 4 * 3;
-	/* A page per 8 objects and per 64, tables, and room to spare. */
-	uint64_t data = objects / 8 + objects / 64 + 1024;
+	/* A page per object (a mutex's body takes one too), a name page per
+	 * 64, tables, and room to spare. */
+	uint64_t data = objects + objects / 64 + 1024;
 	uint64_t size = (((uint64_t)slots * 256 + data * (4096 + 8)) / 4096 + 1024) * 4096;
 	char path[64], why[256] = "";
 	vmshm_pool *p;
