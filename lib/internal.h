@@ -40,11 +40,10 @@ struct vmshm_pool {
 	struct local_ref *refs;    /* slot_count entries */
 	_Atomic uint32_t *waiting; /* slot_count entries: threads waiting on it */
 	uint64_t spin_ns;          /* VMSHM_SPIN_US: spin before a wait sleeps */
-	struct {
-		uint32_t gen; /* entry generation + 1 the class was found for; 0 none */
-		int chan;
-		int32_t ivpos;
-	} chan[64];
+	/* Per peer index, the wake-up channel found for one of its entry's
+	 * generations (peer_channel): gen + 1 << 32 | chan << 24 | ivpos + 1;
+	 * 0 none. Atomic: signalling threads share it without a lock. */
+	_Atomic uint64_t chan[64];
 	plat_lock lock; /* serialises this attach's calls */
 };
 

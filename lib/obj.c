@@ -106,28 +106,22 @@ static int enter_ref(vmshm_pool *p, const vmshm_ref *r, int type)
 	return 0;
 }
 
-/* enter_ref under the attach's lock (the reference table is its). */
+/* enter_ref under the attach's lock (the reference table is its); the
+ * call itself then runs without it (its pool words are atomics). */
 static int enter_ref_locked(vmshm_pool *p, const vmshm_ref *r, int type)
 {
 	if (!p)
 		return VMSHM_EINVAL;
 	plat_lock_take(&p->lock);
 	int rc = enter_ref(p, r, type);
-	if (rc < 0)
-		plat_lock_give(&p->lock);
+	plat_lock_give(&p->lock);
 	return rc;
 }
 
-/* The signalling calls keep the lock while they wake (the channel cache is
- * the attach's too). */
 static int event_change(vmshm_pool *p, const vmshm_ref *r, int how)
 {
 	int rc = enter_ref_locked(p, r, VMSHM_TYPE_EVENT);
-	if (rc < 0)
-		return rc;
-	rc = sync_event_change(p, r, how);
-	plat_lock_give(&p->lock);
-	return rc;
+	return rc < 0 ? rc : sync_event_change(p, r, how);
 }
 
 int vmshm_event_set(vmshm_pool *p, const vmshm_ref *r)
@@ -148,11 +142,7 @@ int vmshm_event_pulse(vmshm_pool *p, const vmshm_ref *r)
 int vmshm_mutex_release(vmshm_pool *p, const vmshm_ref *r)
 {
 	int rc = enter_ref_locked(p, r, VMSHM_TYPE_MUTEX);
-	if (rc < 0)
-		return rc;
-	rc = sync_mutex_release(p, r);
-	plat_lock_give(&p->lock);
-	return rc;
+	return rc < 0 ? rc : sync_mutex_release(p, r);
 }
 
 int vmshm_semaphore_release(vmshm_pool *p, const vmshm_ref *r, uint32_t count, uint32_t *prev)
@@ -160,11 +150,7 @@ int vmshm_semaphore_release(vmshm_pool *p, const vmshm_ref *r, uint32_t count, u
 	if (count == 0 || count > INT32_MAX)
 		return VMSHM_EINVAL;
 	int rc = enter_ref_locked(p, r, VMSHM_TYPE_SEMAPHORE);
-	if (rc < 0)
-		return rc;
-	rc = sync_semaphore_release(p, r, count, prev);
-	plat_lock_give(&p->lock);
-	return rc;
+	return rc < 0 ? rc : sync_semaphore_release(p, r, count, prev);
 }
 
 int vmshm_wait(vmshm_pool *p, const vmshm_ref *refs, uint32_t n, uint64_t timeout_ns,

@@ -339,9 +339,10 @@ int peer_channel(vmshm_pool *p, uint32_t i, int32_t *ivpos)
 	uint32_t v[FI_COUNT];
 	if (i >= 64)
 		return PEER_CHAN_NONE;
-	if (p->chan[i].gen == gen + 1) {
-		*ivpos = p->chan[i].ivpos;
-		return p->chan[i].chan;
+	uint64_t c = atomic_load_explicit(&p->chan[i], memory_order_relaxed);
+	if (c && (uint32_t)(c >> 32) == gen + 1) {
+		*ivpos = (int32_t)(c & 0xffffffu) - 1;
+		return (int)((c >> 24) & 0xffu);
 	}
 	int chan = PEER_CHAN_NONE;
 	*ivpos = -1;
@@ -359,8 +360,7 @@ int peer_channel(vmshm_pool *p, uint32_t i, int32_t *ivpos)
 		else if (!same_os && *ivpos >= 0)
 			chan = PEER_CHAN_DOORBELL;
 	}
-	p->chan[i].gen = gen + 1;
-	p->chan[i].chan = chan;
-	p->chan[i].ivpos = *ivpos;
+	c = (uint64_t)(gen + 1) << 32 | (uint64_t)chan << 24 | (uint32_t)((*ivpos + 1) & 0xffffff);
+	atomic_store_explicit(&p->chan[i], c, memory_order_relaxed);
 	return chan;
 }

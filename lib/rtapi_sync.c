@@ -191,16 +191,20 @@ static int lookup(HANDLE h, int type, vmshm_ref *r, vmshm_pool **p)
 		return VMSHM_ESTALE;
 	if (type ? (int)r->type != type : r->type == VMSHM_TYPE_SHM)
 		return VMSHM_ETYPE;
+	if (!r->addr || r->size < FMT_SYNC_SIZE)
+		return VMSHM_ECORRUPT; /* opened from a damaged entry */
 	return 0;
 }
 
-static BOOL event_call(HANDLE h, int (*fn)(vmshm_pool *, const vmshm_ref *))
+/* The handle table holds only references it validated when it made them
+ * (extent, body): the calls go straight to sync.c. */
+static BOOL event_call(HANDLE h, int how)
 {
 	vmshm_ref r;
 	vmshm_pool *p;
 	int rc = lookup(h, VMSHM_TYPE_EVENT, &r, &p);
 	if (rc == 0)
-		rc = fn(p, &r);
+		rc = sync_event_change(p, &r, how);
 	if (rc < 0)
 		return fail_b(rc);
 	SetLastError(ERROR_SUCCESS);
@@ -209,17 +213,17 @@ static BOOL event_call(HANDLE h, int (*fn)(vmshm_pool *, const vmshm_ref *))
 
 BOOL WINAPI RtSetEvent(HANDLE h)
 {
-	return event_call(h, vmshm_event_set);
+	return event_call(h, SYNC_SET);
 }
 
 BOOL WINAPI RtResetEvent(HANDLE h)
 {
-	return event_call(h, vmshm_event_reset);
+	return event_call(h, SYNC_RESET);
 }
 
 BOOL WINAPI RtPulseEvent(HANDLE h)
 {
-	return event_call(h, vmshm_event_pulse);
+	return event_call(h, SYNC_PULSE);
 }
 
 BOOL WINAPI RtReleaseMutex(HANDLE h)
@@ -228,7 +232,7 @@ BOOL WINAPI RtReleaseMutex(HANDLE h)
 	vmshm_pool *p;
 	int rc = lookup(h, VMSHM_TYPE_MUTEX, &r, &p);
 	if (rc == 0)
-		rc = vmshm_mutex_release(p, &r);
+		rc = sync_mutex_release(p, &r);
 	if (rc < 0)
 		return fail_b(rc);
 	SetLastError(ERROR_SUCCESS);
@@ -244,7 +248,7 @@ BOOL WINAPI RtReleaseSemaphore(HANDLE h, LONG count, LPLONG previous)
 		return fail_b(VMSHM_EINVAL);
 	int rc = lookup(h, VMSHM_TYPE_SEMAPHORE, &r, &p);
 	if (rc == 0)
-		rc = vmshm_semaphore_release(p, &r, (uint32_t)count, &prev);
+		rc = sync_semaphore_release(p, &r, (uint32_t)count, &prev);
 	if (rc < 0)
 		return fail_b(rc);
 	if (previous)
@@ -272,7 +276,7 @@ static DWORD wait_any(DWORD n, const HANDLE *hs, BOOL all, uint64_t timeout_ns)
 		}
 		p = q;
 	}
-	int rc = vmshm_wait(p, refs, n, timeout_ns, &index);
+	int rc = sync_wait(p, refs, n, timeout_ns, &index);
 	if (rc == VMSHM_ETIMEDOUT) {
 		SetLastError(ERROR_SUCCESS);
 		return WAIT_TIMEOUT;

@@ -106,9 +106,13 @@ static void wake_waiters(vmshm_pool *p, struct fmt_sync *b)
 	}
 }
 
-/* After a change of B that may release a waiter. */
+/* After a change of B that may release a waiter. The change was a
+ * sequentially consistent CAS and so is this load of waiters: either a
+ * waiter's registration is seen here, or its next try sees the change. */
 static void signal_change(vmshm_pool *p, struct fmt_sync *b)
 {
+	if (!atomic_load(&b->waiters))
+		return; /* nobody to wake: no further write, no system call */
 	atomic_fetch_add(&b->seq, 1);
 	wake_waiters(p, b);
 }
@@ -352,9 +356,7 @@ int sync_wait(vmshm_pool *p, const vmshm_ref *refs, uint32_t n, uint64_t timeout
 	      uint32_t *index)
 {
 	uint32_t pulse0[VMSHM_WAIT_MAX];
-	uint64_t start = plat_now_ns(), owner_checked = start;
-	uint64_t deadline = timeout_ns == VMSHM_INFINITE ? UINT64_MAX : start + timeout_ns;
-	uint64_t spin_until = start + p->spin_ns;
+	uint64_t start = 0, owner_checked = 0, deadline = 0, spin_until = 0;
 	unsigned backoff_us = 50;
 	int registered = 0, judge = 1, rc;
 	for (uint32_t i = 0; i < n; i++)
@@ -371,6 +373,11 @@ int sync_wait(vmshm_pool *p, const vmshm_ref *refs, uint32_t n, uint64_t timeout
 		}
 		judge = 0;
 		uint64_t now = plat_now_ns();
+		if (!start) { /* the clock only once the first try failed */
+			start = owner_checked = now;
+			deadline = timeout_ns == VMSHM_INFINITE ? UINT64_MAX : now + timeout_ns;
+			spin_until = now + p->spin_ns;
+		}
 		if (now >= deadline) {
 			rc = VMSHM_ETIMEDOUT;
 			goto out;
