@@ -75,7 +75,8 @@ static int owner_gone(const vmshm_pool *p, uint32_t owner)
 static int peer_word_ok(const struct fmt_layout *L, uint64_t w)
 {
 	int st = PW_STATE(w);
-	return st <= VMSHM_PEER_FENCED && PW_RECLAIMER(w) < L->peer_count &&
+	return st <= VMSHM_PEER_FENCED &&
+	       (st == VMSHM_PEER_CLAIMING || PW_RECLAIMER(w) < L->peer_count) &&
 	       (st == VMSHM_PEER_CLAIMING || st == VMSHM_PEER_RECLAIMING ||
 		st == VMSHM_PEER_FENCED || !(w & 0xffff0000u));
 }

@@ -143,7 +143,9 @@ _Static_assert(offsetof(struct fmt_header, alloc_hint) == 104, "hint offset");
 	 ((uint64_t)(owner) << 32) | ((uint64_t)(tag) << 40))
 #define SW_GEN_NEXT(g) (((g) + 1) & 0xffffffu)
 
-/* Peer state word: bits 0-7 state, 8-15 reclaimer index (RECLAIMING),
+/* Peer state word: bits 0-7 state, 8-15 reclaimer index (RECLAIMING,
+ * FENCED) or, in a CLAIMING word, an 8-bit hint of the claimer's lock
+ * domain (1..255, 0 none),
  * 16-31 aux, 32-63 generation. Aux is, in a CLAIMING word, the wall-clock
  * second (mod 65536) of the claim; in a RECLAIMING word, the low 16 bits of
  * the reclaimer's own entry generation. A CLAIMING entry whose identity is

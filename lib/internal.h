@@ -27,6 +27,7 @@ struct peer_judge_ctx {
 	uint32_t kind;               /* FMT_JUDGE_* this attach records and can use */
 	int lock_fd;                 /* the backend's lock file, -1 none */
 	uint64_t lock_dev, lock_ino; /* its identity */
+	uint32_t domain8;            /* 1..255: a hash of boot id and lock file, for claims */
 };
 
 struct vmshm_pool {

@@ -92,6 +92,12 @@ void peer_judge_init(vmshm_pool *p)
 		J->kind = FMT_JUDGE_PROCESS;
 	else if (plat_file_id(J->lock_fd, &J->lock_dev, &J->lock_ino) == 0)
 		J->kind = FMT_JUDGE_LOCK;
+	if (J->kind == FMT_JUDGE_LOCK) {
+		/* The claim word's hint of our lock domain: 1..255 (0 none). */
+		uint64_t h = fmt_hash((const char *)p->ident.boot_id, 16) ^ J->lock_dev * 31 ^
+			     J->lock_ino * 0x9e3779b97f4a7c15ull;
+		J->domain8 = (uint32_t)(h % 255) + 1;
+	}
 }
 
 static int say(char *why, size_t len, int verdict, const char *fmt, ...)
@@ -171,7 +177,13 @@ int peer_judge(const vmshm_pool *p, uint32_t i, uint64_t w, char *why, size_t le
 	if (PW_STATE(w) == VMSHM_PEER_CLAIMING) {
 		/* Incomplete: its claimer stopped (or died) within its first
 		 * steps. Taking it over is safe even if it resumes: each of its
-		 * later writes is a CAS that fails. */
+		 * later writes is a CAS that fails. So a hint is enough: a claim
+		 * of our lock domain (by its 8-bit hash) whose lock byte is free
+		 * now is over; any other, 30 s after its stamp. */
+		const struct peer_judge_ctx *J = &p->judge;
+		if (J->kind == FMT_JUDGE_LOCK && PW_RECLAIMER(w) == J->domain8 &&
+		    plat_peer_lock_held(J->lock_fd, i) == 0 && LD(&fmt_peer(L, i)->state) == w)
+			return say(why, len, VMSHM_LIVE_NO, "claim abandoned: lock released");
 		if (((now_stamp() - PW_AUX(w)) & 0xffffu) > FMT_CLAIM_STALE_S &&
 		    LD(&fmt_peer(L, i)->state) == w)
 			return say(why, len, VMSHM_LIVE_NO, "claim abandoned");
@@ -251,7 +263,7 @@ static int claim_entry(vmshm_pool *p, uint32_t i, uint64_t w)
 		locked = 1;
 	}
 	uint32_t gen = PW_GEN(w) + 1;
-	uint64_t cw = PW_WITH_AUX(PW_MAKE(gen, VMSHM_PEER_CLAIMING, 0), now_stamp());
+	uint64_t cw = PW_WITH_AUX(PW_MAKE(gen, VMSHM_PEER_CLAIMING, J->domain8), now_stamp());
 	ident_values(p, v);
 	int ok = CAS(&pe->state, &w, cw);
 	if (ok)

@@ -126,6 +126,24 @@ Test(fence, stalled_claimer_cannot_overwrite, .init = tp_setup, .fini = tp_teard
 	cr_assert_eq(tp_stats().free_bytes, tp.empty.free_bytes);
 }
 
+/* A claimer killed right after its CAS to CLAIMING (before its identity):
+ * a peer of the same OS instance and pool file frees the entry at once
+ * (the claim's domain hint, and its lock byte released), not 30 s later. */
+Test(fence, killed_claimer_freed_at_once, .init = tp_setup, .fini = tp_teardown, .timeout = 60)
+{
+	const char *a_argv[] = {"@", "hold", "a-obj", NULL};
+	struct proc a = proc_start(a_argv, "VMSHM_TEST_STOP=claim");
+	wait_stopped(a.pid);
+	cr_assert_eq(state_word(1) & 0xff, VMSHM_PEER_CLAIMING);
+	vmshm_pool *t = tp_attach_quiet();
+	cr_assert_eq(vmshm_reclaim(t), 0, "a claim whose claimer lives was taken over");
+	proc_finish(&a);
+	cr_assert_eq(tp_reclaim_until(t, 1), 1, "the killed claim was not freed");
+	cr_assert_eq(state_word(1) & 0xff, VMSHM_PEER_FREE);
+	cr_assert_eq(check_pool(t, "killed claim"), 0);
+	vmshm_detach(t);
+}
+
 /* A creator stopped inside create is fenced by an operator; others create
  * the same name and more; it resumes: nothing of theirs is touched. */
 Test(fence, fenced_creator_resumes, .init = tp_setup, .fini = tp_teardown, .timeout = 60)
