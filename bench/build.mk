@@ -1,14 +1,24 @@
-# bench/build.mk - `make bench`: the benchmark of issue 2 (bench/shm_bench.c),
-# RtApi calls on a vmshm pool vs POSIX shared memory; docs/BENCHMARKS.md has
-# the method and the results. BENCH_ARGS passes options (e.g. -n 20000,
+# bench/build.mk - `make bench`: the benchmarks of issues 2 and 12
+# (bench/shm_bench.c), RtApi calls on a vmshm pool vs POSIX shared memory and
+# vs Boost.Interprocess (bench/boost_peer.cpp, the only C++, built with
+# $(CXX) and linked into the benchmark alone); docs/BENCHMARKS.md has the
+# method and the results. BENCH_ARGS passes options (e.g. -n 20000,
 # --no-strace).
 
+CXX ?= g++
+BENCH_CXXFLAGS := -std=c++14 -O2 -g -Wall -Wextra -Werror
 BENCH_BIN := $(BUILD)/bench/shm_bench
 BENCH_ARGS ?=
+BOOST_PEER_OBJ := $(BUILD)/bench/boost_peer.o
 
-$(BENCH_BIN): bench/shm_bench.c $(LIBA) $(LIB_HDRS)
+$(BOOST_PEER_OBJ): bench/boost_peer.cpp bench/boost_peer.h
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -o $@ bench/shm_bench.c $(LIBA) -lpciaccess -lpthread -lrt
+	$(CXX) $(BENCH_CXXFLAGS) -c $< -o $@
+
+$(BENCH_BIN): bench/shm_bench.c bench/boost_peer.h $(BOOST_PEER_OBJ) $(LIBA) $(LIB_HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -Ibench -c -o $@.o bench/shm_bench.c
+	$(CXX) -o $@ $@.o $(BOOST_PEER_OBJ) $(LIBA) -lpciaccess -lpthread -lrt
 
 .PHONY: bench-shm
 bench-shm: $(BENCH_BIN)
