@@ -21,12 +21,25 @@ int dir_name_prepare(const char *utf8, struct dir_name *n)
 	memset(n, 0, sizeof(*n));
 	if (!utf8)
 		return 0;
-	int rc = vmshm_name_check(utf8);
-	if (rc < 0)
-		return rc;
+	/* One pass for the common ASCII name: its length, its hash and its
+	 * check (one byte is one UTF-16 unit); the full UTF-8 check for any
+	 * other. */
+	const unsigned char *u = (const unsigned char *)utf8;
+	uint64_t h = FMT_HASH_BASIS;
+	size_t len = 0;
+	while (u[len] && u[len] < 0x80 && len <= VMSHM_NAME_MAX_BYTES)
+		h = fmt_hash_step(h, u[len++]);
+	if (u[len] == 0 && len > 0 && len <= VMSHM_NAME_MAX_UNITS) {
+		n->hash = fmt_hash_final(h);
+	} else {
+		int rc = vmshm_name_check(utf8);
+		if (rc < 0)
+			return rc;
+		len = strlen(utf8);
+		n->hash = fmt_hash(utf8, len);
+	}
 	n->bytes = utf8;
-	n->len = (uint32_t)strlen(utf8);
-	n->hash = fmt_hash(utf8, n->len);
+	n->len = (uint32_t)len;
 	return 0;
 }
 
