@@ -16,11 +16,28 @@
  * name before it gives up with VMSHM_EBUSY. */
 #define WAIT_OTHER_NS (2ull * 1000 * 1000 * 1000)
 
-/* References this attach holds on one slot (process-local). */
-struct local_ref {
-	uint32_t gen;
-	uint32_t count;
-};
+/* References this attach holds on one slot (process-local): one word,
+ * the slot generation in bits 32-55 and the count in bits 0-31, so that
+ * threads of one attach open and close without a lock. LREF_BUSY is set
+ * while one of them adds or drops the attach's holder bit on the pool (the
+ * count's 0 <-> 1 steps); the others wait those few instructions out. */
+typedef _Atomic uint64_t local_ref;
+#define LREF_BUSY         (1ull << 63)
+#define LREF_GEN(v)       ((uint32_t)(((v) >> 32) & 0xffffffu))
+#define LREF_COUNT(v)     ((uint32_t)(v))
+#define LREF_MAKE(gen, n) (((uint64_t)(gen) << 32) | (uint32_t)(n))
+
+/* Bench builds only (-DVMSHM_BENCH_COUNTERS): per-thread counts of the
+ * compare-and-swap retries and the waits on a busy local reference of the
+ * calls of this thread, read and reset by bench/. Compiled out otherwise. */
+#ifdef VMSHM_BENCH_COUNTERS
+extern _Thread_local uint64_t vmshm_bench_retries, vmshm_bench_waits;
+#define BENCH_RETRY() (vmshm_bench_retries++)
+#define BENCH_WAIT()  (vmshm_bench_waits++)
+#else
+#define BENCH_RETRY() ((void)0)
+#define BENCH_WAIT()  ((void)0)
+#endif
 
 /* What this attach judges other peers with (peer.c). */
 struct peer_judge_ctx {
@@ -37,8 +54,8 @@ struct vmshm_pool {
 	uint64_t fork_epoch; /* plat_fork_epoch() at attach */
 	struct plat_ident ident;
 	struct peer_judge_ctx judge;
-	struct local_ref *refs; /* slot_count entries */
-	plat_lock lock;         /* serialises this attach's calls */
+	local_ref *refs; /* slot_count entries */
+	plat_lock lock;  /* serialises reclaim and detach (not open, close, create) */
 };
 
 /* A name as the directory stores it. */

@@ -1,8 +1,10 @@
 /*
  * obj.c - the object calls of vmshm.h (create, open, close, unpersist):
- * argument rules, the attach's lock, and the reclaim of a creator found
- * gone while a create waits for it. It sits above the directory (dir.c)
- * and reclaim (reclaim.c).
+ * argument rules, and the reclaim of a creator found gone while a create
+ * waits for it (under the attach's lock). It sits above the directory
+ * (dir.c) and reclaim (reclaim.c). Open, close and create take no lock:
+ * the directory's steps are lock-free, and so are the attach's local
+ * reference counts (see local_ref).
  */
 #include "internal.h"
 
@@ -35,14 +37,14 @@ int vmshm_create(vmshm_pool *p, int type, const char *name, uint64_t size, uint3
 		return VMSHM_EINVAL;
 	if ((rc = enter(p, name, &n)) < 0)
 		return rc;
-	plat_lock_take(&p->lock);
 	while ((rc = dir_create(p, type, &n, size, protect, flags, out, &wt)) == DIR_REAP) {
 		/* The creator we wait for looked gone: reclaim it, then look
 		 * again (its half-made object is rolled back). */
+		plat_lock_take(&p->lock);
 		if (reclaim_one(p, wt.gone_owner) > 0)
 			space_sweep(&p->L);
+		plat_lock_give(&p->lock);
 	}
-	plat_lock_give(&p->lock);
 	return rc;
 }
 
@@ -54,10 +56,7 @@ int vmshm_open(vmshm_pool *p, int type, const char *name, vmshm_ref *out)
 		return VMSHM_EINVAL;
 	if ((rc = enter(p, name, &n)) < 0)
 		return rc;
-	plat_lock_take(&p->lock);
-	rc = dir_open(p, type, &n, out);
-	plat_lock_give(&p->lock);
-	return rc;
+	return dir_open(p, type, &n, out);
 }
 
 int vmshm_close(vmshm_pool *p, const vmshm_ref *ref)
@@ -71,10 +70,7 @@ int vmshm_close(vmshm_pool *p, const vmshm_ref *ref)
 		return VMSHM_EPERM; /* an observer holds nothing */
 	if (ref->slot >= p->L.slot_count)
 		return VMSHM_EINVAL;
-	plat_lock_take(&p->lock);
-	rc = dir_close(p, ref);
-	plat_lock_give(&p->lock);
-	return rc;
+	return dir_close(p, ref);
 }
 
 int vmshm_unpersist(vmshm_pool *p, const char *name)

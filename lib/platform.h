@@ -55,6 +55,8 @@ uint64_t plat_wall_ns(void);
 /* Lets another thread or process run (used while a bounded wait spins). */
 void plat_yield(void);
 void plat_sleep_us(unsigned us);
+/* One short pause of a spin-wait loop (the CPU's pause hint). */
+void plat_relax(void);
 
 /* Random bytes for pool identities; never fails (falls back to time). */
 void plat_random(void *buf, size_t len);

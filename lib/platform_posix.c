@@ -201,6 +201,15 @@ void plat_yield(void)
 	sched_yield();
 }
 
+void plat_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#elif defined(__aarch64__)
+	__asm__ __volatile__("yield");
+#endif
+}
+
 void plat_sleep_us(unsigned us)
 {
 	struct timespec ts = {us / 1000000u, (long)(us % 1000000u) * 1000};

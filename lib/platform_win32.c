@@ -401,6 +401,11 @@ void plat_yield(void)
 	SwitchToThread();
 }
 
+void plat_relax(void)
+{
+	YieldProcessor();
+}
+
 void plat_sleep_us(unsigned us)
 {
 	Sleep(us == 0 ? 0 : (us + 999) / 1000);
