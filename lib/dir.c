@@ -48,6 +48,30 @@ static uint32_t name_len(uint64_t len_prot)
 	return (uint32_t)(len_prot & 0xffffffffu);
 }
 
+/* A slot's name bytes are read while another peer may be writing them (a
+ * lookup meets a slot being reused); the reader re-checks the state word
+ * afterwards and drops what it read. So both sides access the bytes as
+ * relaxed atomics: plain loads and stores on the CPU, no data race in C11. */
+static void name_get(char *dst, const char *shared, uint32_t len)
+{
+	for (uint32_t i = 0; i < len; i++)
+		dst[i] = __atomic_load_n(&shared[i], __ATOMIC_RELAXED);
+}
+
+static int name_same(const char *shared, const char *bytes, uint32_t len)
+{
+	for (uint32_t i = 0; i < len; i++)
+		if (__atomic_load_n(&shared[i], __ATOMIC_RELAXED) != bytes[i])
+			return 0;
+	return 1;
+}
+
+static void name_put(char *shared, const char *bytes, uint32_t len)
+{
+	for (uint32_t i = 0; i < len; i++)
+		__atomic_store_n(&shared[i], bytes[i], __ATOMIC_RELAXED);
+}
+
 /* Where the name of slot S is stored, or NULL if its fields are invalid. */
 static const char *name_ptr(const struct fmt_layout *L, uint32_t s, uint32_t len)
 {
@@ -72,7 +96,7 @@ int dir_read_name(const struct fmt_layout *L, uint32_t s, uint64_t w, char *buf)
 	const char *src = name_ptr(L, s, len);
 	if (!src)
 		return -1;
-	memcpy(buf, src, len);
+	name_get(buf, src, len);
 	buf[len] = 0;
 	atomic_thread_fence(memory_order_acquire);
 	if (LD(&sl->state) != w)
@@ -87,7 +111,7 @@ static int name_equal(const struct fmt_layout *L, uint32_t s, uint64_t w, const 
 	if (LD(&sl->hash) != n->hash || name_len(LD(&sl->len_prot)) != n->len)
 		return 0;
 	const char *src = name_ptr(L, s, n->len);
-	if (!src || memcmp(src, n->bytes, n->len) != 0)
+	if (!src || !name_same(src, n->bytes, n->len))
 		return 0;
 	atomic_thread_fence(memory_order_acquire);
 	return LD(&sl->state) == w;
@@ -509,7 +533,7 @@ int dir_create(vmshm_pool *p, int type, const struct dir_name *n, uint64_t size,
 		ST(&sl->hash, n->hash);
 		ST(&sl->created_ns, plat_wall_ns());
 		if (n->len && !name_pages)
-			memcpy(sl->name, n->bytes, n->len);
+			name_put(sl->name, n->bytes, n->len);
 		if (pages + name_pages) {
 			int64_t first = space_alloc(L, s, gen, pages + name_pages);
 			if (first < 0) {
@@ -518,7 +542,7 @@ int dir_create(vmshm_pool *p, int type, const struct dir_name *n, uint64_t size,
 			}
 			memset(fmt_page(L, (uint64_t)first), 0, (pages + name_pages) * FMT_PAGE);
 			if (name_pages)
-				memcpy(fmt_page(L, (uint64_t)first), n->bytes, n->len);
+				name_put((char *)fmt_page(L, (uint64_t)first), n->bytes, n->len);
 		}
 		ST(&sl->holders, (1ull << p->self) | ((flags & VMSHM_PERSIST) ? 1u : 0u));
 		uint64_t lw = SW_MAKE(gen, VMSHM_OBJ_LIVE, type, p->self, SW_TAG(nw));
