@@ -80,6 +80,17 @@ void plat_on_fork(void (*prepare)(void), void (*parent)(void), void (*child)(voi
 /* Runs FN once per process, thread-safely (initialisation of globals). */
 void plat_once(void (*fn)(void));
 
+/* A thread-local pointer with a destructor run at the exit of each thread
+ * whose value is not NULL (pthread keys; fiber-local storage on Windows).
+ * plat_tls_new: 0, or -1 when none is left. get and set cost no system call
+ * and take no lock. */
+typedef struct plat_tls {
+	unsigned long key;
+} plat_tls;
+int plat_tls_new(plat_tls *t, void (*dtor)(void *));
+void *plat_tls_get(const plat_tls *t);
+void plat_tls_set(const plat_tls *t, void *v);
+
 /* Registers FN to run at normal process exit. */
 void plat_at_exit(void (*fn)(void));
 

@@ -266,6 +266,27 @@ uint64_t plat_fork_epoch(void)
 	return atomic_load_explicit(&fork_epoch, memory_order_relaxed);
 }
 
+_Static_assert(sizeof(pthread_key_t) <= sizeof(((plat_tls *)0)->key), "key size");
+
+int plat_tls_new(plat_tls *t, void (*dtor)(void *))
+{
+	pthread_key_t k;
+	if (pthread_key_create(&k, dtor) != 0)
+		return -1;
+	t->key = (unsigned long)k;
+	return 0;
+}
+
+void *plat_tls_get(const plat_tls *t)
+{
+	return pthread_getspecific((pthread_key_t)t->key);
+}
+
+void plat_tls_set(const plat_tls *t, void *v)
+{
+	pthread_setspecific((pthread_key_t)t->key, v);
+}
+
 void plat_on_fork(void (*prepare)(void), void (*parent)(void), void (*child)(void))
 {
 	pthread_atfork(prepare, parent, child);

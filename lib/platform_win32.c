@@ -512,6 +512,25 @@ static BOOL CALLBACK once_call(PINIT_ONCE once, PVOID param, PVOID *ctx)
 	return TRUE;
 }
 
+int plat_tls_new(plat_tls *t, void (*dtor)(void *))
+{
+	DWORD k = FlsAlloc((PFLS_CALLBACK_FUNCTION)dtor);
+	if (k == FLS_OUT_OF_INDEXES)
+		return -1;
+	t->key = k;
+	return 0;
+}
+
+void *plat_tls_get(const plat_tls *t)
+{
+	return FlsGetValue((DWORD)t->key);
+}
+
+void plat_tls_set(const plat_tls *t, void *v)
+{
+	FlsSetValue((DWORD)t->key, v);
+}
+
 void plat_on_fork(void (*prepare)(void), void (*parent)(void), void (*child)(void))
 {
 	(void)prepare;
