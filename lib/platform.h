@@ -52,6 +52,9 @@ void plat_stop_self(void);
 /* Monotonic nanoseconds; wall-clock nanoseconds since 1970. */
 uint64_t plat_now_ns(void);
 uint64_t plat_wall_ns(void);
+/* Wall-clock nanoseconds to the clock's tick (a few ms), cheaper: for times
+ * that are only shown, such as an object's creation time. */
+uint64_t plat_wall_coarse_ns(void);
 /* Lets another thread or process run (used while a bounded wait spins). */
 void plat_yield(void);
 void plat_sleep_us(unsigned us);

@@ -396,6 +396,18 @@ uint64_t plat_wall_ns(void)
 	return (t - 116444736000000000ull) * 100;
 }
 
+uint64_t plat_wall_coarse_ns(void)
+{
+	FILETIME ft;
+	uint64_t t;
+
+	GetSystemTimeAsFileTime(&ft); /* the clock's tick, read from memory */
+	t = filetime_u64(ft);
+	if (t < 116444736000000000ull)
+		return 0;
+	return (t - 116444736000000000ull) * 100u;
+}
+
 void plat_yield(void)
 {
 	SwitchToThread();
