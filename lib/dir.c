@@ -215,15 +215,13 @@ static int fill_ref(const struct fmt_layout *L, uint32_t s, uint64_t w, vmshm_re
 	uint64_t size = LD(&sl->size), ep = LD(&sl->ext_page), en = LD(&sl->ext_pages);
 	uint64_t lp = LD(&sl->len_prot);
 	uint64_t name_pages = name_len(lp) > FMT_INLINE_NAME ? 1 : 0;
-	memset(out, 0, sizeof(*out));
-	if (en == 0) {
-		if (size != 0 || name_pages)
-			return VMSHM_ECORRUPT;
-	} else if (!fmt_extent_ok(L, ep, en) || en < name_pages ||
-		   (en - name_pages) < fmt_pages_for(size)) {
+	if (en == 0 ? (size != 0 || name_pages)
+		    : (!fmt_extent_ok(L, ep, en) || en < name_pages ||
+		       (en - name_pages) < fmt_pages_for(size))) {
+		memset(out, 0, sizeof(*out));
 		return VMSHM_ECORRUPT;
 	}
-	out->slot = s;
+	out->slot = s; /* every field: no memset on the way */
 	out->gen = SW_GEN(w);
 	out->addr = size ? fmt_page(L, ep + name_pages) : NULL;
 	out->size = size;
