@@ -39,3 +39,31 @@ bench-check: $(CHECK_BENCH_BIN)
 	$(CHECK_BENCH_BIN)
 
 BENCH_STEPS += bench-check
+
+# Contention (bench/contention.c): 1, 2 and 4 processes or threads opening
+# and closing one name or a name each; linked with a bench build of the
+# library whose counters (-DVMSHM_BENCH_COUNTERS) count the compare-and-swap
+# retries of each call. The normal library has no counters.
+BENCH_LIB_DIR := $(BUILD)/bench-lib
+BENCH_LIB_OBJS := $(patsubst %.c,$(BENCH_LIB_DIR)/obj/%.o,$(LIB_SRCS))
+BENCH_LIBA := $(BENCH_LIB_DIR)/libvmshm-counters.a
+CONTENTION_BIN := $(BUILD)/bench/contention
+CONTENTION_ARGS ?=
+
+$(BENCH_LIB_DIR)/obj/%.o: %.c $(LIB_HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -DVMSHM_BENCH_COUNTERS -c $< -o $@
+
+$(BENCH_LIBA): $(BENCH_LIB_OBJS)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(CONTENTION_BIN): bench/contention.c $(BENCH_LIBA) $(LIB_HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -o $@ bench/contention.c $(BENCH_LIBA) -lpciaccess -lpthread
+
+.PHONY: bench-contention
+bench-contention: $(CONTENTION_BIN)
+	$(CONTENTION_BIN) $(CONTENTION_ARGS)
+
+BENCH_STEPS += bench-contention
