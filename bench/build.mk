@@ -67,3 +67,12 @@ bench-contention: $(CONTENTION_BIN)
 	$(CONTENTION_BIN) $(CONTENTION_ARGS)
 
 BENCH_STEPS += bench-contention
+
+# The loop that docs/BENCHMARKS.md profiles with perf (not run by make bench).
+HOT_LOOP_BIN := $(BUILD)/bench/hot_loop
+
+$(HOT_LOOP_BIN): bench/hot_loop.c $(LIBA) $(LIB_HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -o $@ bench/hot_loop.c $(LIBA) -lpciaccess -lpthread
+
+bench-shm: $(HOT_LOOP_BIN)

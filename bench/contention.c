@@ -245,6 +245,29 @@ static void summarize(int n, int call, struct stats *st)
 	free(v);
 }
 
+/* Runs a case up to ATTEMPTS times and keeps the run whose contenders ran
+ * most at once (on a machine shared with other work they are often not
+ * scheduled together); stops at the first run where they overlapped for
+ * 90% of the time the CPUs allow. */
+#define ATTEMPTS 5
+static int measure(int n, int threads, int same, struct stats st[NCALLS], double *ov)
+{
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	double enough = 0.9 * (double)(n < cpus ? n : cpus);
+	*ov = -1;
+	for (int a = 0; a < ATTEMPTS && *ov < enough; a++) {
+		if (run(n, threads, same) < 0)
+			return -1;
+		double o = overlap(n);
+		if (o <= *ov)
+			continue;
+		*ov = o;
+		for (int call = 0; call < NCALLS; call++)
+			summarize(n, call, &st[call]);
+	}
+	return 0;
+}
+
 static void cleanup(void)
 {
 	if (holder_fd >= 0) {
@@ -333,8 +356,9 @@ int main(int argc, char **argv)
 	       "retries of one call, waits = most pauses of one call on a busy local "
 	       "reference;\ntargets: median <= 3x the same case with 1 contender, retries <= "
 	       "contenders;\nat once = how many contenders ran at the same time on average "
-	       "(their CPU time in the timed loops / the span of all)\n",
-	       iters, WARMUP);
+	       "(their CPU time in the timed loops / the span of all); the best of up to %d "
+	       "runs\nby that measure\n",
+	       iters, WARMUP, ATTEMPTS);
 	static const char *const call_name[NCALLS] = {"open", "close"};
 	int all_met = 1;
 	for (int threads = 0; threads <= 1; threads++) {
@@ -348,25 +372,25 @@ int main(int argc, char **argv)
 			       "at once", "target");
 			struct stats base[NCALLS];
 			for (int n = 1; n <= MAX_CONTENDERS; n *= 2) {
-				if (run(n, threads, same) < 0) {
+				struct stats st[NCALLS];
+				double ov;
+				if (measure(n, threads, same, st, &ov) < 0) {
 					fprintf(stderr, "contention: a contender failed\n");
 					cleanup();
 					return 1;
 				}
 				for (int call = 0; call < NCALLS; call++) {
-					struct stats st;
-					summarize(n, call, &st);
 					if (n == 1)
-						base[call] = st;
-					double x = st.med / base[call].med;
-					int met = x <= 3.0 && st.max_retries <= (uint32_t)n;
+						base[call] = st[call];
+					double x = st[call].med / base[call].med;
+					int met = x <= 3.0 && st[call].max_retries <= (uint32_t)n;
 					all_met &= met;
 					printf(
 					    "  %-5s %-11d %8.0f %8.0f %8.0f %7.2fx %8u %8u %8.2f  "
 					    "%s\n",
-					    call_name[call], n, st.med, st.p99, st.p999, x,
-					    st.max_retries, st.max_waits, overlap(n),
-					    met ? "met" : "MISSED");
+					    call_name[call], n, st[call].med, st[call].p99,
+					    st[call].p999, x, st[call].max_retries,
+					    st[call].max_waits, ov, met ? "met" : "MISSED");
 				}
 			}
 		}
