@@ -9,8 +9,11 @@
  *   hot_loop held   [PAIRS]  the same while this process holds it too
  *   hot_loop create [PAIRS]  RtCreateSharedMemoryA + RtCloseHandle of a new
  *                            name (1,024 names in turn)
+ *   hot_loop boost-find [PAIRS], hot_loop boost-create [PAIRS]
+ *                            Boost.Interprocess find, and construct+destroy,
+ *                            in a segment holding the target and 10 objects
  *
- * PAIRS defaults to 2,000,000. Not part of `make bench`; built by it.
+ * PAIRS defaults to 2,000,000. Not run by `make bench`; built by it.
  */
 #include <signal.h>
 #include <stdio.h>
@@ -21,6 +24,7 @@
 #include <unistd.h>
 
 #include "RtApi.h"
+#include "boost_peer.h"
 #include "vmshm.h"
 
 #define BATCH 20000L
@@ -34,8 +38,12 @@ static uint64_t now_ns(void)
 
 static char names[1024][16];
 
+static int boost;
+
 static int pair(int create, long i)
 {
+	if (boost)
+		return create ? bx_create_destroy(names[i & 1023]) : bx_find("bench-open");
 	void *p;
 	HANDLE h = create ? RtCreateSharedMemoryA(PAGE_READWRITE, 0, 4096, names[i & 1023], &p)
 			  : RtOpenSharedMemoryA(SHM_MAP_ALL_ACCESS, FALSE, "bench-open", &p);
@@ -48,9 +56,12 @@ int main(int argc, char **argv)
 {
 	const char *mode = argc > 1 ? argv[1] : "open";
 	long pairs = argc > 2 ? atol(argv[2]) : 2000000;
-	int create = strcmp(mode, "create") == 0, held = strcmp(mode, "held") == 0;
-	if (!create && !held && strcmp(mode, "open") != 0) {
-		fprintf(stderr, "usage: %s open|held|create [PAIRS]\n", argv[0]);
+	boost = strncmp(mode, "boost-", 6) == 0;
+	const char *m = boost ? mode + 6 : mode;
+	int create = strcmp(m, "create") == 0, held = strcmp(mode, "held") == 0;
+	if (!create && !held && strcmp(m, boost ? "find" : "open") != 0) {
+		fprintf(stderr, "usage: %s open|held|create|boost-find|boost-create [PAIRS]\n",
+			argv[0]);
 		return 2;
 	}
 	char pool[64];
@@ -71,13 +82,16 @@ int main(int argc, char **argv)
 			pause();
 		_exit(1);
 	}
-	char c;
+	char c, boost_seg[64];
 	int rc = 1;
 	void *p;
 	HANDLE keep = NULL;
 	if (holder < 0 || read(ready[0], &c, 1) != 1)
 		goto out;
 	if (held && !(keep = RtOpenSharedMemoryA(SHM_MAP_ALL_ACCESS, FALSE, "bench-open", &p)))
+		goto out;
+	snprintf(boost_seg, sizeof(boost_seg), "vmshm-hot-%d-boost", (int)getpid());
+	if (boost && (bx_setup(boost_seg, 96ull << 20, "bench-open") < 0 || bx_set_live(10) < 0))
 		goto out;
 	if (pair(create, 0) < 0) /* attaches */
 		goto out;
@@ -95,6 +109,8 @@ int main(int argc, char **argv)
 out:
 	if (keep)
 		RtCloseHandle(keep);
+	if (boost)
+		bx_cleanup();
 	if (holder > 0) {
 		kill(holder, SIGKILL);
 		waitpid(holder, NULL, 0);
