@@ -88,7 +88,7 @@ static void g_exit(void)
 struct handle_ent {
 	_Atomic uint64_t state;     /* sequence number << 1 | 1 while open */
 	_Atomic uint32_t next_free; /* index of the next free entry, 0: end */
-	vmshm_pool *pool;           /* the attach its reference belongs to */
+	vmshm_pool *_Atomic pool;   /* the attach its reference belongs to */
 	vmshm_ref ref;
 };
 
@@ -195,7 +195,7 @@ static HANDLE handle_new(vmshm_pool *p, const vmshm_ref *ref)
 		}
 	}
 	struct handle_ent *e = handle_ent(i);
-	e->pool = p;
+	atomic_store_explicit(&e->pool, p, memory_order_relaxed);
 	e->ref = *ref;
 	uint32_t seq = (uint32_t)(atomic_load_explicit(&e->state, memory_order_relaxed) >> 1) + 1;
 	atomic_store_explicit(&e->state, ENT_USED(seq), memory_order_release);
@@ -228,7 +228,7 @@ static int handle_close(HANDLE h, vmshm_pool **p, vmshm_ref *ref)
 	uint64_t open = ENT_USED(seq);
 	if (!e || !atomic_compare_exchange_strong(&e->state, &open, open - 1))
 		return -1;
-	*p = e->pool;
+	*p = atomic_load_explicit(&e->pool, memory_order_relaxed);
 	*ref = e->ref;
 	handle_put((uint32_t)(((uint64_t)(uintptr_t)h >> 2) & (HANDLE_MAX - 1)));
 	return 0;
@@ -245,7 +245,9 @@ static void handle_drop_others(const vmshm_pool *p)
 			uint32_t i = c * CHUNK + k;
 			struct handle_ent *e = handle_ent(i);
 			uint64_t st = atomic_load_explicit(&e->state, memory_order_acquire);
-			if ((st & 1) && e->pool != p &&
+			/* (the pool is read while another thread may reuse
+			 * the entry: atomic, and the compare-and-swap decides) */
+			if ((st & 1) && atomic_load_explicit(&e->pool, memory_order_relaxed) != p &&
 			    atomic_compare_exchange_strong(&e->state, &st, st - 1))
 				handle_push(i, i);
 		}
@@ -456,7 +458,7 @@ BOOL WINAPI RtQuerySharedMemory(HANDLE hSharedMemory, SHARED_MEMORY_INFO *info)
 	vmshm_pool *p = usable_pool();
 	uint32_t seq;
 	struct handle_ent *e = p ? handle_find(hSharedMemory, &seq) : NULL;
-	if (e && e->pool == p) {
+	if (e && atomic_load_explicit(&e->pool, memory_order_relaxed) == p) {
 		info->flProtect = e->ref.protect;
 		info->dwSize = (DWORD)e->ref.size;
 	} else {
