@@ -23,6 +23,7 @@
  */
 #include <pthread.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -284,6 +285,19 @@ static void cleanup(void)
 	}
 }
 
+/* Interrupted (or the output pipe closed): the pool goes too. Contenders
+ * inherit it; whichever process gets the signal stops the holder and
+ * removes the pool (doing it twice is harmless). */
+static void on_signal(int sig)
+{
+	if (holder > 0)
+		kill(holder, SIGKILL);
+	if (pool[0])
+		unlink(pool);
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
 /* Creates the names every case opens and holds them until its pipe closes. */
 static int start_holder(void)
 {
@@ -344,6 +358,9 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	setenv("VMSHM_POOL", pool, 1);
+	signal(SIGINT, on_signal);
+	signal(SIGTERM, on_signal);
+	signal(SIGPIPE, on_signal);
 	if (start_holder() < 0) {
 		fprintf(stderr, "contention: the holder process failed\n");
 		cleanup();
