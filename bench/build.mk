@@ -1,14 +1,24 @@
-# bench/build.mk - `make bench`: the benchmark of issue 2 (bench/shm_bench.c),
-# RtApi calls on a vmshm pool vs POSIX shared memory; docs/BENCHMARKS.md has
-# the method and the results. BENCH_ARGS passes options (e.g. -n 20000,
+# bench/build.mk - `make bench`: the benchmarks of issues 2 and 12
+# (bench/shm_bench.c), RtApi calls on a vmshm pool vs POSIX shared memory and
+# vs Boost.Interprocess (bench/boost_peer.cpp, the only C++, built with
+# $(CXX) and linked into the benchmark alone); docs/BENCHMARKS.md has the
+# method and the results. BENCH_ARGS passes options (e.g. -n 20000,
 # --no-strace).
 
+CXX ?= g++
+BENCH_CXXFLAGS := -std=c++14 -O2 -g -Wall -Wextra -Werror
 BENCH_BIN := $(BUILD)/bench/shm_bench
 BENCH_ARGS ?=
+BOOST_PEER_OBJ := $(BUILD)/bench/boost_peer.o
 
-$(BENCH_BIN): bench/shm_bench.c $(LIBA) $(LIB_HDRS)
+$(BOOST_PEER_OBJ): bench/boost_peer.cpp bench/boost_peer.h
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -o $@ bench/shm_bench.c $(LIBA) -lpciaccess -lpthread -lrt
+	$(CXX) $(BENCH_CXXFLAGS) -c $< -o $@
+
+$(BENCH_BIN): bench/shm_bench.c bench/boost_peer.h $(BOOST_PEER_OBJ) $(LIBA) $(LIB_HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -Ibench -c -o $@.o bench/shm_bench.c
+	$(CXX) -o $@ $@.o $(BOOST_PEER_OBJ) $(LIBA) -lpciaccess -lpthread -lrt
 
 .PHONY: bench-shm
 bench-shm: $(BENCH_BIN)
@@ -45,3 +55,40 @@ bench-sync: $(SYNC_BENCH_BIN)
 	$(SYNC_BENCH_BIN) $(SYNC_BENCH_ARGS)
 
 BENCH_STEPS += bench-sync
+# Contention (bench/contention.c): 1, 2 and 4 processes or threads opening
+# and closing one name or a name each; linked with a bench build of the
+# library whose counters (-DVMSHM_BENCH_COUNTERS) count the compare-and-swap
+# retries of each call. The normal library has no counters.
+BENCH_LIB_DIR := $(BUILD)/bench-lib
+BENCH_LIB_OBJS := $(patsubst %.c,$(BENCH_LIB_DIR)/obj/%.o,$(LIB_SRCS))
+BENCH_LIBA := $(BENCH_LIB_DIR)/libvmshm-counters.a
+CONTENTION_BIN := $(BUILD)/bench/contention
+CONTENTION_ARGS ?=
+
+$(BENCH_LIB_DIR)/obj/%.o: %.c $(LIB_HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -DVMSHM_BENCH_COUNTERS -c $< -o $@
+
+$(BENCH_LIBA): $(BENCH_LIB_OBJS)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(CONTENTION_BIN): bench/contention.c $(BENCH_LIBA) $(LIB_HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -o $@ bench/contention.c $(BENCH_LIBA) -lpciaccess -lpthread
+
+.PHONY: bench-contention
+bench-contention: $(CONTENTION_BIN)
+	$(CONTENTION_BIN) $(CONTENTION_ARGS)
+
+BENCH_STEPS += bench-contention
+
+# The loop that docs/BENCHMARKS.md profiles with perf (not run by make bench).
+HOT_LOOP_BIN := $(BUILD)/bench/hot_loop
+
+$(HOT_LOOP_BIN): bench/hot_loop.c bench/boost_peer.h $(BOOST_PEER_OBJ) $(LIBA) $(LIB_HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -Ibench -c -o $@.o bench/hot_loop.c
+	$(CXX) -o $@ $@.o $(BOOST_PEER_OBJ) $(LIBA) -lpciaccess -lpthread -lrt
+
+bench-shm: $(HOT_LOOP_BIN)

@@ -1,24 +1,28 @@
 /*
- * shm_bench.c - the benchmark of issue 2: the RtApi shared-memory calls on a
- * vmshm pool against POSIX shared memory, side by side in one process.
+ * shm_bench.c - the benchmarks of issues 2 and 12: the RtApi shared-memory
+ * calls on a vmshm pool against POSIX shared memory and against
+ * Boost.Interprocess (bench/boost_peer.cpp), side by side in one process.
  *
  *   open   RtOpenSharedMemoryA + RtCloseHandle of an existing name
  *          vs shm_open + mmap + munmap + close of an existing object;
  *   create RtCreateSharedMemoryA + RtCloseHandle of a new name (created and
  *          destroyed every iteration) vs shm_open(O_CREAT) + ftruncate +
- *          mmap + munmap + close + shm_unlink; 4096-byte regions everywhere.
+ *          mmap + munmap + close + shm_unlink; 4096-byte regions everywhere;
+ *   Boost  find<Region>(name) of an existing object, and
+ *          construct<Region>(name)() + destroy<Region>(name) of a new one, in
+ *          one managed_shared_memory segment.
  *
  * Each with 10, 1,000 and 10,000 other live objects: a forked "holder"
  * process creates them in the pool with RtCreateSharedMemoryA and keeps them
  * open, so this process holds none of them; the same number of POSIX objects
- * exists in /dev/shm. One iteration (one open+close or create+close pair) is
- * timed with clock_gettime(CLOCK_MONOTONIC); each live count is visited
- * four times, spread over the run, and in each visit vmshm and POSIX run in
- * alternating rounds. Page faults per iteration come from
- * getrusage() around an untimed loop; system calls per iteration from a
- * second run of this program under strace, which counts the calls between
- * two marker calls.
- * docs/BENCHMARKS.md explains the method and the results.
+ * exists in /dev/shm and in the Boost segment. One iteration (one open+close
+ * or create+close pair) is timed with clock_gettime(CLOCK_MONOTONIC); each
+ * live count is visited four times, spread over the run, and in each visit
+ * vmshm, POSIX and Boost run in alternating rounds. Page faults per
+ * iteration come from getrusage() around an untimed loop; system calls per
+ * iteration from a second run of this program under strace, which counts
+ * the calls between two marker calls. docs/BENCHMARKS.md explains the
+ * method and the results.
  *
  * Usage: shm_bench [-n ITERATIONS] [--no-strace]
  * (--trace-mode is the run that the program starts under strace.)
@@ -40,6 +44,7 @@
 #include <unistd.h>
 
 #include "RtApi.h"
+#include "boost_peer.h"
 #include "vmshm.h"
 
 #define REGION       4096u
@@ -68,11 +73,13 @@ enum op {
 	OP_PX_OPEN,
 	OP_VM_CREATE,
 	OP_PX_CREATE,
+	OP_BX_FIND,   /* Boost find of an existing name */
+	OP_BX_CREATE, /* Boost construct+destroy of a new name */
 	NOPS
 };
 
-static const char *const op_label[NOPS] = {"vm-open", "vm-open-held", "px-open", "vm-create",
-					   "px-create"};
+static const char *const op_label[NOPS] = {"vm-open",   "vm-open-held", "px-open",  "vm-create",
+					   "px-create", "bx-find",      "bx-create"};
 
 struct result {
 	double median, p999; /* ns per iteration */
@@ -85,6 +92,7 @@ struct result {
 static struct {
 	char pool[128];   /* the pool file on /dev/shm */
 	char prefix[32];  /* of the POSIX object names */
+	char boost[64];   /* the Boost segment's name */
 	pid_t holder;     /* the process that holds the live vmshm objects */
 	pid_t strace;     /* the strace run, while it runs */
 	int cmd_fd;       /* to the holder: how many live objects to hold */
@@ -133,6 +141,10 @@ static void cleanup(void)
 	if (B.pool[0]) {
 		unlink(B.pool);
 		B.pool[0] = 0;
+	}
+	if (B.boost[0]) {
+		bx_cleanup();
+		B.boost[0] = 0;
 	}
 	if (B.trace[0]) {
 		unlink(B.trace);
@@ -242,6 +254,8 @@ static void set_live(uint32_t n)
 		if (shm_unlink(name) < 0)
 			die("shm_unlink of a live POSIX object");
 	}
+	if (bx_set_live(n) < 0)
+		die("Boost construct/destroy of the live objects");
 }
 
 /* ---- one iteration of each operation ------------------------------------- */
@@ -293,7 +307,19 @@ static int px_create(uint32_t i)
 	return rc;
 }
 
-static int (*const op_fn[NOPS])(uint32_t) = {vm_open, vm_open, px_open, vm_create, px_create};
+static int bx_find_op(uint32_t i)
+{
+	(void)i;
+	return bx_find("bench-open");
+}
+
+static int bx_create_op(uint32_t i)
+{
+	return bx_create_destroy(vm_new_names[i % NEW_NAMES]);
+}
+
+static int (*const op_fn[NOPS])(uint32_t) = {vm_open,   vm_open,    px_open,     vm_create,
+					     px_create, bx_find_op, bx_create_op};
 
 static void run_untimed(enum op op, uint32_t iters)
 {
@@ -445,6 +471,9 @@ static void setup(void)
 		exit(1);
 	}
 	setenv("VMSHM_POOL", B.pool, 1);
+	snprintf(B.boost, sizeof(B.boost), "vmshm-bench-%d-boost", (int)me);
+	if (bx_setup(B.boost, POOL_SIZE, "bench-open") < 0)
+		die("Boost.Interprocess segment");
 	start_holder(); /* before our first RtApi call: the holder is its own peer */
 	set_live(live_counts[0]);
 
@@ -628,26 +657,37 @@ static void print_report(struct result res[NCOUNTS][NOPS], double clk, double sc
 	static const struct {
 		const char *title;
 		enum op vm, px;
-		double target;
+		const char *peer; /* the other side's name in the table */
+		double target;    /* peer/vmshm of the medians at least */
 	} rows[] = {
-	    {"open+close, object held only by another process", OP_VM_OPEN, OP_PX_OPEN, 20},
-	    {"open+close, object also held by this process", OP_VM_OPEN_HELD, OP_PX_OPEN, 20},
-	    {"create+close of a new name (destroyed each time)", OP_VM_CREATE, OP_PX_CREATE, 10},
+	    {"open+close, object held only by another process", OP_VM_OPEN, OP_PX_OPEN, "POSIX",
+	     20},
+	    {"open+close, object also held by this process", OP_VM_OPEN_HELD, OP_PX_OPEN, "POSIX",
+	     20},
+	    {"create+close of a new name (destroyed each time)", OP_VM_CREATE, OP_PX_CREATE,
+	     "POSIX", 10},
+	    {"open+close not held vs Boost.Interprocess find", OP_VM_OPEN, OP_BX_FIND, "Boost", 1},
+	    {"open+close held vs Boost.Interprocess find", OP_VM_OPEN_HELD, OP_BX_FIND, "Boost", 1},
+	    {"create+close vs Boost.Interprocess construct+destroy", OP_VM_CREATE, OP_BX_CREATE,
+	     "Boost", 2},
 	};
-	printf("\nns per iteration (one open+close or create+close pair), %u iterations per "
-	       "cell:\n%u visits of each live count, of %d rounds that alternate vmshm and "
-	       "POSIX;\nclock_gettime overhead (included in every "
+	printf("\nns per iteration (one open+close, create+close, find or construct+destroy), "
+	       "%u iterations per cell:\n%u visits of each live count, of %d rounds that "
+	       "alternate vmshm, POSIX and Boost;\nclock_gettime overhead (included in every "
 	       "figure): %.0f ns; one getppid() system call: %.0f ns\n",
 	       iters, (unsigned)VISITS_PER_COUNT, ROUNDS, clk, sc);
 	for (size_t r = 0; r < sizeof(rows) / sizeof(rows[0]); r++) {
-		printf("\n%s (target: POSIX/vmshm >= %.0fx)\n", rows[r].title, rows[r].target);
+		const char *peer = rows[r].peer;
+		char med[16], p999[16];
+		snprintf(med, sizeof(med), "%s med", peer);
+		snprintf(p999, sizeof(p999), "%s p999", peer);
+		printf("\n%s (target: %s/vmshm >= %.0fx)\n", rows[r].title, peer, rows[r].target);
 		printf("  %-7s %10s %10s %10s %10s %9s %9s  %s\n", "live", "vmshm med",
-		       "vmshm p999", "POSIX med", "POSIX p999", "ratio med", "ratio p999",
-		       "target");
+		       "vmshm p999", med, p999, "ratio med", "ratio p999", "target");
 		for (uint32_t c = 0; c < NCOUNTS; c++) {
 			const struct result *v = &res[c][rows[r].vm], *p = &res[c][rows[r].px];
 			double rm = p->median / v->median, rp = p->p999 / v->p999;
-			printf("  %-7u %10.0f %10.0f %10.0f %10.0f %8.1fx %9.1fx  %s\n",
+			printf("  %-7u %10.0f %10.0f %10.0f %10.0f %8.2fx %9.2fx  %s\n",
 			       live_counts[c], v->median, v->p999, p->median, p->p999, rm, rp,
 			       verdict(rm >= rows[r].target));
 		}
@@ -656,8 +696,8 @@ static void print_report(struct result res[NCOUNTS][NOPS], double clk, double sc
 				    *phi = &res[NCOUNTS - 1][rows[r].px];
 		double flat = hi->median / lo->median;
 		printf("  flat: vmshm median at %u / at %u objects = %.2f (%s: within 1.25; "
-		       "POSIX: %.2f)\n",
-		       live_counts[NCOUNTS - 1], live_counts[0], flat, verdict(flat <= 1.25),
+		       "%s: %.2f)\n",
+		       live_counts[NCOUNTS - 1], live_counts[0], flat, verdict(flat <= 1.25), peer,
 		       phi->median / plo->median);
 	}
 
@@ -666,23 +706,23 @@ static void print_report(struct result res[NCOUNTS][NOPS], double clk, double sc
 	    "sys = system calls (strace -f between two markers, %u iterations);\n"
 	    "csw = times this process was preempted during all %u timed iterations of the cell\n",
 	    COUNT_ITERS, COUNT_ITERS, iters);
-	printf("  %-13s", "live");
+	printf("  %-11s", "live");
 	for (int op = 0; op < NOPS; op++)
-		printf(" %13s", op_label[op]);
+		printf(" %12s", op_label[op]);
 	printf("\n");
 	for (uint32_t c = 0; c < NCOUNTS; c++) {
 		printf("  %-7u flt ", live_counts[c]);
 		for (int op = 0; op < NOPS; op++)
-			printf(" %13.3f", res[c][op].faults);
+			printf(" %12.3f", res[c][op].faults);
 		printf("\n  %-7u csw ", live_counts[c]);
 		for (int op = 0; op < NOPS; op++)
-			printf(" %13ld", res[c][op].preempted);
+			printf(" %12ld", res[c][op].preempted);
 		printf("\n  %-7u sys ", live_counts[c]);
 		for (int op = 0; op < NOPS; op++) {
 			if (counted && res[c][op].syscalls >= 0)
-				printf(" %13.3f", res[c][op].syscalls);
+				printf(" %12.3f", res[c][op].syscalls);
 			else
-				printf(" %13s", "-");
+				printf(" %12s", "-");
 		}
 		printf("\n");
 	}
@@ -744,21 +784,22 @@ int main(int argc, char **argv)
 	print_machine();
 	printf("vmshm benchmark: pool %s (%llu MiB, %u directory slots), region %u bytes\n", B.pool,
 	       POOL_SIZE >> 20, POOL_OBJECTS, REGION);
-	printf("  attach (first RtOpenSharedMemoryA, maps the pool and faults in its tables): %.2f ms\n",
+	printf("  attach (first RtOpenSharedMemoryA, maps the pool and faults in its tables): %.2f "
+	       "ms\n",
 	       (double)attach_ns / 1e6);
 	for (int op = 0; op < NOPS; op++)
 		run_case(op, WARMUP_START, 0, NULL, 0, NULL);
 
-	const enum op open_ops[] = {OP_VM_OPEN, OP_VM_OPEN_HELD, OP_PX_OPEN};
-	const enum op create_ops[] = {OP_VM_CREATE, OP_PX_CREATE};
+	const enum op open_ops[] = {OP_VM_OPEN, OP_VM_OPEN_HELD, OP_PX_OPEN, OP_BX_FIND};
+	const enum op create_ops[] = {OP_VM_CREATE, OP_PX_CREATE, OP_BX_CREATE};
 	uint32_t visits[NCOUNTS] = {0};
 	for (uint32_t v = 0; v < NVISITS; v++) {
 		uint32_t c = visit_order[v], from = visits[c]++ * ROUNDS * per;
 		set_live(live_counts[c]);
 		printf("  %u live objects: measuring...\n", live_counts[c]);
 		fflush(stdout);
-		visit(open_ops, 3, per, from, samples[c], res[c]);
-		visit(create_ops, 2, per, from, samples[c], res[c]);
+		visit(open_ops, 4, per, from, samples[c], res[c]);
+		visit(create_ops, 3, per, from, samples[c], res[c]);
 	}
 	for (uint32_t c = 0; c < NCOUNTS; c++)
 		for (int op = 0; op < NOPS; op++)

@@ -21,18 +21,55 @@ int dir_name_prepare(const char *utf8, struct dir_name *n)
 	memset(n, 0, sizeof(*n));
 	if (!utf8)
 		return 0;
-	int rc = vmshm_name_check(utf8);
-	if (rc < 0)
-		return rc;
+	/* One pass for the common ASCII name: its length, its hash and its
+	 * check (one byte is one UTF-16 unit); the full UTF-8 check for any
+	 * other. */
+	const unsigned char *u = (const unsigned char *)utf8;
+	uint64_t h = FMT_HASH_BASIS;
+	size_t len = 0;
+	while (u[len] && u[len] < 0x80 && len <= VMSHM_NAME_MAX_BYTES)
+		h = fmt_hash_step(h, u[len++]);
+	if (u[len] == 0 && len > 0 && len <= VMSHM_NAME_MAX_UNITS) {
+		n->hash = fmt_hash_final(h);
+	} else {
+		int rc = vmshm_name_check(utf8);
+		if (rc < 0)
+			return rc;
+		len = strlen(utf8);
+		n->hash = fmt_hash(utf8, len);
+	}
 	n->bytes = utf8;
-	n->len = (uint32_t)strlen(utf8);
-	n->hash = fmt_hash(utf8, n->len);
+	n->len = (uint32_t)len;
 	return 0;
 }
 
 static uint32_t name_len(uint64_t len_prot)
 {
 	return (uint32_t)(len_prot & 0xffffffffu);
+}
+
+/* A slot's name bytes are read while another peer may be writing them (a
+ * lookup meets a slot being reused); the reader re-checks the state word
+ * afterwards and drops what it read. So both sides access the bytes as
+ * relaxed atomics: plain loads and stores on the CPU, no data race in C11. */
+static void name_get(char *dst, const char *shared, uint32_t len)
+{
+	for (uint32_t i = 0; i < len; i++)
+		dst[i] = __atomic_load_n(&shared[i], __ATOMIC_RELAXED);
+}
+
+static int name_same(const char *shared, const char *bytes, uint32_t len)
+{
+	for (uint32_t i = 0; i < len; i++)
+		if (__atomic_load_n(&shared[i], __ATOMIC_RELAXED) != bytes[i])
+			return 0;
+	return 1;
+}
+
+static void name_put(char *shared, const char *bytes, uint32_t len)
+{
+	for (uint32_t i = 0; i < len; i++)
+		__atomic_store_n(&shared[i], bytes[i], __ATOMIC_RELAXED);
 }
 
 /* Where the name of slot S is stored, or NULL if its fields are invalid. */
@@ -59,7 +96,7 @@ int dir_read_name(const struct fmt_layout *L, uint32_t s, uint64_t w, char *buf)
 	const char *src = name_ptr(L, s, len);
 	if (!src)
 		return -1;
-	memcpy(buf, src, len);
+	name_get(buf, src, len);
 	buf[len] = 0;
 	atomic_thread_fence(memory_order_acquire);
 	if (LD(&sl->state) != w)
@@ -74,7 +111,7 @@ static int name_equal(const struct fmt_layout *L, uint32_t s, uint64_t w, const 
 	if (LD(&sl->hash) != n->hash || name_len(LD(&sl->len_prot)) != n->len)
 		return 0;
 	const char *src = name_ptr(L, s, n->len);
-	if (!src || memcmp(src, n->bytes, n->len) != 0)
+	if (!src || !name_same(src, n->bytes, n->len))
 		return 0;
 	atomic_thread_fence(memory_order_acquire);
 	return LD(&sl->state) == w;
@@ -178,15 +215,13 @@ static int fill_ref(const struct fmt_layout *L, uint32_t s, uint64_t w, vmshm_re
 	uint64_t size = LD(&sl->size), ep = LD(&sl->ext_page), en = LD(&sl->ext_pages);
 	uint64_t lp = LD(&sl->len_prot);
 	uint64_t name_pages = name_len(lp) > FMT_INLINE_NAME ? 1 : 0;
-	memset(out, 0, sizeof(*out));
-	if (en == 0) {
-		if (size != 0 || name_pages)
-			return VMSHM_ECORRUPT;
-	} else if (!fmt_extent_ok(L, ep, en) || en < name_pages ||
-		   (en - name_pages) < fmt_pages_for(size)) {
+	if (en == 0 ? (size != 0 || name_pages)
+		    : (!fmt_extent_ok(L, ep, en) || en < name_pages ||
+		       (en - name_pages) < fmt_pages_for(size))) {
+		memset(out, 0, sizeof(*out));
 		return VMSHM_ECORRUPT;
 	}
-	out->slot = s;
+	out->slot = s; /* every field: no memset on the way */
 	out->gen = SW_GEN(w);
 	out->addr = size ? fmt_page(L, ep + name_pages) : NULL;
 	out->size = size;
@@ -201,41 +236,98 @@ static int self_ok(const vmshm_pool *p)
 	return LD(&fmt_peer(&p->L, p->self)->state) == PW_MAKE(p->self_gen, VMSHM_PEER_ALIVE, 0);
 }
 
+#ifdef VMSHM_BENCH_COUNTERS
+_Thread_local uint64_t vmshm_bench_retries, vmshm_bench_waits;
+#endif
+
+/* Waits until no other thread of this attach is adding or dropping its
+ * holder bit on slot S's object; returns the local reference word then. */
+static uint64_t lref_load(local_ref *r)
+{
+	uint64_t v = atomic_load_explicit(r, memory_order_acquire);
+	for (unsigned spins = 0; v & LREF_BUSY; spins++) {
+		BENCH_WAIT();
+		if (spins < 64)
+			plat_relax();
+		else
+			plat_yield(); /* the other thread may have been preempted */
+		v = atomic_load_explicit(r, memory_order_acquire);
+	}
+	return v;
+}
+
+/* Sets slot S's local reference to V once no other thread is midway. */
+static void lref_set(local_ref *r, uint64_t v)
+{
+	uint64_t old = lref_load(r);
+	while (!atomic_compare_exchange_weak(r, &old, v)) {
+		BENCH_RETRY();
+		old = lref_load(r);
+	}
+}
+
 /* Adds this attach as a holder of slot S, seen LIVE with word W. */
 static int join(vmshm_pool *p, uint32_t s, uint64_t w)
 {
 	const struct fmt_layout *L = &p->L;
 	struct fmt_slot *sl = fmt_slot(L, s);
-	struct local_ref *r = &p->refs[s];
-	if (r->count > 0 && r->gen == SW_GEN(w)) {
-		r->count++; /* we hold it already: it cannot die meanwhile */
-		return 0;
+	local_ref *r = &p->refs[s];
+	uint32_t gen = SW_GEN(w);
+	uint64_t v = lref_load(r);
+	for (;;) {
+		if (LREF_COUNT(v) > 0 && LREF_GEN(v) == gen) {
+			/* we hold it already: it cannot die meanwhile */
+			if (atomic_compare_exchange_weak(r, &v, v + 1))
+				return 0;
+		} else if (atomic_compare_exchange_weak(r, &v, v | LREF_BUSY)) {
+			break; /* ours to add the holder bit */
+		}
+		BENCH_RETRY();
+		if (v & LREF_BUSY)
+			v = lref_load(r);
 	}
+	int rc = 0;
 	uint64_t bit = 1ull << p->self, h = LD(&sl->holders);
 	do {
 		if (h == 0) { /* its last holder is gone: help it die, then look again */
 			dir_help_destroy(L, s, p->self);
-			return RETRY;
+			rc = RETRY;
+			break;
 		}
-	} while (!CAS(&sl->holders, &h, h | bit));
-	if (LD(&sl->state) != w) {
+	} while (!CAS(&sl->holders, &h, h | bit) && (BENCH_RETRY(), 1));
+	if (rc == 0 && LD(&sl->state) != w) {
 		dir_drop_bit(L, s, bit, p->self);
-		return RETRY;
-	}
-	if (!self_ok(p)) { /* fenced meanwhile: the bit is still ours to drop */
+		rc = RETRY;
+	} else if (rc == 0 && !self_ok(p)) { /* fenced meanwhile: the bit is still ours to drop */
 		dir_drop_bit(L, s, bit, p->self);
-		return VMSHM_ESTALE;
+		rc = VMSHM_ESTALE;
 	}
-	r->gen = SW_GEN(w);
-	r->count = 1;
-	return 0;
+	atomic_store_explicit(r, rc == 0 ? LREF_MAKE(gen, 1) : v, memory_order_release);
+	return rc;
 }
 
-static void unjoin(vmshm_pool *p, uint32_t s)
+/* Drops one reference of this attach to slot S's object of generation GEN,
+ * and the holder bit with the last one. VMSHM_EINVAL if it holds none. */
+static int unjoin(vmshm_pool *p, uint32_t s, uint32_t gen)
 {
-	struct local_ref *r = &p->refs[s];
-	if (r->count && --r->count == 0)
-		dir_drop_bit(&p->L, s, 1ull << p->self, p->self);
+	local_ref *r = &p->refs[s];
+	uint64_t v = lref_load(r);
+	for (;;) {
+		if (LREF_COUNT(v) == 0 || LREF_GEN(v) != gen)
+			return VMSHM_EINVAL;
+		if (LREF_COUNT(v) > 1) {
+			if (atomic_compare_exchange_weak(r, &v, v - 1))
+				return 0;
+		} else if (atomic_compare_exchange_weak(r, &v, v | LREF_BUSY)) {
+			break;
+		}
+		BENCH_RETRY();
+		if (v & LREF_BUSY)
+			v = lref_load(r);
+	}
+	dir_drop_bit(&p->L, s, 1ull << p->self, p->self);
+	atomic_store_explicit(r, LREF_MAKE(gen, 0), memory_order_release);
+	return 0;
 }
 
 /* Waits, bounded, for the creator of slot S to finish. DIR_REAP when that
@@ -351,13 +443,15 @@ static int claim_slot(vmshm_pool *p, int type, const struct dir_name *n, uint32_
 		}
 		uint64_t nw =
 		    SW_MAKE(SW_GEN_NEXT(SW_GEN(w)), VMSHM_OBJ_CREATING, type, p->self, tag);
-		if (CAS(&sl->state, &w, nw)) {
-			*slot = i;
-			*word = nw;
-			*dist = d;
-			*homep = home;
-			return 0;
+		if (!CAS(&sl->state, &w, nw)) {
+			BENCH_RETRY(); /* taken meanwhile: the next slot */
+			continue;
 		}
+		*slot = i;
+		*word = nw;
+		*dist = d;
+		*homep = home;
+		return 0;
 	}
 	return VMSHM_ENOSLOT;
 }
@@ -390,8 +484,10 @@ int dir_create(vmshm_pool *p, int type, const struct dir_name *n, uint64_t size,
 				if (flags & VMSHM_EXCL)
 					return VMSHM_EEXIST;
 				int rc = join(p, s, w);
-				if (rc == RETRY)
+				if (rc == RETRY) {
+					BENCH_RETRY();
 					continue;
+				}
 				if (rc < 0)
 					return rc;
 				rc = fill_ref(L, s, w, out);
@@ -401,9 +497,11 @@ int dir_create(vmshm_pool *p, int type, const struct dir_name *n, uint64_t size,
 				    add_pool_hold(fmt_slot(L, s)) == RETRY)
 					rc = RETRY;
 				if (rc != 0)
-					unjoin(p, s);
-				if (rc == RETRY)
+					unjoin(p, s, SW_GEN(w));
+				if (rc == RETRY) {
+					BENCH_RETRY();
 					continue;
+				}
 				return rc < 0 ? rc : 1;
 			}
 			if (busy >= 0) {
@@ -423,6 +521,7 @@ int dir_create(vmshm_pool *p, int type, const struct dir_name *n, uint64_t size,
 		uint32_t gen = SW_GEN(nw);
 		test_stop_point("create");
 		if (n->bytes && settle(L, n, home, d, s) == RETRY) {
+			BENCH_RETRY();
 			abandon(L, s, gen, p->self);
 			continue;
 		}
@@ -430,9 +529,9 @@ int dir_create(vmshm_pool *p, int type, const struct dir_name *n, uint64_t size,
 		ST(&sl->size, size);
 		ST(&sl->len_prot, (uint64_t)n->len | ((uint64_t)protect << 32));
 		ST(&sl->hash, n->hash);
-		ST(&sl->created_ns, plat_wall_ns());
+		ST(&sl->created_ns, plat_wall_coarse_ns()); /* shown, never judged */
 		if (n->len && !name_pages)
-			memcpy(sl->name, n->bytes, n->len);
+			name_put(sl->name, n->bytes, n->len);
 		if (pages + name_pages) {
 			int64_t first = space_alloc(L, s, gen, pages + name_pages);
 			if (first < 0) {
@@ -441,7 +540,7 @@ int dir_create(vmshm_pool *p, int type, const struct dir_name *n, uint64_t size,
 			}
 			memset(fmt_page(L, (uint64_t)first), 0, (pages + name_pages) * FMT_PAGE);
 			if (name_pages)
-				memcpy(fmt_page(L, (uint64_t)first), n->bytes, n->len);
+				name_put((char *)fmt_page(L, (uint64_t)first), n->bytes, n->len);
 			if (wt->init) {
 				struct fmt_sync *b =
 				    (struct fmt_sync *)fmt_page(L, (uint64_t)first + name_pages);
@@ -455,15 +554,17 @@ int dir_create(vmshm_pool *p, int type, const struct dir_name *n, uint64_t size,
 		uint64_t expect = nw;
 		if (!CAS(&sl->state, &expect, lw)) {
 			/* A creator nearer home aborted us: its object is the one. */
+			BENCH_RETRY();
 			ST(&sl->holders, 0);
 			abandon(L, s, gen, p->self);
 			continue;
 		}
-		p->refs[s].gen = gen;
-		p->refs[s].count = 1;
+		/* Another thread of this attach may still be finishing the
+		 * previous object of this slot: lref_set waits for it. */
+		lref_set(&p->refs[s], LREF_MAKE(gen, 1));
 		rc = self_ok(p) ? fill_ref(L, s, lw, out) : VMSHM_ESTALE;
 		if (rc < 0) {
-			unjoin(p, s);
+			unjoin(p, s, gen);
 			return rc;
 		}
 		return 0;
@@ -485,6 +586,7 @@ static int64_t find_join(vmshm_pool *p, const struct dir_name *n, uint64_t *w, c
 		int rc = join(p, (uint32_t)i, *w);
 		if (rc != RETRY)
 			return rc < 0 ? rc : i;
+		BENCH_RETRY();
 	}
 }
 
@@ -496,17 +598,13 @@ int dir_open(vmshm_pool *p, int type, const struct dir_name *n, vmshm_ref *out)
 		return (int)i;
 	int rc = SW_TYPE(w) != type ? VMSHM_ETYPE : fill_ref(&p->L, (uint32_t)i, w, out);
 	if (rc < 0)
-		unjoin(p, (uint32_t)i);
+		unjoin(p, (uint32_t)i, SW_GEN(w));
 	return rc;
 }
 
 int dir_close(vmshm_pool *p, const vmshm_ref *ref)
 {
-	struct local_ref *r = &p->refs[ref->slot];
-	if (r->count == 0 || r->gen != ref->gen)
-		return VMSHM_EINVAL;
-	unjoin(p, ref->slot);
-	return 0;
+	return unjoin(p, ref->slot, ref->gen);
 }
 
 /* Drops the pool's own hold (bit 0) on the LIVE object named N. We join it
@@ -519,7 +617,7 @@ int dir_unpersist(vmshm_pool *p, const struct dir_name *n)
 	if (i < 0)
 		return (int)i;
 	uint64_t old = atomic_fetch_and(&fmt_slot(&p->L, (uint32_t)i)->holders, ~(uint64_t)1);
-	unjoin(p, (uint32_t)i); /* destroys it if the pool's hold was the last other */
+	unjoin(p, (uint32_t)i, SW_GEN(w)); /* destroys it if the pool's hold was the last other */
 	return (old & 1) ? 0 : VMSHM_ENOENT;
 }
 
@@ -527,10 +625,9 @@ void dir_detach(vmshm_pool *p)
 {
 	uint64_t bit = 1ull << p->self;
 	for (uint32_t s = 0; s < p->L.slot_count; s++) {
-		if (p->refs[s].count) {
-			p->refs[s].count = 0;
+		uint64_t v = atomic_exchange(&p->refs[s], 0);
+		if (LREF_COUNT(v))
 			dir_drop_bit(&p->L, s, bit, p->self);
-		}
 	}
 }
 
@@ -545,11 +642,11 @@ int dir_hold(vmshm_pool *p, uint32_t s, uint64_t w, vmshm_ref *out)
 	if (rc != 0)
 		return rc < 0 ? rc : VMSHM_ENOENT;
 	if ((rc = fill_ref(&p->L, s, w, out)) < 0)
-		unjoin(p, s);
+		unjoin(p, s, SW_GEN(w));
 	return rc;
 }
 
-void dir_unhold(vmshm_pool *p, uint32_t s)
+void dir_unhold(vmshm_pool *p, const vmshm_ref *r)
 {
-	unjoin(p, s);
+	unjoin(p, r->slot, r->gen);
 }

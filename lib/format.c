@@ -168,15 +168,8 @@ int fmt_header_intact(const struct fmt_layout *L, char *what, size_t len)
 
 uint64_t fmt_hash(const char *name, size_t len)
 {
-	uint64_t h = 0xcbf29ce484222325ull;
-	for (size_t i = 0; i < len; i++) {
-		h ^= (unsigned char)name[i];
-		h *= 0x100000001b3ull;
-	}
-	h ^= h >> 33;
-	h *= 0xff51afd7ed558ccdull;
-	h ^= h >> 33;
-	h *= 0xc4ceb9fe1a85ec53ull;
-	h ^= h >> 33;
-	return h;
+	uint64_t h = FMT_HASH_BASIS;
+	for (size_t i = 0; i < len; i++)
+		h = fmt_hash_step(h, (unsigned char)name[i]);
+	return fmt_hash_final(h);
 }

@@ -221,6 +221,21 @@ static inline uint64_t fmt_pages_for(uint64_t size)
 /* The name hash of the format: FNV-1a 64 then the 64-bit finalizer of
  * docs/FORMAT.md. home = hash & slot_mask, tag = hash >> 40 (0 becomes 1). */
 uint64_t fmt_hash(const char *name, size_t len);
+/* Its steps, for a caller that hashes while it scans the name. */
+#define FMT_HASH_BASIS 0xcbf29ce484222325ull
+static inline uint64_t fmt_hash_step(uint64_t h, unsigned char byte)
+{
+	return (h ^ byte) * 0x100000001b3ull;
+}
+static inline uint64_t fmt_hash_final(uint64_t h)
+{
+	h ^= h >> 33;
+	h *= 0xff51afd7ed558ccdull;
+	h ^= h >> 33;
+	h *= 0xc4ceb9fe1a85ec53ull;
+	h ^= h >> 33;
+	return h;
+}
 static inline uint32_t fmt_tag(uint64_t h)
 {
 	uint32_t t = (uint32_t)(h >> 40);

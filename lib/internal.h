@@ -16,11 +16,28 @@
  * name before it gives up with VMSHM_EBUSY. */
 #define WAIT_OTHER_NS (2ull * 1000 * 1000 * 1000)
 
-/* References this attach holds on one slot (process-local). */
-struct local_ref {
-	uint32_t gen;
-	uint32_t count;
-};
+/* References this attach holds on one slot (process-local): one word,
+ * the slot generation in bits 32-55 and the count in bits 0-31, so that
+ * threads of one attach open and close without a lock. LREF_BUSY is set
+ * while one of them adds or drops the attach's holder bit on the pool (the
+ * count's 0 <-> 1 steps); the others wait those few instructions out. */
+typedef _Atomic uint64_t local_ref;
+#define LREF_BUSY         (1ull << 63)
+#define LREF_GEN(v)       ((uint32_t)(((v) >> 32) & 0xffffffu))
+#define LREF_COUNT(v)     ((uint32_t)(v))
+#define LREF_MAKE(gen, n) (((uint64_t)(gen) << 32) | (uint32_t)(n))
+
+/* Bench builds only (-DVMSHM_BENCH_COUNTERS): per-thread counts of the
+ * compare-and-swap retries and the waits on a busy local reference of the
+ * calls of this thread, read and reset by bench/. Compiled out otherwise. */
+#ifdef VMSHM_BENCH_COUNTERS
+extern _Thread_local uint64_t vmshm_bench_retries, vmshm_bench_waits;
+#define BENCH_RETRY() (vmshm_bench_retries++)
+#define BENCH_WAIT()  (vmshm_bench_waits++)
+#else
+#define BENCH_RETRY() ((void)0)
+#define BENCH_WAIT()  ((void)0)
+#endif
 
 /* What this attach judges other peers with (peer.c). */
 struct peer_judge_ctx {
@@ -38,14 +55,14 @@ struct vmshm_pool {
 	uint64_t fork_epoch; /* plat_fork_epoch() at attach */
 	struct plat_ident ident;
 	struct peer_judge_ctx judge;
-	struct local_ref *refs;    /* slot_count entries */
+	local_ref *refs;           /* slot_count entries */
 	_Atomic uint32_t *waiting; /* slot_count entries: threads waiting on it */
 	uint64_t spin_ns;          /* VMSHM_SPIN_US: spin before a wait sleeps */
 	/* Per peer index, the wake-up channel found for one of its entry's
 	 * generations (peer_channel): gen + 1 << 32 | chan << 24 | ivpos + 1;
 	 * 0 none. Atomic: signalling threads share it without a lock. */
 	_Atomic uint64_t chan[64];
-	plat_lock lock; /* serialises this attach's calls */
+	plat_lock lock; /* serialises reclaim and detach (not open, close, create) */
 };
 
 /* A name as the directory stores it. */
@@ -81,7 +98,7 @@ int dir_ref_of(const vmshm_pool *p, uint32_t s, uint64_t w, vmshm_ref *out);
 /* Holds slot S, seen LIVE with word W, for a moment (so that it cannot die
  * while we write its body): 0 with OUT filled, or < 0; dir_unhold ends it. */
 int dir_hold(vmshm_pool *p, uint32_t s, uint64_t w, vmshm_ref *out);
-void dir_unhold(vmshm_pool *p, uint32_t s);
+void dir_unhold(vmshm_pool *p, const vmshm_ref *r);
 int dir_unpersist(vmshm_pool *p, const struct dir_name *n);
 void dir_detach(vmshm_pool *p); /* drops every reference of this attach */
 int dir_drop_bit(const struct fmt_layout *L, uint32_t slot, uint64_t bit, uint32_t me);

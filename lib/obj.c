@@ -1,8 +1,10 @@
 /*
  * obj.c - the object calls of vmshm.h (create, open, close, unpersist):
- * argument rules, the attach's lock, and the reclaim of a creator found
- * gone while a create waits for it. It sits above the directory (dir.c)
- * and reclaim (reclaim.c).
+ * argument rules, and the reclaim of a creator found gone while a create
+ * waits for it (under the attach's lock). It sits above the directory
+ * (dir.c) and reclaim (reclaim.c). Open, close and create take no lock:
+ * the directory's steps are lock-free, and so are the attach's local
+ * reference counts (see local_ref).
  */
 #include <stdint.h>
 
@@ -45,14 +47,14 @@ static int create(vmshm_pool *p, int type, const char *name, uint64_t size, uint
 		sync_init_words(p, type, sp, init);
 		wt.init = init;
 	}
-	plat_lock_take(&p->lock);
 	while ((rc = dir_create(p, type, &n, size, protect, flags, out, &wt)) == DIR_REAP) {
 		/* The creator we wait for looked gone: reclaim it, then look
 		 * again (its half-made object is rolled back). */
+		plat_lock_take(&p->lock);
 		if (reclaim_one(p, wt.gone_owner) > 0)
 			space_sweep(&p->L);
+		plat_lock_give(&p->lock);
 	}
-	plat_lock_give(&p->lock);
 	return rc;
 }
 
@@ -98,29 +100,25 @@ static int enter_ref(vmshm_pool *p, const vmshm_ref *r, int type)
 		return rc;
 	if (!p->self)
 		return VMSHM_EPERM;
-	if (r->slot >= p->L.slot_count || p->refs[r->slot].count == 0 ||
-	    p->refs[r->slot].gen != r->gen || !r->addr || r->size < FMT_SYNC_SIZE)
+	if (r->slot >= p->L.slot_count || !r->addr || r->size < FMT_SYNC_SIZE)
 		return VMSHM_EINVAL;
+	uint64_t v = atomic_load_explicit(&p->refs[r->slot], memory_order_acquire);
+	if (LREF_COUNT(v) == 0 || LREF_GEN(v) != r->gen)
+		return VMSHM_EINVAL; /* not a reference this attach holds */
 	if (type ? (int)r->type != type : r->type == VMSHM_TYPE_SHM)
 		return VMSHM_ETYPE;
 	return 0;
 }
 
-/* enter_ref under the attach's lock (the reference table is its); the
- * call itself then runs without it (its pool words are atomics). */
-static int enter_ref_locked(vmshm_pool *p, const vmshm_ref *r, int type)
+/* enter_ref: the reference table is atomic words, so no lock is needed. */
+static int enter_ref_any(vmshm_pool *p, const vmshm_ref *r, int type)
 {
-	if (!p)
-		return VMSHM_EINVAL;
-	plat_lock_take(&p->lock);
-	int rc = enter_ref(p, r, type);
-	plat_lock_give(&p->lock);
-	return rc;
+	return p ? enter_ref(p, r, type) : VMSHM_EINVAL;
 }
 
 static int event_change(vmshm_pool *p, const vmshm_ref *r, int how)
 {
-	int rc = enter_ref_locked(p, r, VMSHM_TYPE_EVENT);
+	int rc = enter_ref_any(p, r, VMSHM_TYPE_EVENT);
 	return rc < 0 ? rc : sync_event_change(p, r, how);
 }
 
@@ -141,7 +139,7 @@ int vmshm_event_pulse(vmshm_pool *p, const vmshm_ref *r)
 
 int vmshm_mutex_release(vmshm_pool *p, const vmshm_ref *r)
 {
-	int rc = enter_ref_locked(p, r, VMSHM_TYPE_MUTEX);
+	int rc = enter_ref_any(p, r, VMSHM_TYPE_MUTEX);
 	return rc < 0 ? rc : sync_mutex_release(p, r);
 }
 
@@ -149,7 +147,7 @@ int vmshm_semaphore_release(vmshm_pool *p, const vmshm_ref *r, uint32_t count, u
 {
 	if (count == 0 || count > INT32_MAX)
 		return VMSHM_EINVAL;
-	int rc = enter_ref_locked(p, r, VMSHM_TYPE_SEMAPHORE);
+	int rc = enter_ref_any(p, r, VMSHM_TYPE_SEMAPHORE);
 	return rc < 0 ? rc : sync_semaphore_release(p, r, count, prev);
 }
 
@@ -161,12 +159,9 @@ int vmshm_wait(vmshm_pool *p, const vmshm_ref *refs, uint32_t n, uint64_t timeou
 		return VMSHM_EINVAL;
 	if (!p)
 		return VMSHM_EINVAL;
-	plat_lock_take(&p->lock);
 	int rc = 0;
 	for (uint32_t i = 0; i < n && rc == 0; i++)
 		rc = enter_ref(p, &refs[i], 0);
-	plat_lock_give(&p->lock);
-	/* The wait itself takes no lock: other threads of this attach go on. */
 	return rc < 0 ? rc : sync_wait(p, refs, n, timeout_ns, index ? index : &dummy);
 }
 
@@ -178,10 +173,7 @@ int vmshm_open(vmshm_pool *p, int type, const char *name, vmshm_ref *out)
 		return VMSHM_EINVAL;
 	if ((rc = enter(p, name, &n)) < 0)
 		return rc;
-	plat_lock_take(&p->lock);
-	rc = dir_open(p, type, &n, out);
-	plat_lock_give(&p->lock);
-	return rc;
+	return dir_open(p, type, &n, out);
 }
 
 int vmshm_close(vmshm_pool *p, const vmshm_ref *ref)
@@ -195,10 +187,7 @@ int vmshm_close(vmshm_pool *p, const vmshm_ref *ref)
 		return VMSHM_EPERM; /* an observer holds nothing */
 	if (ref->slot >= p->L.slot_count)
 		return VMSHM_EINVAL;
-	plat_lock_take(&p->lock);
-	rc = dir_close(p, ref);
-	plat_lock_give(&p->lock);
-	return rc;
+	return dir_close(p, ref);
 }
 
 int vmshm_unpersist(vmshm_pool *p, const char *name)

@@ -53,9 +53,14 @@ void plat_stop_self(void);
 /* Monotonic nanoseconds; wall-clock nanoseconds since 1970. */
 uint64_t plat_now_ns(void);
 uint64_t plat_wall_ns(void);
+/* Wall-clock nanoseconds to the clock's tick (a few ms), cheaper: for times
+ * that are only shown, such as an object's creation time. */
+uint64_t plat_wall_coarse_ns(void);
 /* Lets another thread or process run (used while a bounded wait spins). */
 void plat_yield(void);
 void plat_sleep_us(unsigned us);
+/* One short pause of a spin-wait loop (the CPU's pause hint). */
+void plat_relax(void);
 
 /* Random bytes for pool identities; never fails (falls back to time). */
 void plat_random(void *buf, size_t len);
@@ -91,6 +96,17 @@ void plat_on_fork(void (*prepare)(void), void (*parent)(void), void (*child)(voi
 
 /* Runs FN once per process, thread-safely (initialisation of globals). */
 void plat_once(void (*fn)(void));
+
+/* A thread-local pointer with a destructor run at the exit of each thread
+ * whose value is not NULL (pthread keys; fiber-local storage on Windows).
+ * plat_tls_new: 0, or -1 when none is left. get and set cost no system call
+ * and take no lock. */
+typedef struct plat_tls {
+	unsigned long key;
+} plat_tls;
+int plat_tls_new(plat_tls *t, void (*dtor)(void *));
+void *plat_tls_get(const plat_tls *t);
+void plat_tls_set(const plat_tls *t, void *v);
 
 /* Registers FN to run at normal process exit. */
 void plat_at_exit(void (*fn)(void));

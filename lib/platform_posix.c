@@ -198,9 +198,25 @@ uint64_t plat_wall_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+uint64_t plat_wall_coarse_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME_COARSE, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
 void plat_yield(void)
 {
 	sched_yield();
+}
+
+void plat_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#elif defined(__aarch64__)
+	__asm__ __volatile__("yield");
+#endif
 }
 
 void plat_sleep_us(unsigned us)
@@ -253,9 +269,15 @@ static void fork_register(void)
 	pthread_atfork(NULL, NULL, in_child);
 }
 
+static _Atomic int fork_registered;
+
 uint64_t plat_fork_epoch(void)
 {
-	pthread_once(&fork_once, fork_register);
+	/* Called on every call of the library: one load once registered. */
+	if (!atomic_load_explicit(&fork_registered, memory_order_acquire)) {
+		pthread_once(&fork_once, fork_register);
+		atomic_store_explicit(&fork_registered, 1, memory_order_release);
+	}
 	return atomic_load_explicit(&fork_epoch, memory_order_relaxed);
 }
 
@@ -324,6 +346,52 @@ void plat_on_thread_exit(void (*fn)(void *), void *arg)
 		e->h[e->n].fn = fn;
 		e->h[e->n].arg = arg;
 		e->n++;
+	}
+}
+
+/* The values live in a thread-local array (get and set are plain memory
+ * accesses); the pthread key only runs the destructor at a thread's exit,
+ * and is set once per thread, the first time a value is set. */
+#define TLS_MAX 4
+static void (*tls_dtor[TLS_MAX])(void *);
+static pthread_key_t tls_key[TLS_MAX];
+static _Atomic unsigned tls_n;
+static _Thread_local void *tls_val[TLS_MAX];
+static _Thread_local unsigned char tls_armed[TLS_MAX];
+
+static void tls_exit(void *arg)
+{
+	unsigned k = (unsigned)(uintptr_t)arg - 1;
+	void *v = tls_val[k];
+	tls_val[k] = NULL;
+	if (v)
+		tls_dtor[k](v);
+}
+
+int plat_tls_new(plat_tls *t, void (*dtor)(void *))
+{
+	unsigned k = atomic_fetch_add(&tls_n, 1);
+	if (k >= TLS_MAX)
+		return -1;
+	tls_dtor[k] = dtor;
+	if (pthread_key_create(&tls_key[k], tls_exit) != 0)
+		return -1;
+	t->key = k;
+	return 0;
+}
+
+void *plat_tls_get(const plat_tls *t)
+{
+	return tls_val[t->key];
+}
+
+void plat_tls_set(const plat_tls *t, void *v)
+{
+	unsigned k = (unsigned)t->key;
+	tls_val[k] = v;
+	if (v && !tls_armed[k]) {
+		tls_armed[k] = 1;
+		pthread_setspecific(tls_key[k], (void *)(uintptr_t)(k + 1));
 	}
 }
 

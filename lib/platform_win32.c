@@ -396,9 +396,26 @@ uint64_t plat_wall_ns(void)
 	return (t - 116444736000000000ull) * 100;
 }
 
+uint64_t plat_wall_coarse_ns(void)
+{
+	FILETIME ft;
+	uint64_t t;
+
+	GetSystemTimeAsFileTime(&ft); /* the clock's tick, read from memory */
+	t = filetime_u64(ft);
+	if (t < 116444736000000000ull)
+		return 0;
+	return (t - 116444736000000000ull) * 100u;
+}
+
 void plat_yield(void)
 {
 	SwitchToThread();
+}
+
+void plat_relax(void)
+{
+	YieldProcessor();
 }
 
 void plat_sleep_us(unsigned us)
@@ -579,6 +596,25 @@ void plat_on_thread_exit(void (*fn)(void *), void *arg)
 		e->h[e->n].arg = arg;
 		e->n++;
 	}
+}
+
+int plat_tls_new(plat_tls *t, void (*dtor)(void *))
+{
+	DWORD k = FlsAlloc((PFLS_CALLBACK_FUNCTION)dtor);
+	if (k == FLS_OUT_OF_INDEXES)
+		return -1;
+	t->key = k;
+	return 0;
+}
+
+void *plat_tls_get(const plat_tls *t)
+{
+	return FlsGetValue((DWORD)t->key);
+}
+
+void plat_tls_set(const plat_tls *t, void *v)
+{
+	FlsSetValue((DWORD)t->key, v);
 }
 
 void plat_on_fork(void (*prepare)(void), void (*parent)(void), void (*child)(void))

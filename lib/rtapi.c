@@ -12,27 +12,20 @@
 #include "RtApi.h"
 #include "internal.h"
 
-struct handle_ent {
-	uint32_t seq;
-	uint32_t next_free; /* index + 1 of the next free entry, 0: end */
-	int used;
-	vmshm_ref ref;
-};
-
-#define HANDLE_MAX (1u << 20)
-
+/* ---- the process ---------------------------------------------------------
+ * The pool of this process and the lock of its slow paths: the attach (and a
+ * new attach after fork or fencing), the table's growth, the exit. The calls
+ * themselves take no lock once the pool is attached. */
 static struct {
 	plat_lock lock;
-	vmshm_pool *pool;
-	struct handle_ent *tab;
-	uint32_t cap;
-	uint32_t free_head; /* index + 1 */
+	vmshm_pool *_Atomic pool;
+	_Atomic int started;
 } G;
 
-/* fork() while another thread is inside a call: the child gets G.lock as it
- * was, held by a thread that does not exist there. So fork waits for the
- * call to end, and the child starts with a free lock (its exit handler and
- * first call then never block). */
+/* fork() while another thread attaches: the child gets G.lock as it was,
+ * held by a thread that does not exist there. So fork waits for the attach
+ * to end, and the child starts with a free lock (its exit handler and first
+ * call then never block). */
 static void g_fork_prepare(void)
 {
 	plat_lock_take(&G.lock);
@@ -48,19 +41,217 @@ static void g_fork_child(void)
 	plat_lock_init(&G.lock);
 }
 
+static void handle_init(void);
+
 static void g_init(void)
 {
 	plat_lock_init(&G.lock);
+	handle_init();
 	plat_on_fork(g_fork_prepare, g_fork_parent, g_fork_child);
+}
+
+/* Every call's first step: one load once the process is set up. */
+static void g_start(void)
+{
+	if (!atomic_load_explicit(&G.started, memory_order_acquire)) {
+		plat_once(g_init);
+		atomic_store_explicit(&G.started, 1, memory_order_release);
+	}
 }
 
 static void g_exit(void)
 {
 	plat_lock_take(&G.lock);
-	if (G.pool)
-		vmshm_detach(G.pool); /* closes every handle still open */
-	G.pool = NULL;
+	vmshm_pool *p = atomic_exchange(&G.pool, NULL);
+	if (p)
+		vmshm_detach(p); /* closes every handle still open */
 	plat_lock_give(&G.lock);
+}
+
+/* ---- the handle table ------------------------------------------------------
+ * A handle is a process-local value: an entry's index and its sequence number,
+ * so that a closed handle's value does not come back soon. Entries live in
+ * chunks that never move; the free entries form a stack whose head carries a
+ * tag against ABA. Each thread keeps one free entry of its own aside (the
+ * one its last close freed, given back to the stack at the thread's exit):
+ * a thread that opens and closes in a loop takes and gives back entries
+ * without touching the shared stack. Closing claims the entry with one
+ * compare-and-swap (two threads closing one handle: one wins). Only growing
+ * the table takes G.lock. */
+
+#define HANDLE_MAX  (1u << 20) /* index 0 is never used */
+#define CHUNK_BITS  8u
+#define CHUNK       (1u << CHUNK_BITS)
+#define NCHUNKS     (HANDLE_MAX / CHUNK)
+#define ENT_USED(s) (((uint64_t)(s) << 1) | 1u) /* state word of an open entry */
+
+struct handle_ent {
+	_Atomic uint64_t state;     /* sequence number << 1 | 1 while open */
+	_Atomic uint32_t next_free; /* index of the next free entry, 0: end */
+	vmshm_pool *_Atomic pool;   /* the attach its reference belongs to */
+	vmshm_ref ref;
+};
+
+static struct {
+	struct handle_ent *_Atomic chunk[NCHUNKS];
+	uint32_t nchunks;           /* under G.lock */
+	_Atomic uint64_t free_head; /* tag << 32 | index of the first free entry */
+	plat_tls spare;             /* the thread's free entry aside: its index, NULL none */
+	int have_spare;             /* the key exists */
+} T;
+
+static struct handle_ent *handle_ent(uint32_t i)
+{
+	return &atomic_load_explicit(&T.chunk[i >> CHUNK_BITS],
+				     memory_order_acquire)[i & (CHUNK - 1)];
+}
+
+/* Pushes the free entries FIRST .. LAST, already linked, on the stack. */
+static void handle_push(uint32_t first, uint32_t last)
+{
+	struct handle_ent *e = handle_ent(last);
+	uint64_t head = atomic_load_explicit(&T.free_head, memory_order_relaxed);
+	do
+		atomic_store_explicit(&e->next_free, (uint32_t)head, memory_order_relaxed);
+	while (!atomic_compare_exchange_weak(&T.free_head, &head,
+					     (((head >> 32) + 1) << 32) | first) &&
+	       (BENCH_RETRY(), 1));
+}
+
+/* Adds a chunk of free entries (the slow path, under G.lock). */
+static int handle_grow(void)
+{
+	int rc = 0;
+	plat_lock_take(&G.lock);
+	if ((uint32_t)atomic_load(&T.free_head) == 0) { /* nobody else grew it meanwhile */
+		uint32_t c = T.nchunks;
+		struct handle_ent *t = c < NCHUNKS ? calloc(CHUNK, sizeof(*t)) : NULL;
+		if (!t) {
+			rc = -1;
+		} else {
+			uint32_t first = c ? c * CHUNK : 1, last = c * CHUNK + CHUNK - 1;
+			for (uint32_t i = first; i < last; i++)
+				atomic_init(&t[i & (CHUNK - 1)].next_free, i + 1);
+			atomic_store_explicit(&T.chunk[c], t, memory_order_release);
+			T.nchunks = c + 1;
+			handle_push(first, last);
+		}
+	}
+	plat_lock_give(&G.lock);
+	return rc;
+}
+
+/* A thread exits with a spare entry: back to the stack. */
+static void spare_exit(void *v)
+{
+	uint32_t i = (uint32_t)(uintptr_t)v;
+	handle_push(i, i);
+}
+
+static void handle_init(void)
+{
+	T.have_spare = plat_tls_new(&T.spare, spare_exit) == 0;
+}
+
+/* Takes this thread's spare entry, or 0. */
+static uint32_t spare_take(void)
+{
+	uint32_t i = T.have_spare ? (uint32_t)(uintptr_t)plat_tls_get(&T.spare) : 0;
+	if (i)
+		plat_tls_set(&T.spare, NULL);
+	return i;
+}
+
+/* Gives back free entry I: kept aside if this thread has none, else on
+ * the stack. */
+static void handle_put(uint32_t i)
+{
+	if (T.have_spare && !plat_tls_get(&T.spare))
+		plat_tls_set(&T.spare, (void *)(uintptr_t)i);
+	else
+		handle_push(i, i);
+}
+
+static HANDLE handle_new(vmshm_pool *p, const vmshm_ref *ref)
+{
+	uint32_t i = spare_take();
+	uint64_t head = i ? 0 : atomic_load_explicit(&T.free_head, memory_order_acquire);
+	while (!i) {
+		i = (uint32_t)head;
+		if (i == 0) {
+			if (handle_grow() < 0)
+				return NULL;
+			head = atomic_load_explicit(&T.free_head, memory_order_acquire);
+			continue;
+		}
+		/* A stale next (the entry was taken meanwhile) fails the
+		 * compare-and-swap: the tag has moved on. */
+		uint32_t next =
+		    atomic_load_explicit(&handle_ent(i)->next_free, memory_order_relaxed);
+		if (!atomic_compare_exchange_weak(&T.free_head, &head,
+						  (((head >> 32) + 1) << 32) | next)) {
+			BENCH_RETRY();
+			i = 0;
+		}
+	}
+	struct handle_ent *e = handle_ent(i);
+	atomic_store_explicit(&e->pool, p, memory_order_relaxed);
+	e->ref = *ref;
+	uint32_t seq = (uint32_t)(atomic_load_explicit(&e->state, memory_order_relaxed) >> 1) + 1;
+	atomic_store_explicit(&e->state, ENT_USED(seq), memory_order_release);
+	uint64_t v = (((uint64_t)seq << 20) | i) << 2;
+	return (HANDLE)(uintptr_t)v;
+}
+
+/* The open entry of handle H, or NULL; *SEQ its sequence number. */
+static struct handle_ent *handle_find(HANDLE h, uint32_t *seq)
+{
+	uint64_t v = (uint64_t)(uintptr_t)h;
+	if (!v || (v & 3))
+		return NULL;
+	v >>= 2;
+	uint32_t i = (uint32_t)(v & (HANDLE_MAX - 1));
+	*seq = (uint32_t)(v >> 20);
+	if (i == 0 || (v >> 52) ||
+	    !atomic_load_explicit(&T.chunk[i >> CHUNK_BITS], memory_order_acquire))
+		return NULL;
+	struct handle_ent *e = handle_ent(i);
+	return atomic_load_explicit(&e->state, memory_order_acquire) == ENT_USED(*seq) ? e : NULL;
+}
+
+/* Closes handle H's entry: copies out its attach and reference and frees it.
+ * 0, or -1 if H is not open (one of two threads closing it gets -1). */
+static int handle_close(HANDLE h, vmshm_pool **p, vmshm_ref *ref)
+{
+	uint32_t seq;
+	struct handle_ent *e = handle_find(h, &seq);
+	uint64_t open = ENT_USED(seq);
+	if (!e || !atomic_compare_exchange_strong(&e->state, &open, open - 1))
+		return -1;
+	*p = atomic_load_explicit(&e->pool, memory_order_relaxed);
+	*ref = e->ref;
+	handle_put((uint32_t)(((uint64_t)(uintptr_t)h >> 2) & (HANDLE_MAX - 1)));
+	return 0;
+}
+
+/* After a new attach (under G.lock): frees the entries of older attaches,
+ * whose references are not this attach's. A handle of an old attach that
+ * another thread hands out meanwhile is refused by every call and freed by
+ * its close. */
+static void handle_drop_others(const vmshm_pool *p)
+{
+	for (uint32_t c = 0; c < T.nchunks; c++) {
+		for (uint32_t k = c ? 0 : 1; k < CHUNK; k++) {
+			uint32_t i = c * CHUNK + k;
+			struct handle_ent *e = handle_ent(i);
+			uint64_t st = atomic_load_explicit(&e->state, memory_order_acquire);
+			/* (the pool is read while another thread may reuse
+			 * the entry: atomic, and the compare-and-swap decides) */
+			if ((st & 1) && atomic_load_explicit(&e->pool, memory_order_relaxed) != p &&
+			    atomic_compare_exchange_strong(&e->state, &st, st - 1))
+				handle_push(i, i);
+		}
+	}
 }
 
 static DWORD win_error(int rc)
@@ -102,87 +293,61 @@ static void *fail(int rc)
 	return NULL;
 }
 
-/* With G.lock held: the pool of this process, attached on first use. */
-static int need_pool(void)
+/* ---- shared memory: create, open, close -------------------------------- */
+
+/* The slow path (G.lock): attaches the pool on first use, or again when the
+ * attach is not usable any more. *OUT receives the pool. */
+static int need_pool(vmshm_pool **out)
 {
-	if (G.pool && pool_usable(G.pool) == 0)
-		return 0;
-	if (G.pool) {
-		/* A forked child (the parent's peer and handles are not ours),
-		 * or our peer entry was reclaimed by force (our references are
-		 * gone). Start again as a new peer; the entries keep their
-		 * sequence numbers, so that no old handle value becomes valid
-		 * again. The old mapping stays: old pointers must not fault. */
-		G.pool = NULL;
-		G.free_head = 0;
-		for (uint32_t i = G.cap; i-- > 0;) {
-			G.tab[i].used = 0;
-			G.tab[i].next_free = G.free_head;
-			G.free_head = i + 1;
-		}
-	}
+	int rc = 0;
+	plat_lock_take(&G.lock);
+	vmshm_pool *old = atomic_load_explicit(&G.pool, memory_order_relaxed);
+	*out = old;
+	if (old && pool_usable(old) == 0)
+		goto done; /* another thread attached meanwhile */
+	/* First use; or a forked child (the parent's peer and handles are
+	 * not ours), or our peer entry was reclaimed by force (our
+	 * references are gone): start again as a new peer. The entries keep
+	 * their sequence numbers, so that no old handle value becomes valid
+	 * again. The old mapping stays: old pointers must not fault. */
 	char why[256] = "";
-	int rc = vmshm_attach(NULL, 0, &G.pool, why, sizeof(why));
+	vmshm_pool *p = NULL;
+	rc = vmshm_attach(NULL, 0, &p, why, sizeof(why));
 	if (rc < 0) {
 		if (plat_getenv("VMSHM_DEBUG"))
 			plat_debug(why[0] ? why : vmshm_strerror(rc));
-		G.pool = NULL;
+		atomic_store(&G.pool, NULL);
+		*out = NULL;
 		/* A malformed VMSHM_POOL is no fault of the call's arguments. */
-		return rc == VMSHM_EINVAL ? VMSHM_ENOPOOL : rc;
+		rc = rc == VMSHM_EINVAL ? VMSHM_ENOPOOL : rc;
+		goto done;
 	}
+	atomic_store_explicit(&G.pool, p, memory_order_release);
+	*out = p;
+	if (old)
+		handle_drop_others(p);
 	static int exit_registered;
 	if (!exit_registered) {
 		plat_at_exit(g_exit);
 		exit_registered = 1;
 	}
-	return 0;
+done:
+	plat_lock_give(&G.lock);
+	return rc;
 }
 
-static HANDLE handle_new(const vmshm_ref *ref)
+/* The attached pool of this process if it is usable, else NULL. */
+static vmshm_pool *usable_pool(void)
 {
-	if (!G.free_head) {
-		uint32_t cap = G.cap ? G.cap * 2 : 64;
-		if (cap > HANDLE_MAX)
-			return NULL;
-		struct handle_ent *t = realloc(G.tab, cap * sizeof(*t));
-		if (!t)
-			return NULL;
-		memset(t + G.cap, 0, (cap - G.cap) * sizeof(*t));
-		for (uint32_t i = cap; i-- > G.cap;) {
-			t[i].next_free = G.free_head;
-			G.free_head = i + 1;
-		}
-		G.tab = t;
-		G.cap = cap;
-	}
-	uint32_t i = G.free_head - 1;
-	struct handle_ent *e = &G.tab[i];
-	G.free_head = e->next_free;
-	e->used = 1;
-	e->seq++;
-	e->ref = *ref;
-	uint64_t v = (((uint64_t)e->seq << 20) | (i + 1)) << 2;
-	return (HANDLE)(uintptr_t)v;
+	vmshm_pool *p = atomic_load_explicit(&G.pool, memory_order_acquire);
+	return p && pool_usable(p) == 0 ? p : NULL;
 }
 
-static struct handle_ent *handle_find(HANDLE h)
+static int shm_get(vmshm_pool *p, int create, DWORD prot, DWORD size, const char *name,
+		   vmshm_ref *ref)
 {
-	uint64_t v = (uint64_t)(uintptr_t)h;
-	if (!v || (v & 3))
-		return NULL;
-	v >>= 2;
-	uint32_t i = (uint32_t)(v & (HANDLE_MAX - 1)), seq = (uint32_t)(v >> 20);
-	if (i == 0 || i > G.cap || (v >> 52))
-		return NULL;
-	struct handle_ent *e = &G.tab[i - 1];
-	return e->used && e->seq == seq ? e : NULL;
-}
-
-static void handle_free(struct handle_ent *e)
-{
-	e->used = 0;
-	e->next_free = G.free_head;
-	G.free_head = (uint32_t)(e - G.tab) + 1;
+	return create ? vmshm_create(p, VMSHM_TYPE_SHM, name, size, prot, 0, ref)
+		      : vmshm_open(p, VMSHM_TYPE_SHM, name, ref);
 }
 
 static int create_args_ok(DWORD prot, DWORD high, DWORD low, VOID **location)
@@ -190,30 +355,34 @@ static int create_args_ok(DWORD prot, DWORD high, DWORD low, VOID **location)
 	return high == 0 && low != 0 && location && prot >= 1 && prot <= 4;
 }
 
-/* Creates (CREATE) or opens NAME, UTF-8, and hands out a handle to it. */
+/* Creates (CREATE) or opens NAME, UTF-8, and hands out a handle to it. The
+ * fast path takes no lock: vmshm_create/open check the name and that the
+ * attach is still ours (VMSHM_ESTALE when not, or before the first attach:
+ * then the slow path attaches and the call is made again). */
 static HANDLE acquire(int create, DWORD prot, DWORD size, const char *name, VOID **location)
 {
-	plat_once(g_init);
-	plat_lock_take(&G.lock);
-	HANDLE h = NULL;
+	g_start();
+	vmshm_pool *p = atomic_load_explicit(&G.pool, memory_order_acquire);
 	vmshm_ref ref;
-	int rc = need_pool(), nc;
-	/* The name is checked once, by vmshm_create/open; with no pool, here,
-	 * so that a bad name is reported as such in any case. */
-	if (rc < 0 && name && (nc = vmshm_name_check(name)) < 0)
-		rc = nc;
-	if (rc == 0)
-		rc = create ? vmshm_create(G.pool, VMSHM_TYPE_SHM, name, size, prot, 0, &ref)
-			    : vmshm_open(G.pool, VMSHM_TYPE_SHM, name, &ref);
-	if (rc >= 0 && !(h = handle_new(&ref))) {
-		vmshm_close(G.pool, &ref);
+	int rc = p ? shm_get(p, create, prot, size, name, &ref) : VMSHM_ESTALE;
+	if (rc == VMSHM_ESTALE && !usable_pool()) {
+		int nc;
+		rc = need_pool(&p);
+		/* The name is checked by vmshm_create/open; with no pool, here,
+		 * so that a bad name is reported as such in any case. */
+		if (rc < 0 && name && (nc = vmshm_name_check(name)) < 0)
+			rc = nc;
+		if (rc == 0)
+			rc = shm_get(p, create, prot, size, name, &ref);
+	}
+	HANDLE h = NULL;
+	if (rc >= 0 && !(h = handle_new(p, &ref))) {
+		vmshm_close(p, &ref);
 		rc = VMSHM_ENOSPC;
 	}
-	if (h)
-		*location = ref.addr;
-	plat_lock_give(&G.lock);
 	if (rc < 0)
 		return fail(rc);
+	*location = ref.addr;
 	SetLastError(rc == 1 ? ERROR_ALREADY_EXISTS : ERROR_SUCCESS);
 	return h;
 }
@@ -264,19 +433,17 @@ HANDLE WINAPI RtOpenSharedMemoryW(DWORD dwDesiredAccess, BOOL bInheritHandle, LP
 	return acquire(0, 0, 0, name, location);
 }
 
+/* A handle's close: frees its entry, and closes its reference if the
+ * handle is of the current attach (an older attach's references are gone). */
 BOOL WINAPI RtCloseHandle(HANDLE hObject)
 {
-	plat_once(g_init);
-	plat_lock_take(&G.lock);
+	g_start();
+	vmshm_pool *p;
+	vmshm_ref ref;
 	int rc = VMSHM_ESTALE;
-	if (G.pool && pool_usable(G.pool) == 0) {
-		struct handle_ent *e = handle_find(hObject);
-		if (e) {
-			rc = vmshm_close(G.pool, &e->ref);
-			handle_free(e);
-		}
-	}
-	plat_lock_give(&G.lock);
+	if (handle_close(hObject, &p, &ref) == 0 &&
+	    p == atomic_load_explicit(&G.pool, memory_order_acquire))
+		rc = vmshm_close(p, &ref);
 	if (rc < 0) {
 		SetLastError(ERROR_INVALID_HANDLE);
 		return FALSE;
@@ -291,16 +458,16 @@ BOOL WINAPI RtQuerySharedMemory(HANDLE hSharedMemory, SHARED_MEMORY_INFO *info)
 		SetLastError(ERROR_INVALID_PARAMETER);
 		return FALSE;
 	}
-	plat_once(g_init);
-	plat_lock_take(&G.lock);
-	struct handle_ent *e = NULL;
-	if (G.pool && pool_usable(G.pool) == 0)
-		e = handle_find(hSharedMemory);
-	if (e) {
+	g_start();
+	vmshm_pool *p = usable_pool();
+	uint32_t seq;
+	struct handle_ent *e = p ? handle_find(hSharedMemory, &seq) : NULL;
+	if (e && atomic_load_explicit(&e->pool, memory_order_relaxed) == p) {
 		info->flProtect = e->ref.protect;
 		info->dwSize = (DWORD)e->ref.size;
+	} else {
+		e = NULL;
 	}
-	plat_lock_give(&G.lock);
 	SetLastError(e ? ERROR_SUCCESS : ERROR_INVALID_HANDLE);
 	return e ? TRUE : FALSE;
 }
@@ -309,20 +476,21 @@ BOOL WINAPI RtQuerySharedMemory(HANDLE hSharedMemory, SHARED_MEMORY_INFO *info)
 
 void *rt_acquire(const char *name, rt_make_fn make, void *arg)
 {
-	plat_once(g_init);
-	plat_lock_take(&G.lock);
-	HANDLE h = NULL;
+	g_start();
+	vmshm_pool *p = usable_pool();
 	vmshm_ref ref;
-	int rc = need_pool(), nc;
+	int rc = p ? 0 : need_pool(&p), nc;
+	/* With no pool, the name is still checked, so that a bad name is
+	 * reported as such in any case. */
 	if (rc < 0 && name && (nc = vmshm_name_check(name)) < 0)
 		rc = nc;
 	if (rc == 0)
-		rc = make(G.pool, name, arg, &ref);
-	if (rc >= 0 && !(h = handle_new(&ref))) {
-		vmshm_close(G.pool, &ref);
+		rc = make(p, name, arg, &ref);
+	HANDLE h = NULL;
+	if (rc >= 0 && !(h = handle_new(p, &ref))) {
+		vmshm_close(p, &ref);
 		rc = VMSHM_ENOSPC;
 	}
-	plat_lock_give(&G.lock);
 	if (rc < 0)
 		return fail(rc);
 	SetLastError(rc == 1 ? ERROR_ALREADY_EXISTS : ERROR_SUCCESS);
@@ -331,19 +499,18 @@ void *rt_acquire(const char *name, rt_make_fn make, void *arg)
 
 int rt_lookup(void *h, vmshm_ref *out, vmshm_pool **pool)
 {
-	plat_once(g_init);
-	plat_lock_take(&G.lock);
-	int rc = VMSHM_ESTALE;
-	if (G.pool && pool_usable(G.pool) == 0) {
-		struct handle_ent *e = handle_find(h);
-		if (e) {
-			*out = e->ref;
-			*pool = G.pool;
-			rc = 0;
-		}
-	}
-	plat_lock_give(&G.lock);
-	return rc;
+	g_start();
+	vmshm_pool *p = usable_pool();
+	uint32_t seq;
+	struct handle_ent *e = p ? handle_find(h, &seq) : NULL;
+	if (!e || atomic_load_explicit(&e->pool, memory_order_relaxed) != p)
+		return VMSHM_ESTALE;
+	*out = e->ref;
+	/* Still that handle after the copy (not closed and reused meanwhile)? */
+	if (atomic_load_explicit(&e->state, memory_order_acquire) != ENT_USED(seq))
+		return VMSHM_ESTALE;
+	*pool = p;
+	return 0;
 }
 
 uint32_t rt_error(int rc)

@@ -413,11 +413,12 @@ out:
 static void abandon_owned(vmshm_pool *p, uint64_t owner)
 {
 	for (uint32_t s = 0; s < p->L.slot_count; s++) {
-		if (!p->refs[s].count)
+		uint64_t v = atomic_load_explicit(&p->refs[s], memory_order_acquire);
+		if (!LREF_COUNT(v))
 			continue;
 		uint64_t sw = LD(&fmt_slot(&p->L, s)->state);
 		if (SW_TYPE(sw) != VMSHM_TYPE_MUTEX || SW_STATE(sw) != VMSHM_OBJ_LIVE ||
-		    SW_GEN(sw) != p->refs[s].gen)
+		    SW_GEN(sw) != LREF_GEN(v))
 			continue;
 		vmshm_ref r;
 		if (dir_ref_of(p, s, sw, &r) < 0 || !body_ok(&r)) /* we hold it already */
@@ -442,7 +443,7 @@ static void abandon_if_mine(vmshm_pool *p, uint32_t slot, uint32_t gen)
 	    SW_STATE(sw) != VMSHM_OBJ_LIVE || dir_hold(p, slot, sw, &r) < 0)
 		return;
 	if (!body_ok(&r)) {
-		dir_unhold(p, slot);
+		dir_unhold(p, &r);
 		return;
 	}
 	struct fmt_sync *b = body(p, &r);
@@ -452,7 +453,7 @@ static void abandon_if_mine(vmshm_pool *p, uint32_t slot, uint32_t gen)
 		if (CAS(&b->state, &w, MX_ABANDONED))
 			signal_change(p, b);
 	}
-	dir_unhold(p, slot);
+	dir_unhold(p, &r);
 }
 
 /* A thread that owned a mutex of pool P ends. */
@@ -496,7 +497,7 @@ void sync_scrub_peer(vmshm_pool *p, uint32_t i)
 		if (dir_hold(p, s, sw, &r) < 0) /* held, it cannot die under us */
 			continue;
 		if (!body_ok(&r)) { /* damaged: no body to touch */
-			dir_unhold(p, s);
+			dir_unhold(p, &r);
 			continue;
 		}
 		struct fmt_sync *b = body(p, &r);
@@ -507,6 +508,6 @@ void sync_scrub_peer(vmshm_pool *p, uint32_t i)
 		if (type == VMSHM_TYPE_MUTEX && (w & MX_OWNED) && MX_IDX(w) == i &&
 		    CAS(&b->state, &w, MX_ABANDONED))
 			signal_change(p, b);
-		dir_unhold(p, s);
+		dir_unhold(p, &r);
 	}
 }
