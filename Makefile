@@ -73,6 +73,7 @@ install: lib $(BUILD)/vmshm.pc $(INSTALL_EXTRA)
 TEST_STEPS :=
 BENCH_STEPS :=
 -include tests/build.mk
+-include tests/model/build.mk
 -include host-tool/build.mk
 -include bench/build.mk
 -include vm-images/build.mk
