@@ -549,7 +549,7 @@ inline reclaim_one(RO_I)
 	   :: else -> skip
 	   fi;
 #ifdef BROKEN_RECLAIM_CAS
-	   ok = 1                     /* broken: no CAS to RECLAIMING, two reclaimers may scrub */
+	   atomic { PEER_SET(ri, P_RECLAIMING, rw_gen, self, mygen); ok = 1 }  /* broken: a store, not a CAS */
 #else
 	   atomic {
 		if
