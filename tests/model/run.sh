@@ -15,11 +15,13 @@
 # Environment: MODEL_DIR (work directory, default build/model),
 #              MODEL_TIMEOUT (seconds per run, default 120; the long runs
 #              need far more and several GB: MODEL_TIMEOUT=3600),
-#              MODEL_LONG=1 (also the long configurations).
+#              MODEL_MEMLIM (MB per run, default 2000; the long runs need
+#              8000), MODEL_LONG=1 (also the long configurations).
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 work=${MODEL_DIR:-build/model}
 limit=${MODEL_TIMEOUT:-120}
+memlim=${MODEL_MEMLIM:-2000}
 command -v spin >/dev/null || { echo "model: spin is not installed (apt-get install spin)"; exit 1; }
 mkdir -p "$work" || exit 1
 work=$(cd "$work" && pwd)
@@ -50,7 +52,7 @@ run_one() { # name expect defines
 	d=$work/$name
 	rm -rf "$d" && mkdir -p "$d" && cp "$here/vmshm.pml" "$d/" || return 1
 	(cd "$d" && spin -a $defs vmshm.pml >spin.log 2>&1) || { cat "$d/spin.log"; return 1; }
-	(cd "$d" && cc -O2 -w -DSAFETY -DCOLLAPSE -DMEMLIM=3000 -o pan pan.c >cc.log 2>&1) ||
+	(cd "$d" && cc -O2 -w -DSAFETY -DCOLLAPSE -DMEMLIM=$memlim -o pan pan.c >cc.log 2>&1) ||
 		{ cat "$d/cc.log"; return 1; }
 	t0=$(date +%s)
 	# -m: depth bound (a deeper path is reported as an error below);
@@ -70,6 +72,10 @@ run_one() { # name expect defines
 	fi
 	if grep -q 'max search depth too small' "$d/pan.log"; then
 		echo "model: $name: depth bound reached: the search was not exhaustive"; return 1
+	fi
+	if [ "$errors" = 0 ] && grep -qE 'reached -DMEMLIM|Search not completed' "$d/pan.log"; then
+		echo "model: $name: memory bound (${memlim} MB) reached after $states states: the search was not exhaustive"
+		return 1
 	fi
 	echo "model: $name ($expect): $states states, $((t1 - t0)) s, ${mem} MB, errors: $errors${what:+ ($what)}"
 	case $expect in
