@@ -6,12 +6,15 @@
  * Processes:
  *   Peer(me)  one attach of one process: peer_attach, then OPS calls
  *             (create, open, close, reclaim), then peer_detach.
- *   operator  `vmshm gc --peer N --force`: fences one peer (FENCE=1 only).
- *   chaos     crashes a peer or the operator (up to MAXCRASH) between any
+ *   Operator(me)  `vmshm gc --peer N --force` (FENCE operators): a peer
+ *             with an entry and a lock byte of its own (peer_attach), then
+ *             vmshm_reclaim_peer(N, FENCE): reclaim_one(N), else
+ *             fence_one(N); then it detaches.
+ *   chaos     crashes a peer or an operator (up to MAXCRASH) between any
  *             two of its atomic steps: it stops forever and the kernel
  *             drops its lock byte. A *stall* needs no process: any process
- *             may simply not be scheduled while others (the operator) run.
- *   janitor   once every peer and the operator have finished or crashed:
+ *             may simply not be scheduled while others run.
+ *   janitor   once every peer and operator has finished or crashed:
  *             a fresh peer reclaims everyone, destroys the leftovers and
  *             asserts that nothing is left.
  *   monitor   checks the invariants in every reachable state.
@@ -21,10 +24,13 @@
  * plain stores by one writer are merged (noted where done).
  *
  * Configuration (spin -D...): NP peers (2..3), NS slots, NPG pages, NN names
- * (1..2), OPS calls per peer, MAXCRASH crashes, FENCE (0/1), OBJPAGES pages
- * per object (1..2). Broken variants, which must fail: BROKEN_SETTLE,
- * BROKEN_RECLAIM_CAS, BROKEN_JUDGE, BROKEN_JOIN. FIX_FENCE_DESTROY: the
- * proposed change of the fence (see docs/MODEL.md).
+ * (1..2), OPS calls per peer, MAXCRASH crashes, FENCE operators (0..2),
+ * OBJPAGES pages per object (1..2). Broken variants, which must fail:
+ * BROKEN_SETTLE, BROKEN_RECLAIM_CAS, BROKEN_JUDGE, BROKEN_JOIN, and the
+ * fence of the first design text (docs/MODEL.md, Findings):
+ * BROKEN_FENCE_OWNER (its destroys recorded as the fenced peer's),
+ * BROKEN_FENCE_WAIT (the FENCED word does not name the fencer, so nobody
+ * waits for it), BROKEN_FENCED_CLAIM (an incomplete claim is fenced).
  */
 
 #ifndef NP
@@ -54,6 +60,7 @@
 
 #define NONE 255
 #define RETRY 2
+#define ESTALE 3
 #define GMAX 15                 /* generations are bounded counters: asserted never to reach this */
 
 /* slot states (FORMAT.md "Slot") */
@@ -71,8 +78,12 @@
 #define P_RECLAIMING 4
 #define P_FENCED 5
 
-#define JAN (NP + 1)            /* the janitor's peer entry and process number */
-#define NE (NP + 2)             /* entries 0..NP+1; entry 0 is never claimed */
+/* Entries (and process numbers): peers 1..NP, operators OP1.., the janitor
+ * JAN; entry 0 is never claimed. An operator attaches on its own entry only
+ * (which free entry an attach gets is immaterial). */
+#define OP1 (NP + 1)
+#define JAN (NP + FENCE + 1)
+#define NE (JAN + 1)
 #define BIT(i) (1 << (i))
 #define HOME(n) (((n) - 1) % NS)
 #define OW(s, g) (((s) + 1) * 16 + (g))  /* page owner word: (slot + 1, generation) */
@@ -102,7 +113,6 @@ byte pident[NE];                /* identity tag: the generation the identity wor
 byte lockh[NE];                 /* kernel lock byte i: process holding it, 0 none */
 bool crashed[NE];               /* chaos stopped this process forever (index = process) */
 bool fin[NE];                   /* process has ended (script done, or crashed) */
-bool opcrashed, opfin;
 byte ncrash;
 
 /* each peer's calls: script[p * OPS + k] is its k-th call; OC_ANY: any call */
@@ -145,7 +155,8 @@ byte rgen[NE * NS], rcnt[NE * NS];      /* local_ref of process p for slot s: [p
 	byte fd_ep, fd_en, fd_k; \
 	byte db_old; \
 	byte aw_st, aw_gen, aw_own, aw_tag; \
-	byte rw_st, rw_gen, rw_rec, rw_aux, gone, ri; \
+	byte rw_st, rw_gen, rw_rec, rw_aux, gone, ri, rdone; \
+	byte fo, fw_st, fw_gen, fw_rec, fw_aux; \
 	byte sc_s, sw_st, sw_gen, sw_own, sw_tag; \
 	byte sp, so, sstale
 
@@ -312,7 +323,13 @@ inline join(JN_S)
 			}
 			if
 			:: jr == RETRY -> drop_bit(JN_S, BIT(self), self)
-			:: else -> skip
+			:: else ->
+				/* self_ok: fenced meanwhile, the bit is still ours to drop: ESTALE */
+				atomic { if :: PEER_IS(self, P_ALIVE, mygen, 0, 0) -> ok = 1 :: else -> ok = 0 fi }
+				if
+				:: !ok -> RC(me, JN_S) = 0; RG(me, JN_S) = 0; jr = ESTALE; drop_bit(JN_S, BIT(self), self)
+				:: else -> ok = 0
+				fi
 			fi
 		:: else -> skip
 		fi
@@ -512,35 +529,41 @@ inline space_sweep()
 #define KERNEL_GONE(RI) (PEER_IS(RI, rw_st, rw_gen, rw_rec, rw_aux) && pident[RI] == rw_gen && lockh[RI] == 0)
 #endif
 
-/* peer_reclaim_one(i) by self: proceed only if i is proven gone (kernel
- * judge), DEAD, a stale CLAIMING with incomplete identity, or RECLAIMING by a
- * reclaimer that is gone; one CAS to RECLAIMING(self, mygen) wins; scrub;
- * CAS RECLAIMING -> FREE keeping the generation. */
+/* peer_reclaimer_gone(w): the reclaimer (or fencer) R recorded in a word,
+ * with its generation A, is gone for good: entry R FREE, or at another
+ * generation, or DEAD or RECLAIMING. One load of R's word. */
+#define RECLAIMER_GONE(R, A) ((R) == 0 || (R) >= NE || pst[R] == P_FREE || pgen[R] != (A) || \
+	pst[R] == P_DEAD || pst[R] == P_RECLAIMING)
+
+/* reclaim_one(i) by self (reclaim.c): proceed only if i is proven gone
+ * (peer_judge: the kernel lock), DEAD, a stale CLAIMING with incomplete
+ * identity, or RECLAIMING by a reclaimer that is gone; a FENCED entry also
+ * waits for a fencer at work to be gone. reclaim_entry: one CAS to
+ * RECLAIMING(self, mygen) wins; drop_bits, finish_inflight; CAS RECLAIMING
+ * -> FREE keeping the generation. rdone = 1 when self reclaimed it. */
 inline reclaim_one(RO_I)
 {
-	ri = RO_I;
+	ri = RO_I; rdone = 0;
 	do
 	:: atomic { rw_st = pst[ri]; rw_gen = pgen[ri]; rw_rec = prec[ri]; rw_aux = paux[ri] }
 	   if
 	   :: rw_st == P_FREE -> gone = 0
-	   :: rw_st == P_ALIVE || rw_st == P_FENCED ->
-#ifdef FIX_FENCED_CLAIM
-		/* proposed: a FENCED entry whose identity is incomplete is a fenced
-		 * claim; the stale-claim rule applies to it as to CLAIMING */
-		atomic { gone = KERNEL_GONE(ri) || (rw_st == P_FENCED && PEER_IS(ri, rw_st, rw_gen, rw_rec, rw_aux) && pident[ri] != rw_gen) }
-#else
-		atomic { gone = KERNEL_GONE(ri) }
-#endif
+	   :: rw_st == P_ALIVE -> atomic { gone = KERNEL_GONE(ri) }
+	   :: rw_st == P_FENCED ->
+		/* a fencer at work (non-zero fencer field) may still be writing */
+		if
+		:: rw_rec != 0 -> atomic { gone = RECLAIMER_GONE(rw_rec, rw_aux) }
+		:: else -> gone = 1
+		fi;
+		if
+		:: gone -> atomic { gone = KERNEL_GONE(ri) }
+		:: else -> skip
+		fi
 	   :: rw_st == P_CLAIMING ->
 		/* complete identity: kernel judge; incomplete: the 30 s stamp rule
 		 * (time is not modelled: the stamp may always be stale) */
 		atomic { gone = KERNEL_GONE(ri) || (PEER_IS(ri, rw_st, rw_gen, rw_rec, rw_aux) && pident[ri] != rw_gen) }
-	   :: rw_st == P_RECLAIMING ->
-		/* peer_reclaimer_gone: entry r FREE, or another generation, or DEAD or RECLAIMING */
-		atomic {
-			gone = (rw_rec == 0 || rw_rec >= NE || pst[rw_rec] == P_FREE || pgen[rw_rec] != rw_aux ||
-				pst[rw_rec] == P_DEAD || pst[rw_rec] == P_RECLAIMING)
-		}
+	   :: rw_st == P_RECLAIMING -> atomic { gone = RECLAIMER_GONE(rw_rec, rw_aux) }
 	   :: rw_st == P_DEAD -> gone = 1
 	   :: else -> gone = 0
 	   fi;
@@ -563,6 +586,7 @@ inline reclaim_one(RO_I)
 		scrub(ri);
 		atomic { if :: PEER_IS(ri, P_RECLAIMING, rw_gen, self, mygen) -> PEER_SET(ri, P_FREE, rw_gen, 0, 0)
 		         :: else -> skip fi }
+		rdone = 1;
 		break
 	   :: else -> skip            /* the word changed: look again */
 	   fi
@@ -570,15 +594,27 @@ inline reclaim_one(RO_I)
 	ri = 0; rw_st = 0; rw_gen = 0; rw_rec = 0; rw_aux = 0; gone = 0; ok = 0
 }
 
-/* scrub(i) by self: for every slot, fetch-and clears bit i (destroying what
- * it held last), and a slot CREATING/ABORTED/DYING with owner i is CASed to
- * DYING with owner self and destroyed. */
-inline scrub(SC_I)
+/* drop_bits(i) by who: for every slot, dir_drop_bit(bit i, who) (who
+ * destroys what that leaves without holders). */
+inline drop_bits(DS_I, DS_WHO)
 {
 	sc_s = 0;
 	do
+	:: sc_s < NS -> drop_bit(sc_s, BIT(DS_I), DS_WHO); sc_s++
+	:: else -> break
+	od;
+	sc_s = 0
+}
+
+/* scrub(i) by self, reclaim_entry's steps: drop_bits(i, self), then
+ * finish_inflight(i, self): a slot CREATING/ABORTED/DYING with owner i is
+ * CASed to DYING with owner self and destroyed. */
+inline scrub(SC_I)
+{
+	drop_bits(SC_I, self);
+	sc_s = 0;
+	do
 	:: sc_s < NS ->
-		drop_bit(sc_s, BIT(SC_I), self);
 		atomic { sw_st = sl[sc_s].st; sw_gen = sl[sc_s].gen; sw_own = sl[sc_s].own; sw_tag = sl[sc_s].tag }
 		if
 		:: sw_own == SC_I && (sw_st == S_CREATING || sw_st == S_ABORTED || sw_st == S_DYING) ->
@@ -613,20 +649,16 @@ inline scrub(SC_I)
 
 /* ---- the peer --------------------------------------------------------------------- */
 
-proctype Peer(byte me)
+/* peer_attach over entries AT_LO..AT_HI (claim_entry): for each FREE(g)
+ * entry take lock byte i, CAS FREE(g) -> CLAIMING(g+1), write the identity
+ * by fenced CAS, CAS CLAIMING -> ALIVE. No entry: goto out. Uses i. */
+inline attach(AT_LO, AT_HI)
 {
-	PROTOCOL_LOCALS;
-	byte n, ops, i, s;
-
-	{
-		/* peer_attach: for each FREE(g) entry: take lock byte i, CAS
-		 * FREE(g) -> CLAIMING(g+1), write the identity by fenced CAS,
-		 * CAS CLAIMING -> ALIVE. */
 		ATTACH_BEGIN
-		i = 1;
+		i = AT_LO;
 		do
-		:: i > NP -> goto out                     /* ENOPEER */
-		:: i <= NP ->
+		:: i > AT_HI -> goto out                  /* ENOPEER */
+		:: i <= AT_HI ->
 			atomic { w_st = pst[i]; w_gen = pgen[i] }
 			if
 			:: w_st == P_FREE ->
@@ -670,7 +702,16 @@ proctype Peer(byte me)
 			i++
 		od;
 		i = 0
-		ATTACH_END;
+		ATTACH_END
+}
+
+proctype Peer(byte me)
+{
+	PROTOCOL_LOCALS;
+	byte n, ops, i, s;
+
+	{
+		attach(1, NP);
 
 		ops = 0;
 		do
@@ -705,7 +746,7 @@ proctype Peer(byte me)
 					w_st = 0; w_gen = 0; w_own = 0; w_tag = 0;
 					if
 					:: jr == RETRY -> fs = NONE; jr = 0
-					:: else -> fs = NONE; jr = 0; break        /* opened the existing one */
+					:: else -> fs = NONE; jr = 0; break        /* opened the existing one, or ESTALE */
 					fi
 				   :: else ->
 					if
@@ -716,7 +757,7 @@ proctype Peer(byte me)
 						if
 						:: aw_st == S_CREATING && aw_own != 0 && aw_own < NE && aw_own != self ->
 							k = aw_own; aw_st = 0; aw_own = 0;
-							reclaim_one(k); k = 0
+							reclaim_one(k); k = 0; rdone = 0
 						:: else -> aw_st = 0; aw_own = 0
 						fi;
 						take_orphan(busy, self);
@@ -750,7 +791,23 @@ proctype Peer(byte me)
 								fi
 							}
 							if
-							:: ok -> ok = 0; cs = NONE; cd = 0; cg = 0; break
+							:: ok ->
+								/* self_ok: fenced meanwhile -> unjoin, ESTALE */
+								atomic { if :: PEER_IS(self, P_ALIVE, mygen, 0, 0) -> ok = 1 :: else -> ok = 0 fi }
+								if
+								:: !ok ->
+									atomic {
+										RC(me, cs) = 0; RG(me, cs) = 0;
+										db_old = sl[cs].hold; sl[cs].hold = sl[cs].hold & (255 - BIT(self))
+									}
+									if
+									:: (db_old & BIT(self)) != 0 && (db_old & (255 - BIT(self))) == 0 ->
+										db_old = 0; help_destroy(cs, self)
+									:: else -> db_old = 0
+									fi
+								:: else -> ok = 0
+								fi;
+								cs = NONE; cd = 0; cg = 0; break
 							:: else ->    /* aborted by a nearer creator (or a fence) */
 								atomic { sl[cs].hold = 0 }
 								abandon(cs, cg); cs = NONE; cd = 0; cg = 0
@@ -770,7 +827,7 @@ proctype Peer(byte me)
 					w_st = 0; w_gen = 0; w_own = 0; w_tag = 0; fs = NONE;
 					if
 					:: jr == RETRY -> jr = 0
-					:: else -> break
+					:: else -> jr = 0; break
 					fi
 				   fi
 				od
@@ -803,9 +860,9 @@ proctype Peer(byte me)
 			:: i == OC_RECLAIM || i == OC_ANY ->    /* ---- vmshm_reclaim: every other gone peer, then space_sweep ---- */
 				s = 1;
 				do
-				:: s <= NP ->
+				:: s < JAN ->
 					if
-					:: s != self -> reclaim_one(s)
+					:: s != self -> reclaim_one(s); rdone = 0
 					:: else -> skip
 					fi;
 					s++
@@ -818,7 +875,15 @@ proctype Peer(byte me)
 		:: else -> break
 		od;
 
-		/* peer_detach: drop every bit we hold, CAS ALIVE -> FREE, unmap, unlock */
+		/* vmshm_detach: if pool_usable (our entry still ALIVE at our
+		 * generation): dir_detach (drop every bit we hold), peer_release
+		 * (CAS ALIVE -> FREE); then unmap and unlock. A fenced attach only
+		 * unmaps and unlocks: its bits and entry are not its own any more. */
+		atomic { if :: PEER_IS(self, P_ALIVE, mygen, 0, 0) -> ok = 1 :: else -> ok = 0 fi }
+		if
+		:: !ok -> goto unlock
+		:: else -> ok = 0
+		fi;
 		s = 0;
 		do
 		:: s < NS ->
@@ -846,91 +911,165 @@ proctype Peer(byte me)
 			fi;
 			selfidx[me] = 0
 		}
-		atomic { lockh[self] = 0 }
+unlock:
+		atomic { lockh[self] = 0; selfidx[me] = 0 }
 out:
 		skip
 	} unless { crashed[me] };
 	fin[me] = 1
 }
 
-/* ---- fencing: vmshm gc --peer N --force ------------------------------------ */
+/* ---- fencing: vmshm gc --peer N --force (reclaim.c) ---------------------- */
+
+/* fence_steps(i) by self, safe to repeat: drop_bits(i, self) (the fencer
+ * destroys what that leaves without holders, as its own work), then every
+ * CREATING slot with owner i -> ABORTED (its publish fails); ABORTED and
+ * DYING slots of i are left alone: i may still be writing their fields. */
+inline fence_steps(FS_I)
+{
+#ifdef BROKEN_FENCE_OWNER
+	drop_bits(FS_I, FS_I);         /* design 2.0 text: destroyed "with owner i in DYING" */
+#else
+	drop_bits(FS_I, self);
+#endif
+	sc_s = 0;
+	do
+	:: sc_s < NS ->
+		do
+		:: atomic { sw_st = sl[sc_s].st; sw_gen = sl[sc_s].gen; sw_own = sl[sc_s].own; sw_tag = sl[sc_s].tag }
+		   if
+		   :: sw_st == S_CREATING && sw_own == FS_I ->
+			atomic {
+				if
+				:: SLOT_IS(sc_s, sw_st, sw_gen, sw_own, sw_tag) -> sl[sc_s].st = S_ABORTED; ok = 1
+				:: else -> ok = 0
+				fi
+			}
+			if
+			:: ok -> break
+			:: else -> skip
+			fi
+		   :: else -> break
+		   fi
+		od;
+		sc_s++
+	:: else -> break
+	od;
+	sc_s = 0; sw_st = 0; sw_gen = 0; sw_own = 0; sw_tag = 0; ok = 0
+}
+
+/* fence_one(i) by self: FENCED and done (fencer 0), or FENCED by a fencer
+ * at work that is not gone: nothing to do. Else, from ALIVE, DEAD, FENCED
+ * (its fencer gone: take it over) or CLAIMING with a complete identity
+ * (peer_ident_complete), CAS to FENCED(self, mygen); fence_steps; CAS to
+ * FENCED with fencer 0. fo = 1 fenced (by us or before), 0 not. */
+inline fence_one(FO_I)
+{
+	fo = NONE;
+	do
+	:: atomic { fw_st = pst[FO_I]; fw_gen = pgen[FO_I]; fw_rec = prec[FO_I]; fw_aux = paux[FO_I] }
+	   if
+	   :: fw_st == P_FENCED && fw_rec == 0 -> fo = 1
+	   :: fw_st == P_FENCED && fw_rec != 0 ->
+		atomic { if :: !RECLAIMER_GONE(fw_rec, fw_aux) -> fo = 1 :: else -> skip fi }
+	   :: fw_st != P_ALIVE && fw_st != P_CLAIMING && fw_st != P_DEAD && fw_st != P_FENCED -> fo = 0
+#ifndef BROKEN_FENCED_CLAIM
+	   :: fw_st == P_CLAIMING ->
+		atomic { if :: pident[FO_I] != fw_gen -> fo = 0 :: else -> skip fi }
+#endif
+	   :: else -> skip
+	   fi;
+	   if
+	   :: fo != NONE -> break
+	   :: else -> skip
+	   fi;
+	   atomic {
+		if
+		:: PEER_IS(FO_I, fw_st, fw_gen, fw_rec, fw_aux) ->
+#ifdef BROKEN_FENCE_WAIT
+			PEER_SET(FO_I, P_FENCED, fw_gen, 0, 0); ok = 1    /* design 2.0 text: no fencer recorded */
+#else
+			PEER_SET(FO_I, P_FENCED, fw_gen, self, mygen); ok = 1
+#endif
+		:: else -> ok = 0
+		fi
+	   }
+	   if
+	   :: ok ->
+		ok = 0;
+		fence_steps(FO_I);
+#ifndef BROKEN_FENCE_WAIT
+		atomic { if :: PEER_IS(FO_I, P_FENCED, fw_gen, self, mygen) -> PEER_SET(FO_I, P_FENCED, fw_gen, 0, 0)
+		         :: else -> skip fi }
+#endif
+		fo = 1; break
+	   :: else -> skip          /* the word changed: look again */
+	   fi
+	od;
+	fw_st = 0; fw_gen = 0; fw_rec = 0; fw_aux = 0
+}
 
 #if FENCE
-active proctype operator()
+/* An operator: `vmshm gc --peer T --force` attaches as a peer (on its own
+ * entry me, NORECLAIM), then vmshm_reclaim_peer(T, FENCE): pool_usable,
+ * reclaim_one(T), else fence_one(T); then vmshm_detach. */
+proctype Operator(byte me)
 {
 	PROTOCOL_LOCALS;
-	byte i, s;
+	byte i, t;
 
 	{
+		/* its attach is a peer's (checked step by step in the peer
+		 * configurations): here one step, to keep the runs small */
+		atomic { attach(me, me) }
 #ifdef FENCE_TARGET
-		i = FENCE_TARGET;        /* a smaller model: the operator fences this entry */
+		t = FENCE_TARGET;        /* a smaller model: the operator fences this entry */
 #else
 		if
-		:: i = 1
-		:: i = 2
+		:: t = 1
+		:: t = 2
 #if NP > 2
-		:: i = 3
+		:: t = 3
 #endif
 		fi;
 #endif
-		/* CAS ALIVE/CLAIMING/DEAD -> FENCED, generation kept, reclaimer 0 */
-		atomic {
-			if
-			:: (pst[i] == P_ALIVE || pst[i] == P_CLAIMING || pst[i] == P_DEAD) ->
-				pst[i] = P_FENCED; prec[i] = 0; paux[i] = 0; ok = 1
-			:: else -> ok = 0
-			fi
-		}
+		atomic { if :: PEER_IS(self, P_ALIVE, mygen, 0, 0) -> ok = 1 :: else -> ok = 0 fi }
 		if
 		:: ok ->
-			s = 0;
-			do
-			:: s < NS ->
-				/* clear bit i; destroy what that leaves without holders,
-				 * with owner i in DYING (design 2.0, Fencing) */
-				atomic { db_old = sl[s].hold; sl[s].hold = sl[s].hold & (255 - BIT(i)) }
+			ok = 0;
+			reclaim_one(t);
+			if
+			:: !rdone -> fence_one(t)
+			:: else -> skip
+			fi;
+			rdone = 0; fo = 0;
+			/* vmshm_detach: it holds nothing; peer_release if still ALIVE */
+			atomic {
 				if
-				:: (db_old & BIT(i)) != 0 && (db_old & (255 - BIT(i))) == 0 ->
-#ifdef FIX_FENCE_DESTROY
-					db_old = 0        /* fix: leave it LIVE with zero holders to a peer */
-#else
-					db_old = 0; help_destroy(s, i)
-#endif
-				:: else -> db_old = 0
-				fi;
-				/* CREATING with owner i -> ABORTED; ABORTED/DYING of i left alone */
-				do
-				:: atomic { w_st = sl[s].st; w_gen = sl[s].gen; w_own = sl[s].own; w_tag = sl[s].tag }
-				   if
-				   :: w_st == S_CREATING && w_own == i ->
-					atomic {
-						if
-						:: SLOT_IS(s, w_st, w_gen, w_own, w_tag) -> sl[s].st = S_ABORTED; ok = 1
-						:: else -> ok = 0
-						fi
-					}
-					if
-					:: ok -> break
-					:: else -> skip
-					fi
-				   :: else -> break
-				   fi
-				od;
-				w_st = 0; w_gen = 0; w_own = 0; w_tag = 0; ok = 0;
-				s++
-			:: else -> break
-			od
-		:: else -> skip
-		fi
-	} unless { opcrashed };
-	opfin = 1
+				:: PEER_IS(self, P_ALIVE, mygen, 0, 0) -> PEER_SET(self, P_FREE, mygen, 0, 0)
+				:: else -> skip
+				fi
+			}
+		:: else -> ok = 0
+		fi;
+		atomic { lockh[self] = 0; selfidx[me] = 0 }
+out:
+		skip
+	} unless { crashed[me] };
+	fin[me] = 1
 }
 #endif
 
 /* ---- crashes ------------------------------------------------------------------ */
 
+/* -DCRASH_ONLY=p: only process p may crash (a smaller model) */
+#ifdef CRASH_ONLY
+#define MAYCRASH(p) ((p) == CRASH_ONLY)
+#else
+#define MAYCRASH(p) true
+#endif
 #define CRASH(p) \
-	:: atomic { ncrash < MAXCRASH && !fin[p] && !crashed[p] -> \
+	:: atomic { MAYCRASH(p) && ncrash < MAXCRASH && !fin[p] && !crashed[p] -> \
 		crashed[p] = 1; ncrash++; \
 		k = 1; do :: k < NE -> if :: lockh[k] == (p) -> lockh[k] = 0 :: else -> skip fi; k++ :: else -> break od; \
 		k = 0 }
@@ -946,7 +1085,10 @@ end:
 	CRASH(3)
 #endif
 #if FENCE && !defined(NO_OPCRASH)
-	:: atomic { ncrash < MAXCRASH && !opfin && !opcrashed -> opcrashed = 1; ncrash++ }
+	CRASH(OP1)
+#if FENCE > 1
+	CRASH(OP1 + 1)
+#endif
 #endif
 	od
 }
@@ -1028,7 +1170,10 @@ active proctype janitor()
 	 && fin[3]
 #endif
 #if FENCE
-	 && (opfin || opcrashed)
+	 && fin[OP1]
+#endif
+#if FENCE > 1
+	 && fin[OP1 + 1]
 #endif
 	);
 	atomic {
@@ -1037,10 +1182,10 @@ active proctype janitor()
 		 * itself still to be reclaimed needs another pass */
 		pass = 0;
 		do
-		:: pass <= NP ->
+		:: pass < JAN ->
 			i = 1;
 			do
-			:: i <= NP -> reclaim_one(i); i++
+			:: i < JAN -> reclaim_one(i); i++
 			:: else -> break
 			od;
 			pass++
@@ -1055,7 +1200,7 @@ active proctype janitor()
 		space_sweep();
 		i = 1;
 		do
-		:: i <= NP -> assert(pst[i] == P_FREE); i++
+		:: i < JAN -> assert(pst[i] == P_FREE); i++
 		:: else -> break
 		od;
 		s = 0;
@@ -1091,6 +1236,12 @@ init
 		run Peer(2);
 #if NP > 2
 		run Peer(3);
+#endif
+#if FENCE
+		run Operator(OP1);
+#endif
+#if FENCE > 1
+		run Operator(OP1 + 1);
 #endif
 	}
 }
