@@ -104,6 +104,7 @@ TEST_STEPS :=
 BENCH_STEPS :=
 -include tests/build.mk
 -include tests/soak/build.mk
+-include tests/model/build.mk
 -include host-tool/build.mk
 -include bench/build.mk
 -include vm-images/build.mk
