@@ -144,6 +144,59 @@ Test(fence, killed_claimer_freed_at_once, .init = tp_setup, .fini = tp_teardown,
 	vmshm_detach(t);
 }
 
+/* Found by the protocol model (docs/MODEL.md, finding 2): a claim stopped
+ * before its identity is complete is not fenced, for nothing could ever
+ * judge it then; its stamp frees it instead. */
+Test(fence, incomplete_claim_is_not_fenced, .init = tp_setup, .fini = tp_teardown, .timeout = 60)
+{
+	const char *a_argv[] = {"@", "hold", "a-obj", NULL};
+	struct proc a = proc_start(a_argv, "VMSHM_TEST_STOP=claim");
+	wait_stopped(a.pid);
+	vmshm_pool *t = tp_attach_quiet();
+	cr_assert_eq(vmshm_reclaim_peer(t, 1, VMSHM_RECLAIM_FENCE), 0,
+		     "an incomplete claim was fenced");
+	cr_assert_eq(state_word(1) & 0xff, VMSHM_PEER_CLAIMING);
+	kill(a.pid, SIGCONT);
+	proc_expect_held(&a); /* it goes on as if nothing happened */
+	cr_assert_eq(check_pool(t, "incomplete claim"), 0);
+	proc_finish(&a);
+	cr_assert_eq(tp_reclaim_until(t, 1), 1);
+	vmshm_detach(t);
+}
+
+/* Found by the protocol model (finding 1): while a fencer is at work (here
+ * stopped right after its CAS to FENCED), the fenced entry is not
+ * reclaimed even once its peer is gone, for the fencer may still be
+ * clearing that index's bits; once the fencer is done, it is. */
+Test(fence, fencer_at_work_blocks_reclaim, .init = tp_setup, .fini = tp_teardown, .timeout = 60)
+{
+	const char *a_argv[] = {"@", "hold", "a-obj", NULL};
+	const char *f_argv[] = {"@", "fence", "1", NULL};
+	struct vmshm_objinfo info;
+	struct proc a = proc_start(a_argv, NULL);
+	proc_expect_held(&a);
+	cr_assert_eq(state_word(1) & 0xff, VMSHM_PEER_ALIVE);
+	struct proc f = proc_start(f_argv, "VMSHM_TEST_STOP=fence");
+	wait_stopped(f.pid);
+	cr_assert_eq(state_word(1) & 0xff, VMSHM_PEER_FENCED);
+	proc_finish(&a); /* the fenced peer is gone now */
+	vmshm_pool *t = tp_attach_quiet();
+	usleep(100 * 1000);
+	cr_assert_eq(vmshm_reclaim(t), 0, "reclaimed under a fencer at work");
+	cr_assert_eq(tp_find("a-obj", &info), 1);
+	kill(f.pid, SIGCONT);
+	char line[64];
+	cr_assert_eq(proc_line(&f, line, sizeof(line)), 0);
+	cr_assert_str_eq(line, "fence=2");
+	cr_assert_eq(wait_child(f.pid), 0);
+	fclose(f.out);
+	cr_assert_eq(tp_find("a-obj", &info), 0, "the fence did not drop the bit");
+	cr_assert_eq(tp_reclaim_until(t, 1), 1, "the entry was not freed once the fence was done");
+	cr_assert_eq(check_pool(t, "fencer"), 0);
+	vmshm_detach(t);
+	cr_assert_eq(tp_stats().free_bytes, tp.empty.free_bytes);
+}
+
 /* A creator stopped inside create is fenced by an operator; others create
  * the same name and more; it resumes: nothing of theirs is touched. */
 Test(fence, fenced_creator_resumes, .init = tp_setup, .fini = tp_teardown, .timeout = 60)

@@ -15,6 +15,8 @@
  *                                            peer "peer=I live=L why=..."
  *   vmshm-test-helper unpersist NAME         attach, drop the pool's hold on NAME
  *                                            (vmshm rm), print "unpersist=RC"
+ *   vmshm-test-helper fence INDEX            attach, fence peer INDEX (vmshm gc --peer
+ *                                            INDEX --force), print "fence=RC"
  *   vmshm-test-helper fork-exit N            4 threads loop on RtApi calls while
  *                                            N children are forked and exit(0);
  *                                            prints "hung=H of N"
@@ -94,6 +96,19 @@ static int do_unpersist(const char *name)
 	return 0;
 }
 
+static int do_fence(uint32_t index)
+{
+	vmshm_pool *p;
+	char why[256] = "";
+	if (vmshm_attach(NULL, VMSHM_ATTACH_NORECLAIM, &p, why, sizeof(why)) < 0) {
+		fprintf(stderr, "helper: attach: %s\n", why);
+		return 1;
+	}
+	printf("fence=%d\n", vmshm_reclaim_peer(p, index, VMSHM_RECLAIM_FENCE));
+	vmshm_detach(p);
+	return 0;
+}
+
 static atomic_int stop;
 
 static void *churn(void *arg)
@@ -159,6 +174,8 @@ int main(int argc, char **argv)
 		return do_fork_exit(atoi(argv[2]));
 	if (strcmp(argv[1], "unpersist") == 0)
 		return do_unpersist(argv[2]);
+	if (strcmp(argv[1], "fence") == 0)
+		return do_fence((uint32_t)atoi(argv[2]));
 	if (strcmp(argv[1], "open-write-exit") == 0) {
 		h = RtOpenSharedMemoryA(SHM_MAP_ALL_ACCESS, FALSE, argv[2], &loc);
 		if (!h || GetLastError() != 0) {
