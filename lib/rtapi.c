@@ -355,6 +355,21 @@ static int create_args_ok(DWORD prot, DWORD high, DWORD low, VOID **location)
 	return high == 0 && low != 0 && location && prot >= 1 && prot <= 4;
 }
 
+/* After a create (RC 1: it existed) or open of REF in P, or a failure RC:
+ * a handle to it, with the last error set; NULL on failure. */
+static HANDLE hand_out(vmshm_pool *p, int rc, vmshm_ref *ref)
+{
+	HANDLE h = NULL;
+	if (rc >= 0 && !(h = handle_new(p, ref))) {
+		vmshm_close(p, ref);
+		rc = VMSHM_ENOSPC;
+	}
+	if (rc < 0)
+		return fail(rc);
+	SetLastError(rc == 1 ? ERROR_ALREADY_EXISTS : ERROR_SUCCESS);
+	return h;
+}
+
 /* Creates (CREATE) or opens NAME, UTF-8, and hands out a handle to it. The
  * fast path takes no lock: vmshm_create/open check the name and that the
  * attach is still ours (VMSHM_ESTALE when not, or before the first attach:
@@ -375,15 +390,9 @@ static HANDLE acquire(int create, DWORD prot, DWORD size, const char *name, VOID
 		if (rc == 0)
 			rc = shm_get(p, create, prot, size, name, &ref);
 	}
-	HANDLE h = NULL;
-	if (rc >= 0 && !(h = handle_new(p, &ref))) {
-		vmshm_close(p, &ref);
-		rc = VMSHM_ENOSPC;
-	}
-	if (rc < 0)
-		return fail(rc);
-	*location = ref.addr;
-	SetLastError(rc == 1 ? ERROR_ALREADY_EXISTS : ERROR_SUCCESS);
+	HANDLE h = hand_out(p, rc, &ref);
+	if (h)
+		*location = ref.addr;
 	return h;
 }
 
@@ -486,15 +495,7 @@ void *rt_acquire(const char *name, rt_make_fn make, void *arg)
 		rc = nc;
 	if (rc == 0)
 		rc = make(p, name, arg, &ref);
-	HANDLE h = NULL;
-	if (rc >= 0 && !(h = handle_new(p, &ref))) {
-		vmshm_close(p, &ref);
-		rc = VMSHM_ENOSPC;
-	}
-	if (rc < 0)
-		return fail(rc);
-	SetLastError(rc == 1 ? ERROR_ALREADY_EXISTS : ERROR_SUCCESS);
-	return h;
+	return hand_out(p, rc, &ref);
 }
 
 int rt_lookup(void *h, vmshm_ref *out, vmshm_pool **pool)
