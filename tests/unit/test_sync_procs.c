@@ -333,7 +333,9 @@ struct wfmo {
 
 static void wfmo_child(struct wfmo *w)
 {
-	HANDLE h[MAX_WFMO], ack = RtOpenEventA(EVENT_MODIFY_STATE, FALSE, "ack");
+	/* A semaphore: the child may answer the last rounds faster than the
+	 * parent takes them (an auto-reset event set twice releases once). */
+	HANDLE h[MAX_WFMO], ack = RtOpenSemaphoreA(SEMAPHORE_MODIFY_STATE, FALSE, "ack");
 
 	for (int i = 0; i < MAX_WFMO; i++) {
 		char name[32];
@@ -350,7 +352,7 @@ static void wfmo_child(struct wfmo *w)
 			for (uint64_t end = now_ms() + CHILD_WAIT_MS; !w->go && now_ms() < end;)
 				usleep(1000);
 		w->result[k] = RtWaitForMultipleObjects(MAX_WFMO, h, FALSE, CHILD_WAIT_MS);
-		if (!ack || !RtSetEvent(ack))
+		if (!ack || !RtReleaseSemaphore(ack, 1, NULL))
 			_exit(3);
 	}
 	_exit(0);
@@ -359,7 +361,7 @@ static void wfmo_child(struct wfmo *w)
 Test(sync_procs, wait_any_64_handles, .init = tp_setup, .fini = tp_teardown)
 {
 	struct wfmo *w = shared_area(sizeof *w);
-	HANDLE h[MAX_WFMO], ack = RtCreateEventA(NULL, FALSE, FALSE, "ack");
+	HANDLE h[MAX_WFMO], ack = RtCreateSemaphoreA(NULL, 0, MAX_WFMO + WFMO_LAST, "ack");
 	int order[MAX_WFMO];
 	uint64_t seed = 0x64646464ull ^ (uint64_t)getpid();
 
