@@ -17,7 +17,8 @@ WIN_IMPLIB := $(WIN_BUILD)/libRtApi.dll.a
 WIN_DEF := $(WIN_BUILD)/RtApi.def
 WIN_TEST_EXES := $(WIN_BUILD)/rtapi_test.exe $(WIN_BUILD)/xos.exe $(WIN_BUILD)/ivshmem_test.exe \
 	$(WIN_BUILD)/ivorder_test.exe $(WIN_BUILD)/hostile_test.exe $(WIN_BUILD)/ivdrv_test.exe \
-	$(WIN_BUILD)/plat_test.exe $(WIN_BUILD)/xsync.exe
+	$(WIN_BUILD)/plat_test.exe $(WIN_BUILD)/xsync.exe \
+	$(WIN_BUILD)/sync_test.exe
 # The Linux half of the cross-OS test: the same xos.c, linked to libvmshm.a.
 WIN_XOS_LINUX := $(WIN_BUILD)/xos-linux
 # ... and of the cross-OS events and mutex test (tests/win/xsync.c).

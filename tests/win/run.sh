@@ -85,21 +85,24 @@ tally plat_test "$run/plat.log" $?
 timeout 300 wine "$W/hostile_test.exe" "$(winpath "$run")" >"$run/hostile.log" 2>&1 </dev/null
 tally hostile_test "$run/hostile.log" $?
 
-# (a) the RtApi semantics suite on a fresh pool, and the directory-full rule.
-if newpool rtapi 16777216; then
-	VMSHM_POOL=$(winpath "$pool") timeout 300 wine "$W/rtapi_test.exe" \
-		>"$run/rtapi.log" 2>&1 </dev/null
-	tally rtapi_test "$run/rtapi.log" $?
-else
-	echo "rtapi_test: cannot create a pool"; failed=$((failed + 1))
-fi
-if newpool small 1048576 16; then
-	VMSHM_POOL=$(winpath "$pool") timeout 120 wine "$W/rtapi_test.exe" small 16 \
-		>"$run/small.log" 2>&1 </dev/null
-	tally "rtapi_test small" "$run/small.log" $?
-else
-	echo "rtapi_test small: cannot create a pool"; failed=$((failed + 1))
-fi
+# LABEL LOG SIZE OBJECTS EXE [ARG...]: EXE under Wine on a fresh pool of SIZE
+# bytes (OBJECTS: "" for the default), its output in $run/LOG.log.
+on_pool() {
+	label=$1 log=$run/$2.log
+	if newpool "$2" "$3" $4; then
+		shift 4
+		VMSHM_POOL=$(winpath "$pool") timeout 300 wine "$@" >"$log" 2>&1 </dev/null
+		tally "$label" "$log" $?
+	else
+		echo "$label: cannot create a pool"; failed=$((failed + 1))
+	fi
+}
+
+# (a) the RtApi semantics suite on a fresh pool, the rules of the events,
+# mutexes, semaphores and waits (A and W), and the directory-full rule.
+on_pool rtapi_test rtapi 16777216 "" "$W/rtapi_test.exe"
+on_pool sync_test sync 16777216 "" "$W/sync_test.exe"
+on_pool "rtapi_test small" small 1048576 16 "$W/rtapi_test.exe" small 16
 
 # A cross-OS pair: NAME-linux (native) and NAME.exe (Wine) on one new pool
 # file at the same time, each with "SIDE [DIR]"; DIR (optional) is a
