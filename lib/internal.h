@@ -149,6 +149,7 @@ int sync_mutex_release(vmshm_pool *p, const vmshm_ref *r);
 int sync_wait(vmshm_pool *p, const vmshm_ref *refs, uint32_t n, uint64_t timeout_ns,
 	      uint32_t *index);
 void sync_track_owned(vmshm_pool *p, const vmshm_ref *r);
+void sync_process_init(void); /* once, at the first attach */
 void sync_detach(vmshm_pool *p);
 void sync_scrub_peer(vmshm_pool *p, uint32_t i);
 

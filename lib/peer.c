@@ -362,6 +362,8 @@ int peer_channel(vmshm_pool *p, uint32_t i, int32_t *ivpos)
 		int same_os = (v[FI_KIND] & 0xffu) == p->ident.os &&
 			      memcmp(&v[FI_BOOT0], p->ident.boot_id, 16) == 0;
 		*ivpos = (int32_t)v[FI_IVPOS];
+		if (*ivpos > 65535) /* not an ivshmem peer ID (damage): no doorbell */
+			*ivpos = -1;
 		if (same_os && p->judge.kind == FMT_JUDGE_LOCK &&
 		    ((v[FI_KIND] >> 8) & 0xffu) == FMT_JUDGE_LOCK &&
 		    join64(&v[FI_LOCK_DEV_LO]) == p->judge.lock_dev &&

@@ -86,9 +86,6 @@ int plat_futex_wait(_Atomic uint64_t *word, uint32_t val, uint64_t timeout_ns);
 void plat_futex_wake(_Atomic uint64_t *word);
 /* The calling thread's id (Linux: gettid; Windows: GetCurrentThreadId). */
 uint32_t plat_thread_id(void);
-/* Runs FN(ARG) when the calling thread ends, once per (thread, FN, ARG)
- * registration; registrations of a thread are kept in a small table. */
-void plat_on_thread_exit(void (*fn)(void *), void *arg);
 
 /* Registers handlers run around fork() (pthread_atfork): PREPARE in the
  * forking thread before, PARENT and CHILD after. A no-op on Windows. */

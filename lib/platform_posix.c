@@ -303,52 +303,6 @@ uint32_t plat_thread_id(void)
 	return tid;
 }
 
-/* Per thread: what to run at its end (a pthread key's destructor). */
-#define EXIT_HOOKS 64
-struct exit_hooks {
-	int n;
-	struct {
-		void (*fn)(void *);
-		void *arg;
-	} h[EXIT_HOOKS];
-};
-static pthread_key_t exit_key;
-static pthread_once_t exit_once = PTHREAD_ONCE_INIT;
-
-static void run_exit_hooks(void *v)
-{
-	struct exit_hooks *e = v;
-	for (int i = 0; i < e->n; i++)
-		e->h[i].fn(e->h[i].arg);
-	free(e);
-}
-
-static void exit_key_init(void)
-{
-	pthread_key_create(&exit_key, run_exit_hooks);
-}
-
-void plat_on_thread_exit(void (*fn)(void *), void *arg)
-{
-	pthread_once(&exit_once, exit_key_init);
-	struct exit_hooks *e = pthread_getspecific(exit_key);
-	if (!e) {
-		e = calloc(1, sizeof(*e));
-		if (!e || pthread_setspecific(exit_key, e) != 0) {
-			free(e);
-			return;
-		}
-	}
-	for (int i = 0; i < e->n; i++)
-		if (e->h[i].fn == fn && e->h[i].arg == arg)
-			return;
-	if (e->n < EXIT_HOOKS) {
-		e->h[e->n].fn = fn;
-		e->h[e->n].arg = arg;
-		e->n++;
-	}
-}
-
 /* The values live in a thread-local array (get and set are plain memory
  * accesses); the pthread key only runs the destructor at a thread's exit,
  * and is set once per thread, the first time a value is set. */

@@ -544,60 +544,6 @@ uint32_t plat_thread_id(void)
 	return (uint32_t)GetCurrentThreadId();
 }
 
-/* Per thread: what to run at its end (a fiber-local slot's callback). */
-#define EXIT_HOOKS 64
-struct exit_hooks {
-	int n;
-	struct {
-		void (*fn)(void *);
-		void *arg;
-	} h[EXIT_HOOKS];
-};
-static DWORD exit_slot = FLS_OUT_OF_INDEXES;
-static INIT_ONCE exit_once = INIT_ONCE_STATIC_INIT;
-
-static void WINAPI run_exit_hooks(void *v)
-{
-	struct exit_hooks *e = v;
-	if (!e)
-		return;
-	for (int i = 0; i < e->n; i++)
-		e->h[i].fn(e->h[i].arg);
-	free(e);
-}
-
-static BOOL CALLBACK exit_slot_init(PINIT_ONCE once, PVOID param, PVOID *ctx)
-{
-	(void)once;
-	(void)param;
-	(void)ctx;
-	exit_slot = FlsAlloc(run_exit_hooks);
-	return TRUE;
-}
-
-void plat_on_thread_exit(void (*fn)(void *), void *arg)
-{
-	InitOnceExecuteOnce(&exit_once, exit_slot_init, NULL, NULL);
-	if (exit_slot == FLS_OUT_OF_INDEXES)
-		return;
-	struct exit_hooks *e = FlsGetValue(exit_slot);
-	if (!e) {
-		e = calloc(1, sizeof(*e));
-		if (!e || !FlsSetValue(exit_slot, e)) {
-			free(e);
-			return;
-		}
-	}
-	for (int i = 0; i < e->n; i++)
-		if (e->h[i].fn == fn && e->h[i].arg == arg)
-			return;
-	if (e->n < EXIT_HOOKS) {
-		e->h[e->n].fn = fn;
-		e->h[e->n].arg = arg;
-		e->n++;
-	}
-}
-
 int plat_tls_new(plat_tls *t, void (*dtor)(void *))
 {
 	DWORD k = FlsAlloc((PFLS_CALLBACK_FUNCTION)dtor);

@@ -162,6 +162,7 @@ static void fork_init(void)
 	(void)plat_fork_epoch();
 	test_stop_init();
 	live_init();
+	sync_process_init();
 }
 
 /* Is this attach still valid here? Not in a forked child, and not once

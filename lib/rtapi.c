@@ -463,22 +463,20 @@ BOOL WINAPI RtCloseHandle(HANDLE hObject)
 
 BOOL WINAPI RtQuerySharedMemory(HANDLE hSharedMemory, SHARED_MEMORY_INFO *info)
 {
+	vmshm_ref ref;
+	vmshm_pool *p;
 	if (!info) {
 		SetLastError(ERROR_INVALID_PARAMETER);
 		return FALSE;
 	}
-	g_start();
-	vmshm_pool *p = usable_pool();
-	uint32_t seq;
-	struct handle_ent *e = p ? handle_find(hSharedMemory, &seq) : NULL;
-	if (e && atomic_load_explicit(&e->pool, memory_order_relaxed) == p) {
-		info->flProtect = e->ref.protect;
-		info->dwSize = (DWORD)e->ref.size;
-	} else {
-		e = NULL;
+	if (rt_lookup(hSharedMemory, &ref, &p) < 0) {
+		SetLastError(ERROR_INVALID_HANDLE);
+		return FALSE;
 	}
-	SetLastError(e ? ERROR_SUCCESS : ERROR_INVALID_HANDLE);
-	return e ? TRUE : FALSE;
+	info->flProtect = ref.protect;
+	info->dwSize = (DWORD)ref.size;
+	SetLastError(ERROR_SUCCESS);
+	return TRUE;
 }
 
 /* ---- for rtapi_sync.c ------------------------------------------------------ */

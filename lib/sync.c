@@ -14,6 +14,7 @@
  * waiter also finds by itself a change no channel brought it, and a mutex
  * owner that is gone.
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include "internal.h"
@@ -138,28 +139,47 @@ static int owner_gone(const vmshm_pool *p, uint64_t w)
 
 /* The mutexes the calling thread owns, so that its end abandons them even
  * when its process no longer holds a handle to one (Win32 semantics: a
- * handle's close does not release the mutex). */
+ * handle's close does not release the mutex). The list lives on the heap,
+ * made at a thread's first acquisition and handed to thread_ends by the
+ * platform's thread-local slot when the thread ends. */
 #define OWNED_MAX 64
-static _Thread_local struct owned_mx {
-	vmshm_pool *p;
-	uint32_t slot, gen;
-} owned[OWNED_MAX];
-static _Thread_local int nowned;
+struct owned_list {
+	int n;
+	struct owned_mx {
+		vmshm_pool *p;
+		uint32_t slot, gen;
+	} e[OWNED_MAX];
+};
+static plat_tls owned_tls;
+static int owned_tls_ok;
+
+static void thread_ends(void *arg);
+
+void sync_process_init(void)
+{
+	owned_tls_ok = plat_tls_new(&owned_tls, thread_ends) == 0;
+}
 
 static void owned_add(vmshm_pool *p, const vmshm_ref *r)
 {
-	for (int i = 0; i < nowned; i++)
-		if (owned[i].p == p && owned[i].slot == r->slot && owned[i].gen == r->gen)
+	struct owned_list *l = owned_tls_ok ? plat_tls_get(&owned_tls) : NULL;
+	if (!l && owned_tls_ok && (l = calloc(1, sizeof(*l))) != NULL)
+		plat_tls_set(&owned_tls, l); /* once per thread */
+	if (!l)
+		return;
+	for (int i = 0; i < l->n; i++)
+		if (l->e[i].p == p && l->e[i].slot == r->slot && l->e[i].gen == r->gen)
 			return;
-	if (nowned < OWNED_MAX)
-		owned[nowned++] = (struct owned_mx){p, r->slot, r->gen};
+	if (l->n < OWNED_MAX)
+		l->e[l->n++] = (struct owned_mx){p, r->slot, r->gen};
 }
 
 static void owned_del(vmshm_pool *p, const vmshm_ref *r)
 {
-	for (int i = 0; i < nowned; i++)
-		if (owned[i].p == p && owned[i].slot == r->slot && owned[i].gen == r->gen) {
-			owned[i] = owned[--nowned];
+	struct owned_list *l = owned_tls_ok ? plat_tls_get(&owned_tls) : NULL;
+	for (int i = 0; l && i < l->n; i++)
+		if (l->e[i].p == p && l->e[i].slot == r->slot && l->e[i].gen == r->gen) {
+			l->e[i] = l->e[--l->n];
 			return;
 		}
 }
@@ -180,7 +200,7 @@ static int try_mutex(vmshm_pool *p, const vmshm_ref *r, struct fmt_sync *b, int 
 	if (!CAS(&b->state, &w, me))
 		return TRY_NO;
 	ST(&b->depth, 1);
-	sync_track_owned(p, r);
+	owned_add(p, r);
 	return abandoned ? TRY_ABANDONED : TRY_SIGNALED;
 }
 
@@ -407,6 +427,14 @@ out:
 
 /* ---- owners that leave ---------------------------------------------------- */
 
+/* Mutex B, owned as W by one of ours, becomes free and abandoned. */
+static void mark_abandoned(vmshm_pool *p, struct fmt_sync *b, uint64_t w)
+{
+	ST(&b->depth, 0);
+	if (CAS(&b->state, &w, MX_ABANDONED))
+		signal_change(p, b);
+}
+
 /* Marks every mutex that any thread of this attach (OWNER without its
  * thread id) owns among the objects it holds as abandoned, and wakes its
  * waiters. */
@@ -425,11 +453,8 @@ static void abandon_owned(vmshm_pool *p, uint64_t owner)
 			continue;
 		struct fmt_sync *b = body(p, &r);
 		uint64_t w = LD(&b->state);
-		if (!(w & MX_OWNED) || (w >> 32) != (owner >> 32)) /* any thread of ours */
-			continue;
-		ST(&b->depth, 0);
-		if (CAS(&b->state, &w, MX_ABANDONED))
-			signal_change(p, b);
+		if ((w & MX_OWNED) && (w >> 32) == (owner >> 32)) /* any thread of ours */
+			mark_abandoned(p, b, w);
 	}
 }
 
@@ -448,31 +473,31 @@ static void abandon_if_mine(vmshm_pool *p, uint32_t slot, uint32_t gen)
 	}
 	struct fmt_sync *b = body(p, &r);
 	uint64_t w = LD(&b->state);
-	if (w == my_owner_id(p)) {
-		ST(&b->depth, 0);
-		if (CAS(&b->state, &w, MX_ABANDONED))
-			signal_change(p, b);
-	}
+	if (w == my_owner_id(p))
+		mark_abandoned(p, b, w);
 	dir_unhold(p, &r);
 }
 
-/* A thread that owned a mutex of pool P ends. */
+/* A thread that owned mutexes ends: each it still owns is abandoned (in
+ * the attaches that are still there). */
 static void thread_ends(void *arg)
 {
-	vmshm_pool *p = arg;
-	if (!pool_alive(p))
-		return;
-	plat_lock_take(&p->lock);
-	for (int i = 0; i < nowned; i++)
-		if (owned[i].p == p && pool_usable(p) == 0)
-			abandon_if_mine(p, owned[i].slot, owned[i].gen);
-	plat_lock_give(&p->lock);
+	struct owned_list *l = arg;
+	for (int i = 0; i < l->n; i++) {
+		vmshm_pool *p = l->e[i].p;
+		if (!pool_alive(p))
+			continue;
+		plat_lock_take(&p->lock);
+		if (pool_usable(p) == 0)
+			abandon_if_mine(p, l->e[i].slot, l->e[i].gen);
+		plat_lock_give(&p->lock);
+	}
+	free(l);
 }
 
 void sync_track_owned(vmshm_pool *p, const vmshm_ref *r)
 {
 	owned_add(p, r);
-	plat_on_thread_exit(thread_ends, p);
 }
 
 /* Detach: every mutex any thread of this attach owns is abandoned. */
