@@ -57,6 +57,7 @@
 #define WARMUP_START 10000u /* untimed iterations of each case before the first */
 #define COUNT_ITERS  2000u  /* iterations of the fault and system call counts */
 #define MARKER       "vmshm-bench:"
+#define BATCH        32u /* iterations per clock pair in the batched rounds */
 
 static const uint32_t live_counts[] = {10, 1000, MAX_LIVE};
 #define NCOUNTS (sizeof(live_counts) / sizeof(live_counts[0]))
@@ -82,7 +83,8 @@ static const char *const op_label[NOPS] = {"vm-open",   "vm-open-held", "px-open
 					   "px-create", "bx-find",      "bx-create"};
 
 struct result {
-	double median, p999; /* ns per iteration */
+	double median, p999; /* ns per iteration, each iteration timed alone */
+	double batched;      /* median ns per iteration, timed BATCH at a time */
 	double faults;       /* minor + major page faults per iteration */
 	double syscalls;     /* per iteration; < 0: not counted */
 	long preempted;      /* involuntary context switches during the timed loops */
@@ -350,6 +352,28 @@ static void run_timed(enum op op, uint32_t *s, uint32_t from, uint32_t iters)
 	}
 }
 
+/* Times ITERS iterations of OP in batches of BATCH into S (at offset FROM):
+ * one sample per batch, in tenths of a ns per iteration. A clock pair costs
+ * 20-30 ns here and reads in steps of about 10 ns, so a single pair of
+ * calls that takes 30-40 ns is measured better this way; the per-iteration
+ * rounds give the tails. */
+static void run_batched(enum op op, uint32_t *s, uint32_t from, uint32_t iters)
+{
+	int (*fn)(uint32_t) = op_fn[op];
+	for (uint32_t b = 0; b < iters / BATCH; b++) {
+		uint32_t i0 = from * BATCH + b * BATCH;
+		int rc = 0;
+		uint64_t t0 = now_ns();
+		for (uint32_t i = i0; i < i0 + BATCH; i++)
+			rc |= fn(i);
+		uint64_t t1 = now_ns();
+		if (rc < 0)
+			die(op_label[op]);
+		uint64_t tenths = (t1 - t0) * 10 / BATCH;
+		s[from + b] = (uint32_t)(tenths > UINT32_MAX ? UINT32_MAX : tenths);
+	}
+}
+
 static void summarize(uint32_t *s, uint32_t n, struct result *r)
 {
 	qsort(s, n, sizeof(*s), cmp_u32);
@@ -382,10 +406,11 @@ static double count_faults(enum op op)
 
 static void hold_target(int on);
 
-/* Runs OP untimed (TIMED 0) or into S[FROM..FROM+ITERS-1], holding a second
- * handle to the target object during the "held" case. */
-static void run_case(enum op op, uint32_t iters, int timed, uint32_t *s, uint32_t from,
-		     struct result *res)
+/* Runs OP untimed (TIMED 0), or into S[FROM..FROM+ITERS-1] one by one and
+ * then ITERS more in batches into SB[FROM/BATCH..], holding a second handle
+ * to the target object during the "held" case. */
+static void run_case(enum op op, uint32_t iters, int timed, uint32_t *s, uint32_t *sb,
+		     uint32_t from, struct result *res)
 {
 	if (op == OP_VM_OPEN_HELD)
 		hold_target(1);
@@ -395,6 +420,7 @@ static void run_case(enum op op, uint32_t iters, int timed, uint32_t *s, uint32_
 		long cs = preemptions_now();
 		run_timed(op, s, from, iters);
 		res->preempted += preemptions_now() - cs;
+		run_batched(op, sb, from / BATCH, iters);
 	}
 	if (op == OP_VM_OPEN_HELD)
 		hold_target(0);
@@ -404,11 +430,11 @@ static void run_case(enum op op, uint32_t iters, int timed, uint32_t *s, uint32_
  * count, then ROUNDS alternating rounds of PER timed iterations each, stored
  * in SAMPLES[op] from FROM on. */
 static void visit(const enum op *ops, int nops, uint32_t per, uint32_t from,
-		  uint32_t *samples[NOPS], struct result *res)
+		  uint32_t *samples[NOPS], uint32_t *batched[NOPS], struct result *res)
 {
 	for (int k = 0; k < nops; k++) {
 		enum op op = ops[k];
-		run_case(op, WARMUP, 0, NULL, 0, &res[op]);
+		run_case(op, WARMUP, 0, NULL, NULL, 0, &res[op]);
 		if (op == OP_VM_OPEN_HELD)
 			hold_target(1);
 		double f = count_faults(op);
@@ -418,7 +444,8 @@ static void visit(const enum op *ops, int nops, uint32_t per, uint32_t from,
 	}
 	for (uint32_t r = 0; r < ROUNDS; r++)
 		for (int k = 0; k < nops; k++)
-			run_case(ops[k], per, 1, samples[ops[k]], from + r * per, &res[ops[k]]);
+			run_case(ops[k], per, 1, samples[ops[k]], batched[ops[k]], from + r * per,
+				 &res[ops[k]]);
 }
 
 /* Median cost of a null system call, for scale. */
@@ -659,37 +686,48 @@ static void print_report(struct result res[NCOUNTS][NOPS], double clk, double sc
 		enum op vm, px;
 		const char *peer; /* the other side's name in the table */
 		double target;    /* peer/vmshm of the medians at least */
+		int batched;      /* judged on the batched medians */
 	} rows[] = {
-	    {"open+close, object held only by another process", OP_VM_OPEN, OP_PX_OPEN, "POSIX",
-	     20},
+	    {"open+close, object held only by another process", OP_VM_OPEN, OP_PX_OPEN, "POSIX", 20,
+	     0},
 	    {"open+close, object also held by this process", OP_VM_OPEN_HELD, OP_PX_OPEN, "POSIX",
-	     20},
+	     20, 0},
 	    {"create+close of a new name (destroyed each time)", OP_VM_CREATE, OP_PX_CREATE,
-	     "POSIX", 10},
-	    {"open+close not held vs Boost.Interprocess find", OP_VM_OPEN, OP_BX_FIND, "Boost", 1},
-	    {"open+close held vs Boost.Interprocess find", OP_VM_OPEN_HELD, OP_BX_FIND, "Boost", 1},
+	     "POSIX", 10, 0},
+	    {"open+close not held vs Boost.Interprocess find", OP_VM_OPEN, OP_BX_FIND, "Boost", 1,
+	     1},
+	    {"open+close held vs Boost.Interprocess find", OP_VM_OPEN_HELD, OP_BX_FIND, "Boost", 1,
+	     1},
 	    {"create+close vs Boost.Interprocess construct+destroy", OP_VM_CREATE, OP_BX_CREATE,
-	     "Boost", 2},
+	     "Boost", 2, 1},
 	};
 	printf("\nns per iteration (one open+close, create+close, find or construct+destroy), "
 	       "%u iterations per cell:\n%u visits of each live count, of %d rounds that "
 	       "alternate vmshm, POSIX and Boost;\nclock_gettime overhead (included in every "
-	       "figure): %.0f ns; one getppid() system call: %.0f ns\n",
-	       iters, (unsigned)VISITS_PER_COUNT, ROUNDS, clk, sc);
+	       "med and p999 figure): %.0f ns; one getppid() system call: %.0f ns;\n"
+	       "batch = median ns per iteration over as many more iterations timed %u at a time "
+	       "(1/%u of the clock);\nthe Boost targets are judged on the batch medians\n",
+	       iters, (unsigned)VISITS_PER_COUNT, ROUNDS, clk, sc, BATCH, BATCH);
 	for (size_t r = 0; r < sizeof(rows) / sizeof(rows[0]); r++) {
 		const char *peer = rows[r].peer;
 		char med[16], p999[16];
 		snprintf(med, sizeof(med), "%s med", peer);
 		snprintf(p999, sizeof(p999), "%s p999", peer);
 		printf("\n%s (target: %s/vmshm >= %.0fx)\n", rows[r].title, peer, rows[r].target);
-		printf("  %-7s %10s %10s %10s %10s %9s %9s  %s\n", "live", "vmshm med",
-		       "vmshm p999", med, p999, "ratio med", "ratio p999", "target");
+		printf("  %-7s %10s %10s %10s %10s %9s %9s", "live", "vmshm med", "vmshm p999", med,
+		       p999, "ratio med", "ratio p999");
+		if (rows[r].batched)
+			printf(" %11s %11s %11s", "vmshm batch", "Boost batch", "ratio batch");
+		printf("  target\n");
 		for (uint32_t c = 0; c < NCOUNTS; c++) {
 			const struct result *v = &res[c][rows[r].vm], *p = &res[c][rows[r].px];
 			double rm = p->median / v->median, rp = p->p999 / v->p999;
-			printf("  %-7u %10.0f %10.0f %10.0f %10.0f %8.2fx %9.2fx  %s\n",
-			       live_counts[c], v->median, v->p999, p->median, p->p999, rm, rp,
-			       verdict(rm >= rows[r].target));
+			double rb = p->batched / v->batched;
+			printf("  %-7u %10.0f %10.0f %10.0f %10.0f %8.2fx %9.2fx", live_counts[c],
+			       v->median, v->p999, p->median, p->p999, rm, rp);
+			if (rows[r].batched)
+				printf(" %11.1f %11.1f %10.2fx", v->batched, p->batched, rb);
+			printf("  %s\n", verdict((rows[r].batched ? rb : rm) >= rows[r].target));
 		}
 		const struct result *lo = &res[0][rows[r].vm], *hi = &res[NCOUNTS - 1][rows[r].vm];
 		const struct result *plo = &res[0][rows[r].px],
@@ -762,19 +800,21 @@ int main(int argc, char **argv)
 	if (B.trace_mode)
 		return trace_main();
 	const uint32_t unit = VISITS_PER_COUNT * ROUNDS;
-	iters = iters < unit * 100 ? unit * 100 : iters / unit * unit;
+	iters = iters < unit * BATCH * 4 ? unit * BATCH * 4 : iters / (unit * BATCH) * unit * BATCH;
 	uint32_t per = iters / unit;
 
 	static struct result res[NCOUNTS][NOPS];
-	static uint32_t *samples[NCOUNTS][NOPS];
+	static uint32_t *samples[NCOUNTS][NOPS], *batched[NCOUNTS][NOPS];
 	for (uint32_t c = 0; c < NCOUNTS; c++) {
 		for (int op = 0; op < NOPS; op++) {
 			res[c][op].syscalls = -1;
 			samples[c][op] = malloc(iters * sizeof(uint32_t));
-			if (!samples[c][op])
+			batched[c][op] = malloc(iters / BATCH * sizeof(uint32_t));
+			if (!samples[c][op] || !batched[c][op])
 				die("malloc");
 			/* touched now, so that no page fault lands in a timed loop */
 			memset(samples[c][op], 0, iters * sizeof(uint32_t));
+			memset(batched[c][op], 0, iters / BATCH * sizeof(uint32_t));
 		}
 	}
 
@@ -788,7 +828,7 @@ int main(int argc, char **argv)
 	       "ms\n",
 	       (double)attach_ns / 1e6);
 	for (int op = 0; op < NOPS; op++)
-		run_case(op, WARMUP_START, 0, NULL, 0, NULL);
+		run_case(op, WARMUP_START, 0, NULL, NULL, 0, NULL);
 
 	const enum op open_ops[] = {OP_VM_OPEN, OP_VM_OPEN_HELD, OP_PX_OPEN, OP_BX_FIND};
 	const enum op create_ops[] = {OP_VM_CREATE, OP_PX_CREATE, OP_BX_CREATE};
@@ -798,12 +838,17 @@ int main(int argc, char **argv)
 		set_live(live_counts[c]);
 		printf("  %u live objects: measuring...\n", live_counts[c]);
 		fflush(stdout);
-		visit(open_ops, 4, per, from, samples[c], res[c]);
-		visit(create_ops, 3, per, from, samples[c], res[c]);
+		visit(open_ops, 4, per, from, samples[c], batched[c], res[c]);
+		visit(create_ops, 3, per, from, samples[c], batched[c], res[c]);
 	}
-	for (uint32_t c = 0; c < NCOUNTS; c++)
-		for (int op = 0; op < NOPS; op++)
+	for (uint32_t c = 0; c < NCOUNTS; c++) {
+		for (int op = 0; op < NOPS; op++) {
+			struct result b;
+			summarize(batched[c][op], iters / BATCH, &b);
 			summarize(samples[c][op], iters, &res[c][op]);
+			res[c][op].batched = b.median / 10;
+		}
+	}
 	cleanup();
 	int counted = 0;
 	if (use_strace) {
@@ -814,8 +859,11 @@ int main(int argc, char **argv)
 	print_report(res, clk, sc, iters, counted);
 	printf("\ntotal time %.1f s; pool and /dev/shm objects removed\n",
 	       (double)(now_ns() - t0) / 1e9);
-	for (uint32_t c = 0; c < NCOUNTS; c++)
-		for (int op = 0; op < NOPS; op++)
+	for (uint32_t c = 0; c < NCOUNTS; c++) {
+		for (int op = 0; op < NOPS; op++) {
 			free(samples[c][op]);
+			free(batched[c][op]);
+		}
+	}
 	return 0;
 }

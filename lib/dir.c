@@ -58,7 +58,7 @@ static void name_get(char *dst, const char *shared, uint32_t len)
 		dst[i] = __atomic_load_n(&shared[i], __ATOMIC_RELAXED);
 }
 
-static int name_same(const char *shared, const char *bytes, uint32_t len)
+static inline int name_same(const char *shared, const char *bytes, uint32_t len)
 {
 	for (uint32_t i = 0; i < len; i++)
 		if (__atomic_load_n(&shared[i], __ATOMIC_RELAXED) != bytes[i])
@@ -105,7 +105,8 @@ int dir_read_name(const struct fmt_layout *L, uint32_t s, uint64_t w, char *buf)
 }
 
 /* Is slot S (seen with state word W) the object named N? */
-static int name_equal(const struct fmt_layout *L, uint32_t s, uint64_t w, const struct dir_name *n)
+static inline int name_equal(const struct fmt_layout *L, uint32_t s, uint64_t w,
+			     const struct dir_name *n)
 {
 	struct fmt_slot *sl = fmt_slot(L, s);
 	if (LD(&sl->hash) != n->hash || name_len(LD(&sl->len_prot)) != n->len)
@@ -117,7 +118,7 @@ static int name_equal(const struct fmt_layout *L, uint32_t s, uint64_t w, const 
 	return LD(&sl->state) == w;
 }
 
-static uint64_t probe_bound(const struct fmt_layout *L, uint32_t home)
+static inline uint64_t probe_bound(const struct fmt_layout *L, uint32_t home)
 {
 	uint64_t m = LD(&fmt_slot(L, home)->maxprobe);
 	return m > L->slot_mask ? L->slot_mask : m;
@@ -126,8 +127,8 @@ static uint64_t probe_bound(const struct fmt_layout *L, uint32_t home)
 /* Finds the LIVE object named N. Returns its slot and state word, or -1.
  * *BUSY receives a slot where an object of the same tag is being created
  * (-1 if none). */
-static int64_t chain_find(const struct fmt_layout *L, const struct dir_name *n, uint64_t *wout,
-			  int64_t *busy)
+static inline int64_t chain_find(const struct fmt_layout *L, const struct dir_name *n,
+				 uint64_t *wout, int64_t *busy)
 {
 	uint32_t home = (uint32_t)(n->hash & L->slot_mask), tag = fmt_tag(n->hash);
 	uint64_t maxp = probe_bound(L, home);
@@ -202,14 +203,16 @@ int dir_take_orphan(const struct fmt_layout *L, uint32_t s, uint32_t me)
 
 int dir_drop_bit(const struct fmt_layout *L, uint32_t s, uint64_t bit, uint32_t me)
 {
-	uint64_t old = atomic_fetch_and(&fmt_slot(L, s)->holders, ~bit);
-	if ((old & bit) && (old & ~bit) == 0)
+	/* Whoever leaves the word at zero helps the object die (the help
+	 * checks again, by compare-and-swap, that it is LIVE with no holder).
+	 * Tested on the result, the and is one locked instruction, no loop. */
+	if (__atomic_and_fetch(&fmt_slot(L, s)->holders, ~bit, __ATOMIC_SEQ_CST) == 0)
 		return dir_help_destroy(L, s, me);
 	return 0;
 }
 
 /* Fills OUT from slot S (state W) after validating its fields. */
-static int fill_ref(const struct fmt_layout *L, uint32_t s, uint64_t w, vmshm_ref *out)
+static inline int fill_ref(const struct fmt_layout *L, uint32_t s, uint64_t w, vmshm_ref *out)
 {
 	struct fmt_slot *sl = fmt_slot(L, s);
 	uint64_t size = LD(&sl->size), ep = LD(&sl->ext_page), en = LD(&sl->ext_pages);
@@ -260,14 +263,14 @@ static uint64_t lref_load(local_ref *r)
 static void lref_set(local_ref *r, uint64_t v)
 {
 	uint64_t old = lref_load(r);
-	while (!atomic_compare_exchange_weak(r, &old, v)) {
+	while (!local_cas(r, &old, v)) {
 		BENCH_RETRY();
 		old = lref_load(r);
 	}
 }
 
 /* Adds this attach as a holder of slot S, seen LIVE with word W. */
-static int join(vmshm_pool *p, uint32_t s, uint64_t w)
+static inline int join(vmshm_pool *p, uint32_t s, uint64_t w)
 {
 	const struct fmt_layout *L = &p->L;
 	struct fmt_slot *sl = fmt_slot(L, s);
@@ -277,9 +280,9 @@ static int join(vmshm_pool *p, uint32_t s, uint64_t w)
 	for (;;) {
 		if (LREF_COUNT(v) > 0 && LREF_GEN(v) == gen) {
 			/* we hold it already: it cannot die meanwhile */
-			if (atomic_compare_exchange_weak(r, &v, v + 1))
+			if (local_cas(r, &v, v + 1))
 				return 0;
-		} else if (atomic_compare_exchange_weak(r, &v, v | LREF_BUSY)) {
+		} else if (local_cas(r, &v, v | LREF_BUSY)) {
 			break; /* ours to add the holder bit */
 		}
 		BENCH_RETRY();
@@ -308,7 +311,7 @@ static int join(vmshm_pool *p, uint32_t s, uint64_t w)
 
 /* Drops one reference of this attach to slot S's object of generation GEN,
  * and the holder bit with the last one. VMSHM_EINVAL if it holds none. */
-static int unjoin(vmshm_pool *p, uint32_t s, uint32_t gen)
+static inline int unjoin(vmshm_pool *p, uint32_t s, uint32_t gen)
 {
 	local_ref *r = &p->refs[s];
 	uint64_t v = lref_load(r);
@@ -316,9 +319,9 @@ static int unjoin(vmshm_pool *p, uint32_t s, uint32_t gen)
 		if (LREF_COUNT(v) == 0 || LREF_GEN(v) != gen)
 			return VMSHM_EINVAL;
 		if (LREF_COUNT(v) > 1) {
-			if (atomic_compare_exchange_weak(r, &v, v - 1))
+			if (local_cas(r, &v, v - 1))
 				return 0;
-		} else if (atomic_compare_exchange_weak(r, &v, v | LREF_BUSY)) {
+		} else if (local_cas(r, &v, v | LREF_BUSY)) {
 			break;
 		}
 		BENCH_RETRY();

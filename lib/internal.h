@@ -27,6 +27,24 @@ typedef _Atomic uint64_t local_ref;
 #define LREF_COUNT(v)     ((uint32_t)(v))
 #define LREF_MAKE(gen, n) (((uint64_t)(gen) << 32) | (uint32_t)(n))
 
+/* Compare-and-swap on a word only this process uses (a local reference, a
+ * handle table entry): as atomic_compare_exchange_weak, but with plain
+ * loads and stores while the process has one thread (plat_single_threaded),
+ * where no other thread can change the word between the two. */
+static inline int local_cas(_Atomic uint64_t *w, uint64_t *expect, uint64_t desired)
+{
+	if (plat_single_threaded()) {
+		uint64_t cur = atomic_load_explicit(w, memory_order_relaxed);
+		if (cur != *expect) {
+			*expect = cur;
+			return 0;
+		}
+		atomic_store_explicit(w, desired, memory_order_relaxed);
+		return 1;
+	}
+	return atomic_compare_exchange_weak(w, expect, desired);
+}
+
 /* Bench builds only (-DVMSHM_BENCH_COUNTERS): per-thread counts of the
  * compare-and-swap retries and the waits on a busy local reference of the
  * calls of this thread, read and reset by bench/. Compiled out otherwise. */
@@ -65,6 +83,20 @@ struct vmshm_pool {
 	plat_lock lock; /* serialises reclaim and detach (not open, close, create) */
 };
 
+/* Is this attach still valid here? Not in a forked child, and not once its
+ * peer entry was taken from it (vmshm gc --force, or its VM declared dead):
+ * its holder bit may then be another peer's. 0, or VMSHM_ESTALE. Every call
+ * makes it, so it is two loads, inline. */
+static inline int pool_usable(const vmshm_pool *p)
+{
+	if (p->fork_epoch != plat_fork_epoch_now())
+		return VMSHM_ESTALE;
+	if (p->self &&
+	    LD(&fmt_peer(&p->L, p->self)->state) != PW_MAKE(p->self_gen, VMSHM_PEER_ALIVE, 0))
+		return VMSHM_ESTALE;
+	return 0;
+}
+
 /* A name as the directory stores it. */
 struct dir_name {
 	const char *bytes; /* UTF-8, not NUL-terminated; NULL: unnamed */
@@ -73,7 +105,6 @@ struct dir_name {
 };
 
 /* pool.c */
-int pool_usable(vmshm_pool *p);      /* 0, or VMSHM_ESTALE after fork or once fenced */
 int pool_alive(const vmshm_pool *p); /* is P an attach not yet detached? */
 /* Stops this process (SIGSTOP) when VMSHM_TEST_STOP names WHERE: lets the
  * tests stall a peer at a chosen step. Costs one load otherwise. */
@@ -161,6 +192,17 @@ typedef int (*rt_make_fn)(vmshm_pool *p, const char *name, void *arg, vmshm_ref 
 void *rt_acquire(const char *name, rt_make_fn make, void *arg);
 int rt_lookup(void *h, vmshm_ref *out, vmshm_pool **pool);
 uint32_t rt_error(int rc);
+/* SetLastError for the RtApi calls: on POSIX an inline store to the
+ * thread's last error (platform_posix.c keeps it); on Windows the OS's. */
+#ifdef _WIN32
+#define rt_set_error(code) SetLastError(code)
+#else
+extern _Thread_local uint32_t plat_last_error;
+static inline void rt_set_error(uint32_t code)
+{
+	plat_last_error = code;
+}
+#endif
 
 /* reclaim.c (above dir.c) */
 int reclaim_one(vmshm_pool *p, uint32_t i);

@@ -74,8 +74,35 @@ void plat_lock_take(plat_lock *l);
 void plat_lock_give(plat_lock *l);
 
 /* Counts forks: the child of a fork sees a larger value than its parent
- * saw. Reading it costs no system call. */
+ * saw. Reading it costs no system call. plat_fork_epoch also starts the
+ * count (once); plat_fork_epoch_now, one load, is for the calls made after
+ * it started (on an attach, which read plat_fork_epoch). */
 uint64_t plat_fork_epoch(void);
+extern _Atomic uint64_t plat_forks; /* stays 0 where there is no fork */
+static inline uint64_t plat_fork_epoch_now(void)
+{
+	return atomic_load_explicit(&plat_forks, memory_order_relaxed);
+}
+
+/* 1 while this process has only the calling thread, and no other thread can
+ * appear before the caller makes one: then words that only this process
+ * uses need no locked instruction (glibc's __libc_single_threaded, which is
+ * set false by the first pthread_create, never set back while threads
+ * may run). 0 where it cannot be known (Windows, other C libraries). */
+#if defined(__GLIBC__) && defined(__has_include)
+#if __has_include(<sys/single_threaded.h>)
+#include <sys/single_threaded.h>
+#define PLAT_HAVE_SINGLE_THREADED 1
+#endif
+#endif
+static inline int plat_single_threaded(void)
+{
+#ifdef PLAT_HAVE_SINGLE_THREADED
+	return __libc_single_threaded;
+#else
+	return 0;
+#endif
+}
 
 /* Waiting on a 32-bit word of a shared file mapping, across processes of
  * one OS instance (Linux: futex without the private flag).
@@ -102,8 +129,28 @@ typedef struct plat_tls {
 	unsigned long key;
 } plat_tls;
 int plat_tls_new(plat_tls *t, void (*dtor)(void *));
+#ifdef _WIN32
 void *plat_tls_get(const plat_tls *t);
 void plat_tls_set(const plat_tls *t, void *v);
+#else
+/* POSIX: the values live in a thread-local array, so get and set are
+ * inline loads and stores; the first set of a value in a thread arms the
+ * destructor (plat_tls_arm, once per thread and key). */
+#define PLAT_TLS_MAX 4
+extern _Thread_local void *plat_tls_val[PLAT_TLS_MAX];
+extern _Thread_local unsigned char plat_tls_armed[PLAT_TLS_MAX];
+void plat_tls_arm(unsigned key);
+static inline void *plat_tls_get(const plat_tls *t)
+{
+	return plat_tls_val[t->key];
+}
+static inline void plat_tls_set(const plat_tls *t, void *v)
+{
+	plat_tls_val[t->key] = v;
+	if (v && !plat_tls_armed[t->key])
+		plat_tls_arm((unsigned)t->key);
+}
+#endif
 
 /* Registers FN to run at normal process exit. */
 void plat_at_exit(void (*fn)(void));

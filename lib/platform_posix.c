@@ -22,16 +22,16 @@
 #include "RtApi.h"
 #include "internal.h"
 
-static _Thread_local DWORD last_error;
+_Thread_local uint32_t plat_last_error; /* internal.h: rt_set_error */
 
 DWORD GetLastError(void)
 {
-	return last_error;
+	return plat_last_error;
 }
 
 void SetLastError(DWORD code)
 {
-	last_error = code;
+	plat_last_error = code;
 }
 
 static int read_file(const char *path, char *buf, size_t len)
@@ -256,12 +256,12 @@ void plat_lock_give(plat_lock *l)
 	pthread_mutex_unlock((pthread_mutex_t *)l->impl);
 }
 
-static _Atomic uint64_t fork_epoch;
+_Atomic uint64_t plat_forks;
 static pthread_once_t fork_once = PTHREAD_ONCE_INIT;
 
 static void in_child(void)
 {
-	atomic_fetch_add(&fork_epoch, 1);
+	atomic_fetch_add(&plat_forks, 1);
 }
 
 static void fork_register(void)
@@ -278,7 +278,7 @@ uint64_t plat_fork_epoch(void)
 		pthread_once(&fork_once, fork_register);
 		atomic_store_explicit(&fork_registered, 1, memory_order_release);
 	}
-	return atomic_load_explicit(&fork_epoch, memory_order_relaxed);
+	return atomic_load_explicit(&plat_forks, memory_order_relaxed);
 }
 
 /* The futex word is the low half of a 64-bit pool word (little-endian). */
@@ -303,21 +303,20 @@ uint32_t plat_thread_id(void)
 	return tid;
 }
 
-/* The values live in a thread-local array (get and set are plain memory
- * accesses); the pthread key only runs the destructor at a thread's exit,
- * and is set once per thread, the first time a value is set. */
-#define TLS_MAX 4
-static void (*tls_dtor[TLS_MAX])(void *);
-static pthread_key_t tls_key[TLS_MAX];
+/* plat_tls: the values live in a thread-local array (platform.h: get and
+ * set are inline); the pthread key only runs the destructor at a thread's
+ * exit, and is set once per thread, the first time a value is set. */
+static void (*tls_dtor[PLAT_TLS_MAX])(void *);
+static pthread_key_t tls_key[PLAT_TLS_MAX];
 static _Atomic unsigned tls_n;
-static _Thread_local void *tls_val[TLS_MAX];
-static _Thread_local unsigned char tls_armed[TLS_MAX];
+_Thread_local void *plat_tls_val[PLAT_TLS_MAX];
+_Thread_local unsigned char plat_tls_armed[PLAT_TLS_MAX];
 
 static void tls_exit(void *arg)
 {
 	unsigned k = (unsigned)(uintptr_t)arg - 1;
-	void *v = tls_val[k];
-	tls_val[k] = NULL;
+	void *v = plat_tls_val[k];
+	plat_tls_val[k] = NULL;
 	if (v)
 		tls_dtor[k](v);
 }
@@ -325,7 +324,7 @@ static void tls_exit(void *arg)
 int plat_tls_new(plat_tls *t, void (*dtor)(void *))
 {
 	unsigned k = atomic_fetch_add(&tls_n, 1);
-	if (k >= TLS_MAX)
+	if (k >= PLAT_TLS_MAX)
 		return -1;
 	tls_dtor[k] = dtor;
 	if (pthread_key_create(&tls_key[k], tls_exit) != 0)
@@ -334,19 +333,10 @@ int plat_tls_new(plat_tls *t, void (*dtor)(void *))
 	return 0;
 }
 
-void *plat_tls_get(const plat_tls *t)
+void plat_tls_arm(unsigned k)
 {
-	return tls_val[t->key];
-}
-
-void plat_tls_set(const plat_tls *t, void *v)
-{
-	unsigned k = (unsigned)t->key;
-	tls_val[k] = v;
-	if (v && !tls_armed[k]) {
-		tls_armed[k] = 1;
-		pthread_setspecific(tls_key[k], (void *)(uintptr_t)(k + 1));
-	}
+	plat_tls_armed[k] = 1;
+	pthread_setspecific(tls_key[k], (void *)(uintptr_t)(k + 1));
 }
 
 void plat_on_fork(void (*prepare)(void), void (*parent)(void), void (*child)(void))

@@ -501,9 +501,11 @@ void plat_lock_give(plat_lock *l)
 		ReleaseSRWLockExclusive((PSRWLOCK)l->impl);
 }
 
+_Atomic uint64_t plat_forks; /* Windows has no fork: always 0 */
+
 uint64_t plat_fork_epoch(void)
 {
-	return 0; /* Windows has no fork */
+	return 0;
 }
 
 /* One INIT_ONCE per distinct function, so every caller's FN runs once. */

@@ -165,19 +165,6 @@ static void fork_init(void)
 	sync_process_init();
 }
 
-/* Is this attach still valid here? Not in a forked child, and not once
- * its peer entry was taken from it (vmshm gc --force, or its VM declared
- * dead): its holder bit may then be another peer's. */
-int pool_usable(vmshm_pool *p)
-{
-	if (p->fork_epoch != plat_fork_epoch())
-		return VMSHM_ESTALE;
-	if (p->self &&
-	    LD(&fmt_peer(&p->L, p->self)->state) != PW_MAKE(p->self_gen, VMSHM_PEER_ALIVE, 0))
-		return VMSHM_ESTALE;
-	return 0;
-}
-
 static const struct backend *pick(const char *spec)
 {
 	for (int i = 0; be_table[i]; i++)

@@ -76,8 +76,9 @@ static void g_exit(void)
  * one its last close freed, given back to the stack at the thread's exit):
  * a thread that opens and closes in a loop takes and gives back entries
  * without touching the shared stack. Closing claims the entry with one
- * compare-and-swap (two threads closing one handle: one wins). Only growing
- * the table takes G.lock. */
+ * compare-and-swap (two threads closing one handle: one wins; a process of
+ * one thread makes it with a plain load and store, see local_cas). Only
+ * growing the table takes G.lock. */
 
 #define HANDLE_MAX  (1u << 20) /* index 0 is never used */
 #define CHUNK_BITS  8u
@@ -172,7 +173,7 @@ static void handle_put(uint32_t i)
 		handle_push(i, i);
 }
 
-static HANDLE handle_new(vmshm_pool *p, const vmshm_ref *ref)
+static inline HANDLE handle_new(vmshm_pool *p, const vmshm_ref *ref)
 {
 	uint32_t i = spare_take();
 	uint64_t head = i ? 0 : atomic_load_explicit(&T.free_head, memory_order_acquire);
@@ -225,9 +226,12 @@ static int handle_close(HANDLE h, vmshm_pool **p, vmshm_ref *ref)
 {
 	uint32_t seq;
 	struct handle_ent *e = handle_find(h, &seq);
-	uint64_t open = ENT_USED(seq);
-	if (!e || !atomic_compare_exchange_strong(&e->state, &open, open - 1))
+	uint64_t open = ENT_USED(seq), seen = open;
+	if (!e)
 		return -1;
+	while (!local_cas(&e->state, &seen, open - 1))
+		if (seen != open)
+			return -1;
 	*p = atomic_load_explicit(&e->pool, memory_order_relaxed);
 	*ref = e->ref;
 	handle_put((uint32_t)(((uint64_t)(uintptr_t)h >> 2) & (HANDLE_MAX - 1)));
@@ -289,7 +293,7 @@ static DWORD win_error(int rc)
 
 static void *fail(int rc)
 {
-	SetLastError(win_error(rc));
+	rt_set_error(win_error(rc));
 	return NULL;
 }
 
@@ -357,7 +361,7 @@ static int create_args_ok(DWORD prot, DWORD high, DWORD low, VOID **location)
 
 /* After a create (RC 1: it existed) or open of REF in P, or a failure RC:
  * a handle to it, with the last error set; NULL on failure. */
-static HANDLE hand_out(vmshm_pool *p, int rc, vmshm_ref *ref)
+static inline HANDLE hand_out(vmshm_pool *p, int rc, vmshm_ref *ref)
 {
 	HANDLE h = NULL;
 	if (rc >= 0 && !(h = handle_new(p, ref))) {
@@ -366,7 +370,7 @@ static HANDLE hand_out(vmshm_pool *p, int rc, vmshm_ref *ref)
 	}
 	if (rc < 0)
 		return fail(rc);
-	SetLastError(rc == 1 ? ERROR_ALREADY_EXISTS : ERROR_SUCCESS);
+	rt_set_error(rc == 1 ? ERROR_ALREADY_EXISTS : ERROR_SUCCESS);
 	return h;
 }
 
@@ -454,10 +458,10 @@ BOOL WINAPI RtCloseHandle(HANDLE hObject)
 	    p == atomic_load_explicit(&G.pool, memory_order_acquire))
 		rc = vmshm_close(p, &ref);
 	if (rc < 0) {
-		SetLastError(ERROR_INVALID_HANDLE);
+		rt_set_error(ERROR_INVALID_HANDLE);
 		return FALSE;
 	}
-	SetLastError(ERROR_SUCCESS);
+	rt_set_error(ERROR_SUCCESS);
 	return TRUE;
 }
 
@@ -466,16 +470,16 @@ BOOL WINAPI RtQuerySharedMemory(HANDLE hSharedMemory, SHARED_MEMORY_INFO *info)
 	vmshm_ref ref;
 	vmshm_pool *p;
 	if (!info) {
-		SetLastError(ERROR_INVALID_PARAMETER);
+		rt_set_error(ERROR_INVALID_PARAMETER);
 		return FALSE;
 	}
 	if (rt_lookup(hSharedMemory, &ref, &p) < 0) {
-		SetLastError(ERROR_INVALID_HANDLE);
+		rt_set_error(ERROR_INVALID_HANDLE);
 		return FALSE;
 	}
 	info->flProtect = ref.protect;
 	info->dwSize = (DWORD)ref.size;
-	SetLastError(ERROR_SUCCESS);
+	rt_set_error(ERROR_SUCCESS);
 	return TRUE;
 }
 

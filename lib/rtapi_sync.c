@@ -11,13 +11,13 @@
 
 static void *fail(int rc)
 {
-	SetLastError(rt_error(rc));
+	rt_set_error(rt_error(rc));
 	return NULL;
 }
 
 static BOOL fail_b(int rc)
 {
-	SetLastError(rt_error(rc));
+	rt_set_error(rt_error(rc));
 	return FALSE;
 }
 
@@ -207,7 +207,7 @@ static BOOL event_call(HANDLE h, int how)
 		rc = sync_event_change(p, &r, how);
 	if (rc < 0)
 		return fail_b(rc);
-	SetLastError(ERROR_SUCCESS);
+	rt_set_error(ERROR_SUCCESS);
 	return TRUE;
 }
 
@@ -235,7 +235,7 @@ BOOL WINAPI RtReleaseMutex(HANDLE h)
 		rc = sync_mutex_release(p, &r);
 	if (rc < 0)
 		return fail_b(rc);
-	SetLastError(ERROR_SUCCESS);
+	rt_set_error(ERROR_SUCCESS);
 	return TRUE;
 }
 
@@ -253,7 +253,7 @@ BOOL WINAPI RtReleaseSemaphore(HANDLE h, LONG count, LPLONG previous)
 		return fail_b(rc);
 	if (previous)
 		*previous = (LONG)prev;
-	SetLastError(ERROR_SUCCESS);
+	rt_set_error(ERROR_SUCCESS);
 	return TRUE;
 }
 
@@ -266,26 +266,26 @@ static DWORD wait_any(DWORD n, const HANDLE *hs, BOOL all, uint64_t timeout_ns)
 	vmshm_pool *p = NULL, *q;
 	uint32_t index = 0;
 	if (n == 0 || n > MAX_WFMO || !hs || all) {
-		SetLastError(ERROR_INVALID_PARAMETER);
+		rt_set_error(ERROR_INVALID_PARAMETER);
 		return WAIT_FAILED;
 	}
 	for (DWORD i = 0; i < n; i++) {
 		if (lookup(hs[i], 0, &refs[i], &q) < 0 || (p && q != p)) {
-			SetLastError(ERROR_INVALID_HANDLE);
+			rt_set_error(ERROR_INVALID_HANDLE);
 			return WAIT_FAILED;
 		}
 		p = q;
 	}
 	int rc = sync_wait(p, refs, n, timeout_ns, &index);
 	if (rc == VMSHM_ETIMEDOUT) {
-		SetLastError(ERROR_SUCCESS);
+		rt_set_error(ERROR_SUCCESS);
 		return WAIT_TIMEOUT;
 	}
 	if (rc < 0) {
-		SetLastError(rt_error(rc == VMSHM_EINVAL ? VMSHM_ESTALE : rc));
+		rt_set_error(rt_error(rc == VMSHM_EINVAL ? VMSHM_ESTALE : rc));
 		return WAIT_FAILED;
 	}
-	SetLastError(ERROR_SUCCESS);
+	rt_set_error(ERROR_SUCCESS);
 	return (rc == VMSHM_WAIT_ABANDONED ? WAIT_ABANDONED_0 : WAIT_OBJECT_0) + index;
 }
 
@@ -321,7 +321,7 @@ DWORD WINAPI RtWaitForSingleObjectEx(HANDLE h, PULARGE_INTEGER timeout)
 {
 	uint64_t ns;
 	if (ex_timeout(timeout, &ns) < 0) {
-		SetLastError(ERROR_INVALID_PARAMETER);
+		rt_set_error(ERROR_INVALID_PARAMETER);
 		return WAIT_FAILED;
 	}
 	return wait_any(1, &h, FALSE, ns);
@@ -332,7 +332,7 @@ DWORD WINAPI RtWaitForMultipleObjectsEx(DWORD n, const HANDLE *hs, BOOL all,
 {
 	uint64_t ns;
 	if (ex_timeout(timeout, &ns) < 0) {
-		SetLastError(ERROR_INVALID_PARAMETER);
+		rt_set_error(ERROR_INVALID_PARAMETER);
 		return WAIT_FAILED;
 	}
 	return wait_any(n, hs, all, ns);

@@ -98,7 +98,10 @@ TEST_STEPS += unit-test asan-test valgrind-test exports-test
 # TSan cannot run Criterion: a plain program (tests/tsan/) with RtApi and
 # native threads on one pool, the library rebuilt with -fsanitize=thread.
 TSAN_DIR := $(BUILD)/tsan
-TSAN_CFLAGS = $(BASE_CFLAGS) -O1 -g -fsanitize=thread
+# -Wno-tsan: gcc warns that TSan does not model atomic_thread_fence; the
+# library's only fences order relaxed atomic reads of a slot's name before
+# the state word is read again (nothing that TSan checks rests on them).
+TSAN_CFLAGS = $(BASE_CFLAGS) -O1 -g -fsanitize=thread -Wno-tsan
 TSAN_LIB_OBJS := $(patsubst %.c,$(TSAN_DIR)/obj/%.o,$(LIB_SRCS))
 TSAN_BIN := $(TSAN_DIR)/threads_tsan
 TSAN_SYNC_BIN := $(TSAN_DIR)/sync_tsan

@@ -174,3 +174,19 @@ Test(threads, last_error_per_thread)
 	cr_assert_eq(GetLastError(), 4242);
 	cr_assert_eq(RtGetLastError(), 4242);
 }
+
+/* A process of one thread closes, counts and destroys with plain loads and
+ * stores on its own words; when it starts threads, the atomic steps take
+ * over from the same counts: two handles held across the switch, 4 threads
+ * x 20,000 open+close of that name and create+close of their own, then the
+ * last close destroys it. A second close of one handle fails in both modes. */
+Test(threads, one_thread_then_many, .init = tp_setup, .fini = tp_teardown, .timeout = 120)
+{
+	const char *argv[] = {"@", "one-then-threads", "st-name", NULL};
+	const char *out = proc_run(argv, NULL);
+	cr_assert_str_eq(out, "single=1 handles=1 close=1 again=0 error=6\n"
+			      "single=0 failed=0 close=1,1 reopen=0 error=2\n");
+	cr_assert_eq(tp_stats().objects, 0, "objects left");
+	cr_assert_eq(tp_stats().free_bytes, tp.empty.free_bytes);
+	cr_assert_eq(tp_check("one-then-threads"), 0);
+}

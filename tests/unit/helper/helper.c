@@ -20,6 +20,11 @@
  *   vmshm-test-helper fork-exit N            4 threads loop on RtApi calls while
  *                                            N children are forked and exit(0);
  *                                            prints "hung=H of N"
+ *   vmshm-test-helper one-then-threads NAME  RtApi calls on NAME while the process
+ *                                            has one thread (plain loads and stores
+ *                                            on its own words), then from 4 threads
+ *                                            at once (atomic ones); prints one line
+ *                                            per step (see the source)
  *
  * The pool is $VMSHM_POOL. Exit status 0 when every call did what it should.
  */
@@ -35,6 +40,16 @@
 
 #include "RtApi.h"
 #include "vmshm.h"
+
+#if defined(__GLIBC__) && defined(__has_include)
+#if __has_include(<sys/single_threaded.h>)
+#include <sys/single_threaded.h>
+#define plat_single_threaded_for_test() ((int)__libc_single_threaded)
+#endif
+#endif
+#ifndef plat_single_threaded_for_test
+#define plat_single_threaded_for_test() 0
+#endif
 
 static int create_named(const char *name, void **loc)
 {
@@ -159,6 +174,57 @@ static int do_fork_exit(int n)
 	return hung != 0;
 }
 
+/* The calls of one_then_threads' threads: open+close of NAME (held by the
+ * main thread), and create+close of a name of their own, 20,000 times. */
+static void *open_close_loop(void *arg)
+{
+	const char *name = arg;
+	char own[64];
+	snprintf(own, sizeof(own), "%s-%lx", name, (unsigned long)pthread_self());
+	uintptr_t bad = 0;
+	for (int i = 0; i < 20000; i++) {
+		void *loc;
+		HANDLE h = RtOpenSharedMemoryA(SHM_MAP_ALL_ACCESS, FALSE, name, &loc);
+		bad += !h || GetLastError() != 0 || !RtCloseHandle(h);
+		h = RtCreateSharedMemoryA(PAGE_READWRITE, 0, 4096, own, &loc);
+		bad += !h || GetLastError() != 0 || !RtCloseHandle(h);
+	}
+	return (void *)bad;
+}
+
+/* A process that starts with one thread (the library then changes its own
+ * words with plain loads and stores) and later runs 4 more (then atomic
+ * ones): the counts made in the first part hold in the second. */
+static int one_then_threads(const char *name)
+{
+	void *loc, *loc2;
+	int single = plat_single_threaded_for_test();
+	HANDLE a = RtCreateSharedMemoryA(PAGE_READWRITE, 0, 4096, name, &loc);
+	HANDLE b = RtOpenSharedMemoryA(SHM_MAP_ALL_ACCESS, FALSE, name, &loc2);
+	HANDLE c = RtOpenSharedMemoryA(SHM_MAP_ALL_ACCESS, FALSE, name, &loc2);
+	int closed = RtCloseHandle(c);
+	int again = RtCloseHandle(c);
+	DWORD again_err = GetLastError();
+	printf("single=%d handles=%d close=%d again=%d error=%u\n", single, a && b && c, closed,
+	       again, (unsigned)again_err);
+	pthread_t t[4];
+	uintptr_t bad = 0;
+	for (int i = 0; i < 4; i++)
+		pthread_create(&t[i], NULL, open_close_loop, (void *)name);
+	for (int i = 0; i < 4; i++) {
+		void *r;
+		pthread_join(t[i], &r);
+		bad += (uintptr_t)r;
+	}
+	int close_b = RtCloseHandle(b), close_a = RtCloseHandle(a);
+	HANDLE gone = RtOpenSharedMemoryA(SHM_MAP_ALL_ACCESS, FALSE, name, &loc2);
+	printf("single=%d failed=%lu close=%d,%d reopen=%d error=%u\n",
+	       plat_single_threaded_for_test(), (unsigned long)bad, close_b, close_a, gone != NULL,
+	       (unsigned)GetLastError());
+	fflush(stdout);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	void *loc = NULL;
@@ -172,6 +238,8 @@ int main(int argc, char **argv)
 	}
 	if (strcmp(argv[1], "fork-exit") == 0)
 		return do_fork_exit(atoi(argv[2]));
+	if (strcmp(argv[1], "one-then-threads") == 0)
+		return one_then_threads(argv[2]);
 	if (strcmp(argv[1], "unpersist") == 0)
 		return do_unpersist(argv[2]);
 	if (strcmp(argv[1], "fence") == 0)
