@@ -54,6 +54,11 @@ extern "C" int bx_set_live(uint32_t n)
 	return 0;
 }
 
+extern "C" int bx_construct(const char *name)
+{
+	return seg->construct<Region>(name, std::nothrow)() ? 0 : -1;
+}
+
 extern "C" int bx_find(const char *name)
 {
 	return seg->find<Region>(name).first ? 0 : -1;

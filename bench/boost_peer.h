@@ -19,6 +19,8 @@ extern "C" {
 int bx_setup(const char *name, size_t size, const char *target);
 /* Brings the objects "live-0" .. "live-(N-1)" to N. 0 or -1. */
 int bx_set_live(uint32_t n);
+/* construct<Region>(NAME)() of one more named object: 0, or -1. */
+int bx_construct(const char *name);
 /* find<Region>(NAME): 0 found, -1 not. */
 int bx_find(const char *name);
 /* construct<Region>(NAME)() (zero-filled) then destroy<Region>(NAME): 0,

@@ -56,7 +56,8 @@ bench-sync: $(SYNC_BENCH_BIN)
 
 BENCH_STEPS += bench-sync
 # Contention (bench/contention.c): 1, 2 and 4 processes or threads opening
-# and closing one name or a name each; linked with a bench build of the
+# and closing one name or a name each, and Boost.Interprocess's find in the
+# same shapes (bench/boost_peer.cpp); linked with a bench build of the
 # library whose counters (-DVMSHM_BENCH_COUNTERS) count the compare-and-swap
 # retries of each call. The normal library has no counters.
 BENCH_LIB_DIR := $(BUILD)/bench-lib
@@ -73,9 +74,10 @@ $(BENCH_LIBA): $(BENCH_LIB_OBJS)
 	@rm -f $@
 	ar rcs $@ $^
 
-$(CONTENTION_BIN): bench/contention.c $(BENCH_LIBA) $(LIB_HDRS)
+$(CONTENTION_BIN): bench/contention.c bench/boost_peer.h $(BOOST_PEER_OBJ) $(BENCH_LIBA) $(LIB_HDRS)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -o $@ bench/contention.c $(BENCH_LIBA) -lpciaccess -lpthread
+	$(CC) $(ALL_CFLAGS) -Ibench -c -o $@.o bench/contention.c
+	$(CXX) -o $@ $@.o $(BOOST_PEER_OBJ) $(BENCH_LIBA) -lpciaccess -lpthread -lrt
 
 .PHONY: bench-contention
 bench-contention: $(CONTENTION_BIN)

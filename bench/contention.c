@@ -12,6 +12,13 @@
  * every close drops it. Threads of one process share one peer: the first
  * open adds the bit, the others count on the process-local reference.
  *
+ * The same shapes run Boost.Interprocess's find (bench/boost_peer.cpp: one
+ * managed_shared_memory segment made before the contenders fork, with the
+ * same names), the comparison peer of shm_bench.c. And the machine's own
+ * floor is measured first: two threads on two CPUs handing one cache line
+ * back and forth, the least a call pays that must write a line the other
+ * CPU wrote last.
+ *
  * The retries come from the counters of a bench build of the library
  * (-DVMSHM_BENCH_COUNTERS, bench/build.mk): every failed compare-and-swap
  * and every protocol step done again counts one retry; every pause while
@@ -35,6 +42,7 @@
 #include <unistd.h>
 
 #include "RtApi.h"
+#include "boost_peer.h"
 #include "vmshm.h"
 
 /* The bench build's per-thread counters (lib/internal.h). */
@@ -59,6 +67,8 @@ struct shared {
 	_Atomic int failed;
 	uint64_t start[MAX_CONTENDERS], end[MAX_CONTENDERS]; /* of the timed loop */
 	uint64_t cpu[MAX_CONTENDERS];                        /* CPU time in it */
+	double handoff_ns; /* one cache-line hand-off between two CPUs */
+	_Atomic uint64_t line __attribute__((aligned(64))); /* the line handed off */
 };
 
 static struct shared *S;
@@ -66,6 +76,8 @@ static uint32_t iters = 200000;
 static char pool[128];
 static pid_t holder = -1;
 static int holder_fd = -1;
+static char segment[64]; /* the Boost segment's name */
+static int peer_boost;   /* contenders call Boost's find, not vmshm */
 
 static struct sample *samples(int who, int call)
 {
@@ -93,12 +105,50 @@ static void name_of(char *buf, size_t len, int who, int same)
 		snprintf(buf, len, "c-%d", who);
 }
 
+/* The barrier of the contenders: every one ready, then all go. */
+static void start_together(int n)
+{
+	atomic_fetch_add(&S->ready, 1);
+	while (atomic_load(&S->ready) < n)
+		;
+}
+
+/* One open+close of NAME, each call timed and counted apart into *SO and
+ * *SC. 0, or -1 when a call failed. */
+static int vmshm_pair(const char *name, struct sample *so, struct sample *sc)
+{
+	void *p;
+	vmshm_bench_retries = vmshm_bench_waits = 0;
+	uint64_t t0 = now_ns();
+	HANDLE h = RtOpenSharedMemoryA(SHM_MAP_ALL_ACCESS, FALSE, name, &p);
+	uint64_t t1 = now_ns();
+	*so = (struct sample){(uint32_t)(t1 - t0), (uint32_t)vmshm_bench_retries,
+			      (uint32_t)vmshm_bench_waits};
+	vmshm_bench_retries = vmshm_bench_waits = 0;
+	t0 = now_ns();
+	BOOL ok = h && RtCloseHandle(h);
+	t1 = now_ns();
+	*sc = (struct sample){(uint32_t)(t1 - t0), (uint32_t)vmshm_bench_retries,
+			      (uint32_t)vmshm_bench_waits};
+	return ok ? 0 : -1;
+}
+
+/* The peer's call: one Boost find of NAME, timed into *SO (*SC stays 0). */
+static int boost_find(const char *name, struct sample *so, struct sample *sc)
+{
+	uint64_t t0 = now_ns();
+	int rc = bx_find(name);
+	uint64_t t1 = now_ns();
+	*so = (struct sample){(uint32_t)(t1 - t0), 0, 0};
+	*sc = (struct sample){0, 0, 0};
+	return rc;
+}
+
 /* One contender: warm-up (the attach happens there), the barrier, then
- * ITERS timed open+close pairs, each call timed and counted apart. */
+ * ITERS timed rounds of vmshm_pair (or boost_find). */
 static void contend(int who, int n, int same)
 {
 	char name[32];
-	void *p;
 	/* Contender K on CPU K mod the CPUs: the scheduler would often put
 	 * two on one CPU of this small machine, and they would not contend. */
 	cpu_set_t cpus;
@@ -106,33 +156,21 @@ static void contend(int who, int n, int same)
 	CPU_SET(who % sysconf(_SC_NPROCESSORS_ONLN), &cpus);
 	sched_setaffinity(0, sizeof(cpus), &cpus);
 	name_of(name, sizeof(name), who, same);
+	int (*round)(const char *, struct sample *, struct sample *) =
+	    peer_boost ? boost_find : vmshm_pair;
+	struct sample scratch[NCALLS];
 	for (uint32_t i = 0; i < WARMUP; i++) {
-		HANDLE h = RtOpenSharedMemoryA(SHM_MAP_ALL_ACCESS, FALSE, name, &p);
-		if (!h || !RtCloseHandle(h)) {
+		if (round(name, &scratch[0], &scratch[1]) < 0) {
 			atomic_fetch_add(&S->failed, 1);
 			break;
 		}
 	}
-	atomic_fetch_add(&S->ready, 1);
-	while (atomic_load(&S->ready) < n)
-		;
+	start_together(n);
 	struct sample *so = samples(who, CALL_OPEN), *sc = samples(who, CALL_CLOSE);
 	uint64_t cpu0 = clock_ns(CLOCK_THREAD_CPUTIME_ID);
 	S->start[who] = now_ns();
 	for (uint32_t i = 0; i < iters; i++) {
-		vmshm_bench_retries = vmshm_bench_waits = 0;
-		uint64_t t0 = now_ns();
-		HANDLE h = RtOpenSharedMemoryA(SHM_MAP_ALL_ACCESS, FALSE, name, &p);
-		uint64_t t1 = now_ns();
-		so[i] = (struct sample){(uint32_t)(t1 - t0), (uint32_t)vmshm_bench_retries,
-					(uint32_t)vmshm_bench_waits};
-		vmshm_bench_retries = vmshm_bench_waits = 0;
-		t0 = now_ns();
-		BOOL ok = h && RtCloseHandle(h);
-		t1 = now_ns();
-		sc[i] = (struct sample){(uint32_t)(t1 - t0), (uint32_t)vmshm_bench_retries,
-					(uint32_t)vmshm_bench_waits};
-		if (!ok) {
+		if (round(name, &so[i], &sc[i]) < 0) {
 			atomic_fetch_add(&S->failed, 1);
 			return;
 		}
@@ -283,6 +321,54 @@ static void cleanup(void)
 		unlink(pool);
 		pool[0] = 0;
 	}
+	if (segment[0]) {
+		bx_cleanup();
+		segment[0] = 0;
+	}
+}
+
+/* The machine's floor: threads on CPU 0 and CPU 1 take turns on one word
+ * (each waits for the other's value, then writes its own), HANDOFFS turns;
+ * the time per turn is one hand-off of a cache line between the two. Run
+ * in a child process, so that this one (whose forks are the contender
+ * processes) starts no thread. */
+#define HANDOFFS 200000u
+static void *handoff_turns(void *arg)
+{
+	uint64_t k = (uint64_t)(uintptr_t)arg;
+	cpu_set_t cpus;
+	CPU_ZERO(&cpus);
+	CPU_SET((int)k, &cpus);
+	sched_setaffinity(0, sizeof(cpus), &cpus);
+	uint64_t t0 = now_ns();
+	for (uint64_t i = 0; i < HANDOFFS; i++) {
+		while (atomic_load_explicit(&S->line, memory_order_acquire) != 2 * i + k)
+			;
+		atomic_store_explicit(&S->line, 2 * i + k + 1, memory_order_release);
+	}
+	if (k == 0)
+		S->handoff_ns = (double)(now_ns() - t0) / (2.0 * HANDOFFS);
+	return NULL;
+}
+
+static double line_handoff(void)
+{
+	if (sysconf(_SC_NPROCESSORS_ONLN) < 2)
+		return 0;
+	S->handoff_ns = 0;
+	atomic_store(&S->line, 0);
+	pid_t pid = fork();
+	if (pid == 0) {
+		pthread_t t[2];
+		for (uintptr_t k = 0; k < 2; k++)
+			pthread_create(&t[k], NULL, handoff_turns, (void *)k);
+		for (int k = 0; k < 2; k++)
+			pthread_join(t[k], NULL);
+		_exit(0);
+	}
+	if (pid < 0 || waitpid(pid, NULL, 0) < 0)
+		return 0;
+	return S->handoff_ns;
 }
 
 /* Interrupted (or the output pipe closed): the pool goes too. Contenders
@@ -294,6 +380,11 @@ static void on_signal(int sig)
 		kill(holder, SIGKILL);
 	if (pool[0])
 		unlink(pool);
+	if (segment[0]) {
+		char path[96];
+		snprintf(path, sizeof(path), "/dev/shm/%s", segment);
+		unlink(path);
+	}
 	signal(sig, SIG_DFL);
 	raise(sig);
 }
@@ -366,32 +457,53 @@ int main(int argc, char **argv)
 		cleanup();
 		return 1;
 	}
+	snprintf(segment, sizeof(segment), "vmshm-contention-%d", (int)getpid());
+	int bx = bx_setup(segment, 16u << 20, "c-shared");
+	for (int who = 0; who < MAX_CONTENDERS && bx == 0; who++) {
+		char name[32];
+		name_of(name, sizeof(name), who, 0);
+		bx = bx_construct(name);
+	}
+	if (bx < 0) {
+		fprintf(stderr, "contention: the Boost segment failed\n");
+		cleanup();
+		return 1;
+	}
 
 	printf("\ncontention: RtOpenSharedMemoryA and RtCloseHandle of a 4096-byte object held by "
-	       "another process;\n%u timed open+close pairs per contender and case, after %u "
-	       "untimed; ns per call (clock_gettime included);\nretries = most compare-and-swap "
-	       "retries of one call, waits = most pauses of one call on a busy local "
-	       "reference;\ntargets: median <= 3x the same case with 1 contender, retries <= "
-	       "contenders;\nat once = how many contenders ran at the same time on average "
-	       "(their CPU time in the timed loops / the span of all); the best of up to %d "
-	       "runs\nby that measure\n",
+	       "another process,\nand Boost.Interprocess's find of an object of the same name "
+	       "(the peer, one segment);\n%u timed calls of each per contender and case, after "
+	       "%u untimed; ns per call (clock_gettime included);\nretries = most "
+	       "compare-and-swap retries of one call, waits = most pauses of one call on a busy "
+	       "local\nreference; targets (vmshm): median <= 3x the same case with 1 contender, "
+	       "retries <= contenders;\nat once = how many contenders ran at the same time on "
+	       "average (their CPU time in the timed loops / the\nspan of all); the best of up to "
+	       "%d runs by that measure\n",
 	       iters, WARMUP, ATTEMPTS);
+	printf("hand-off = the machine's floor, measured before each section: one cache line "
+	       "handed between CPU 0\nand CPU 1 (two threads taking turns on one word), the "
+	       "least a call pays that writes a line the\nother CPU wrote last (it moves with "
+	       "where the host runs the two vCPUs)\n");
 	static const char *const call_name[NCALLS] = {"open", "close"};
 	int all_met = 1;
 	for (int threads = 0; threads <= 1; threads++) {
 		for (int same = 1; same >= 0; same--) {
-			printf("\n%s, %s\n",
+			double ho = line_handoff();
+			printf("\n%s, %s (hand-off %.0f ns)\n",
 			       threads ? "threads of one process (one peer)"
 				       : "processes (one peer each)",
-			       same ? "one name for all" : "a name each");
-			printf("  %-5s %-11s %8s %8s %8s %8s %8s %8s %8s  %s\n", "call",
+			       same ? "one name for all" : "a name each", ho);
+			printf("  %-11s %-11s %8s %8s %8s %8s %8s %8s %8s  %s\n", "call",
 			       "contenders", "median", "p99", "p99.9", "x 1", "retries", "waits",
 			       "at once", "target");
-			struct stats base[NCALLS];
+			struct stats base[NCALLS], bbase;
 			for (int n = 1; n <= MAX_CONTENDERS; n *= 2) {
-				struct stats st[NCALLS];
-				double ov;
-				if (measure(n, threads, same, st, &ov) < 0) {
+				struct stats st[NCALLS], bst[NCALLS];
+				double ov, bov;
+				peer_boost = 0;
+				int rc = measure(n, threads, same, st, &ov);
+				peer_boost = 1;
+				if (rc < 0 || measure(n, threads, same, bst, &bov) < 0) {
 					fprintf(stderr, "contention: a contender failed\n");
 					cleanup();
 					return 1;
@@ -403,12 +515,19 @@ int main(int argc, char **argv)
 					int met = x <= 3.0 && st[call].max_retries <= (uint32_t)n;
 					all_met &= met;
 					printf(
-					    "  %-5s %-11d %8.0f %8.0f %8.0f %7.2fx %8u %8u %8.2f  "
-					    "%s\n",
+					    "  vmshm %-5s %-11d %8.0f %8.0f %8.0f %7.2fx %8u %8u "
+					    "%8.2f  %s\n",
 					    call_name[call], n, st[call].med, st[call].p99,
 					    st[call].p999, x, st[call].max_retries,
 					    st[call].max_waits, ov, met ? "met" : "MISSED");
 				}
+				if (n == 1)
+					bbase = bst[CALL_OPEN];
+				printf(
+				    "  Boost find  %-11d %8.0f %8.0f %8.0f %7.2fx %8s %8s %8.2f  "
+				    "(peer)\n",
+				    n, bst[CALL_OPEN].med, bst[CALL_OPEN].p99, bst[CALL_OPEN].p999,
+				    bst[CALL_OPEN].med / bbase.med, "-", "-", bov);
 			}
 		}
 	}

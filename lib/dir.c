@@ -21,22 +21,19 @@ int dir_name_prepare(const char *utf8, struct dir_name *n)
 	memset(n, 0, sizeof(*n));
 	if (!utf8)
 		return 0;
-	/* One pass for the common ASCII name: its length, its hash and its
-	 * check (one byte is one UTF-16 unit); the full UTF-8 check for any
-	 * other. */
-	const unsigned char *u = (const unsigned char *)utf8;
-	uint64_t h = FMT_HASH_BASIS;
-	size_t len = 0;
-	while (u[len] && u[len] < 0x80 && len <= VMSHM_NAME_MAX_BYTES)
-		h = fmt_hash_step(h, u[len++]);
-	if (u[len] == 0 && len > 0 && len <= VMSHM_NAME_MAX_UNITS) {
-		n->hash = fmt_hash_final(h);
-	} else {
+	/* The length, then the hash a word at a time; an ASCII name (no byte
+	 * with bit 7 set) is one UTF-16 unit a byte and needs no other check. */
+	size_t len = strlen(utf8);
+	if (len == 0 || len > VMSHM_NAME_MAX_BYTES) {
+		int rc = vmshm_name_check(utf8);
+		return rc < 0 ? rc : VMSHM_ENAMELEN;
+	}
+	uint64_t all;
+	n->hash = fmt_hash_or((const unsigned char *)utf8, len, &all);
+	if (len > VMSHM_NAME_MAX_UNITS || (all & 0x8080808080808080ull)) {
 		int rc = vmshm_name_check(utf8);
 		if (rc < 0)
 			return rc;
-		len = strlen(utf8);
-		n->hash = fmt_hash(utf8, len);
 	}
 	n->bytes = utf8;
 	n->len = (uint32_t)len;
@@ -58,11 +55,22 @@ static void name_get(char *dst, const char *shared, uint32_t len)
 		dst[i] = __atomic_load_n(&shared[i], __ATOMIC_RELAXED);
 }
 
+/* The name's bytes compared a word at a time: a slot's name field and a
+ * name page start 8-byte aligned, and the word that holds the last bytes
+ * lies within the field (184 bytes) or the page, so whole words are read
+ * and the bytes past LEN masked off. */
+typedef uint64_t __attribute__((__may_alias__)) name_word;
 static inline int name_same(const char *shared, const char *bytes, uint32_t len)
 {
-	for (uint32_t i = 0; i < len; i++)
-		if (__atomic_load_n(&shared[i], __ATOMIC_RELAXED) != bytes[i])
+	const name_word *sw = (const name_word *)(const void *)shared;
+	for (uint32_t i = 0; i < len; i += 8) {
+		uint64_t a = __atomic_load_n(&sw[i / 8], __ATOMIC_RELAXED);
+		uint64_t b = fmt_name_word((const unsigned char *)bytes, len, i);
+		if (len - i < 8)
+			a &= (1ull << (8 * (len - i))) - 1;
+		if (a != b)
 			return 0;
+	}
 	return 1;
 }
 

@@ -168,8 +168,6 @@ int fmt_header_intact(const struct fmt_layout *L, char *what, size_t len)
 
 uint64_t fmt_hash(const char *name, size_t len)
 {
-	uint64_t h = FMT_HASH_BASIS;
-	for (size_t i = 0; i < len; i++)
-		h = fmt_hash_step(h, (unsigned char)name[i]);
-	return fmt_hash_final(h);
+	uint64_t all;
+	return fmt_hash_or((const unsigned char *)name, len, &all);
 }

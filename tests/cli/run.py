@@ -249,7 +249,7 @@ def test_pool_create():
           and j["peer_capacity"] == 63 and j["backend"] == "file" and j["pool"] == p,
           "pool info --json of a new 4M pool", repr(j))
     rc, out, err = run(["pool", "info"], pool=p)
-    check(rc == 0 and b"4194304 (4M)" in out and b"format:   2.0" in out,
+    check(rc == 0 and b"4194304 (4M)" in out and b"format:   3.0" in out,
           "pool info (text)", repr(out))
 
     # overwrite refusal, and --force

@@ -210,13 +210,13 @@ inline help_destroy(HD_S, HD_WHO)
 	hw_st = 0; hw_gen = 0; hw_own = 0; hw_tag = 0; hh = 0; ok = 0
 }
 
-/* dir_drop_bit(s, bit, who): fetch-and; the one whose AND leaves zero destroys. */
+/* dir_drop_bit(s, bit, who): fetch-and; the one whose AND leaves zero
+ * helps destroy (help_destroy checks LIVE with zero holders again). */
 inline drop_bit(DB_S, DB_BIT, DB_WHO)
 {
-	atomic { db_old = sl[DB_S].hold; sl[DB_S].hold = sl[DB_S].hold & (255 - (DB_BIT)) }
+	atomic { sl[DB_S].hold = sl[DB_S].hold & (255 - (DB_BIT)); db_old = sl[DB_S].hold }
 	if
-	:: (db_old & (DB_BIT)) != 0 && (db_old & (255 - (DB_BIT))) == 0 ->
-		db_old = 0; help_destroy(DB_S, DB_WHO)
+	:: db_old == 0 -> help_destroy(DB_S, DB_WHO)
 	:: else -> db_old = 0
 	fi
 }

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "aw.h"
+#include "internal.h"
 
 static const char *const texts[] = {
     "sensor",
@@ -393,5 +394,28 @@ Test(names, sync_w_found_by_a, .init = tp_setup, .fini = tp_teardown)
 			   : t == 1 ? RtOpenMutexW(SYNCHRONIZE, FALSE, w)
 				    : RtOpenSemaphoreW(SYNCHRONIZE, FALSE, w);
 		assert_ok(o, 0, "W open of an A create");
+	}
+}
+
+/* The name hash is the one docs/FORMAT.md specifies ("Hash", check values):
+ * another implementation of the format finds the same home slots. */
+Test(names, format_hash_check_values)
+{
+	static const struct {
+		const char *name;
+		uint64_t hash;
+	} v[] = {
+	    {"a", 0x1fb654d728fbe0b2ull},
+	    {"bench-open", 0xd39143aaeb586818ull},
+	    {"Global\\PlantControl\\SensorBlock01", 0x257c7081abc36f32ull},
+	    {"\xc3\xa9t\xc3\xa9", 0x5e3b5a28167f4145ull},
+	};
+	for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) {
+		struct dir_name n;
+		cr_assert_eq(fmt_hash(v[i].name, strlen(v[i].name)), v[i].hash, "hash of %s",
+			     v[i].name);
+		cr_assert_eq(dir_name_prepare(v[i].name, &n), 0);
+		cr_assert_eq(n.hash, v[i].hash, "dir_name_prepare's hash of %s", v[i].name);
+		cr_assert_eq(n.len, strlen(v[i].name));
 	}
 }
