@@ -45,7 +45,8 @@ LIBA := $(BUILD)/libvmshm.a
 LIBSO := $(BUILD)/libvmshm.so.1
 LIBSO_LINK := $(BUILD)/libvmshm.so
 
-.PHONY: all lib install uninstall test check-deps bench demo clean format
+.PHONY: all lib install uninstall test check-deps bench demo clean format FORCE
+FORCE:
 all: lib
 
 lib: $(LIBA) $(LIBSO_LINK)
@@ -69,7 +70,9 @@ $(LIBSO): $(LIB_PIC_OBJS) lib/libvmshm.map
 $(LIBSO_LINK): $(LIBSO)
 	ln -sf libvmshm.so.1 $@
 
-$(BUILD)/vmshm.pc: lib/vmshm.pc.in Makefile
+# Made again by every install: it records PREFIX and LIBDIR, which change
+# from one `make install` to the next without any file changing.
+$(BUILD)/vmshm.pc: lib/vmshm.pc.in Makefile FORCE
 	@mkdir -p $(BUILD)
 	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' \
 		-e 's|@INCLUDEDIR@|$(INCLUDEDIR)|g' -e 's|@VERSION@|$(VERSION)|g' $< > $@

@@ -213,8 +213,9 @@ int dir_drop_bit(const struct fmt_layout *L, uint32_t s, uint64_t bit, uint32_t 
 {
 	/* Whoever leaves the word at zero helps the object die (the help
 	 * checks again, by compare-and-swap, that it is LIVE with no holder).
-	 * Tested on the result, the and is one locked instruction, no loop. */
-	if (__atomic_and_fetch(&fmt_slot(L, s)->holders, ~bit, __ATOMIC_SEQ_CST) == 0)
+	 * Tested on the result only, the and is one locked instruction (gcc
+	 * makes it a lock and), not a compare-and-swap loop. */
+	if ((atomic_fetch_and(&fmt_slot(L, s)->holders, ~bit) & ~bit) == 0)
 		return dir_help_destroy(L, s, me);
 	return 0;
 }
