@@ -287,7 +287,10 @@ static inline int join(vmshm_pool *p, uint32_t s, uint64_t w)
 	uint32_t gen = SW_GEN(w);
 	uint64_t v = lref_load(r);
 	for (;;) {
-		if (LREF_COUNT(v) > 0 && LREF_GEN(v) == gen) {
+		if (LREF_COUNT(v) > 0 &&
+		    LREF_GEN(v) != gen) /* we hold another object of this slot */
+			return self_ok(p) ? RETRY : VMSHM_ESTALE; /* W is old, or we were fenced */
+		if (LREF_COUNT(v) > 0) {
 			/* we hold it already: it cannot die meanwhile */
 			if (local_cas(r, &v, v + 1))
 				return 0;
@@ -307,11 +310,17 @@ static inline int join(vmshm_pool *p, uint32_t s, uint64_t w)
 			break;
 		}
 	} while (!CAS(&sl->holders, &h, h | bit) && (BENCH_RETRY(), 1));
+	/* Our bit was there already only if another thread of this attach
+	 * created a later object in this slot (and counted its reference
+	 * first): that bit is the creator's, not ours to drop. */
+	uint64_t ours = rc == 0 && !(h & bit) ? bit : 0;
 	if (rc == 0 && LD(&sl->state) != w) {
-		dir_drop_bit(L, s, bit, p->self);
+		if (ours)
+			dir_drop_bit(L, s, ours, p->self);
 		rc = RETRY;
 	} else if (rc == 0 && !self_ok(p)) { /* fenced meanwhile: the bit is still ours to drop */
-		dir_drop_bit(L, s, bit, p->self);
+		if (ours)
+			dir_drop_bit(L, s, ours, p->self);
 		rc = VMSHM_ESTALE;
 	}
 	atomic_store_explicit(r, rc == 0 ? LREF_MAKE(gen, 1) : v, memory_order_release);
@@ -561,6 +570,12 @@ int dir_create(vmshm_pool *p, int type, const struct dir_name *n, uint64_t size,
 				ST(&b->depth, wt->init[2]);
 			}
 		}
+		/* Our reference is counted before the object can be found: once
+		 * it is LIVE another thread of this attach may open and close it,
+		 * and its close must not take our holder bit with it. (lref_set
+		 * waits for a thread still finishing an older object of this
+		 * slot.) */
+		lref_set(&p->refs[s], LREF_MAKE(gen, 1));
 		ST(&sl->holders, (1ull << p->self) | ((flags & VMSHM_PERSIST) ? 1u : 0u));
 		uint64_t lw = SW_MAKE(gen, VMSHM_OBJ_LIVE, type, p->self, SW_TAG(nw));
 		uint64_t expect = nw;
@@ -568,12 +583,10 @@ int dir_create(vmshm_pool *p, int type, const struct dir_name *n, uint64_t size,
 			/* A creator nearer home aborted us: its object is the one. */
 			BENCH_RETRY();
 			ST(&sl->holders, 0);
+			lref_set(&p->refs[s], LREF_MAKE(gen, 0)); /* nobody could open it */
 			abandon(L, s, gen, p->self);
 			continue;
 		}
-		/* Another thread of this attach may still be finishing the
-		 * previous object of this slot: lref_set waits for it. */
-		lref_set(&p->refs[s], LREF_MAKE(gen, 1));
 		rc = self_ok(p) ? fill_ref(L, s, lw, out) : VMSHM_ESTALE;
 		if (rc < 0) {
 			unjoin(p, s, gen);

@@ -190,3 +190,69 @@ Test(threads, one_thread_then_many, .init = tp_setup, .fini = tp_teardown, .time
 	cr_assert_eq(tp_stats().free_bytes, tp.empty.free_bytes);
 	cr_assert_eq(tp_check("one-then-threads"), 0);
 }
+
+/* One thread creates a name and closes it (destroying it) in a loop while
+ * another thread of the same process opens and closes it: the opener often
+ * finds the object the moment it is published, before the creator's call
+ * has returned. Every close must succeed (no reference lost: the creator
+ * counts its own before the object can be found, and an opener never drops
+ * a holder bit it did not add), every open gives a handle or
+ * ERROR_FILE_NOT_FOUND, and nothing is left. Before the fix, hundreds of
+ * closes per run failed. */
+struct race_arg {
+	_Atomic int stop;
+	long creates, opens, bad_closes, wrong_codes;
+};
+
+static void *race_creator(void *arg)
+{
+	struct race_arg *a = arg;
+	uint64_t end = now_ms() + 1500;
+	while (now_ms() < end) {
+		for (int i = 0; i < 1000; i++) {
+			void *loc;
+			HANDLE h = RtCreateSharedMemoryA(PAGE_READWRITE, 0, 4096, "race", &loc);
+			if (!h) {
+				a->wrong_codes++;
+				continue;
+			}
+			a->creates++;
+			if (!RtCloseHandle(h))
+				a->bad_closes++;
+		}
+	}
+	atomic_store(&a->stop, 1);
+	return NULL;
+}
+
+Test(threads, create_while_another_opens, .init = tp_setup, .fini = tp_teardown, .timeout = 60)
+{
+	static struct race_arg a;
+	long opens = 0, bad_closes = 0, wrong_codes = 0;
+	pthread_t t;
+
+	rt_warm();
+	cr_assert_eq(pthread_create(&t, NULL, race_creator, &a), 0);
+	while (!atomic_load(&a.stop)) {
+		void *loc;
+		HANDLE h = RtOpenSharedMemoryA(SHM_MAP_ALL_ACCESS, FALSE, "race", &loc);
+		if (!h) {
+			wrong_codes += GetLastError() != ERROR_FILE_NOT_FOUND;
+			continue;
+		}
+		opens++;
+		if (!RtCloseHandle(h))
+			bad_closes++;
+	}
+	pthread_join(t, NULL);
+	cr_log_info("threads: %ld creates, %ld opens of the object being created", a.creates,
+		    opens);
+	cr_assert_eq(bad_closes + a.bad_closes, 0, "%ld closes failed (opener %ld, creator %ld)",
+		     bad_closes + a.bad_closes, bad_closes, a.bad_closes);
+	cr_assert_eq(wrong_codes + a.wrong_codes, 0, "%ld calls failed otherwise",
+		     wrong_codes + a.wrong_codes);
+	cr_assert_gt(opens, 0, "the opener never found the object");
+	cr_assert_eq(tp_stats().objects, 0, "objects left");
+	cr_assert_eq(tp_stats().free_bytes, tp.empty.free_bytes);
+	cr_assert_eq(tp_check("create-while-open"), 0);
+}
