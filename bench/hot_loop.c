@@ -9,6 +9,9 @@
  *   hot_loop held   [PAIRS]  the same while this process holds it too
  *   hot_loop create [PAIRS]  RtCreateSharedMemoryA + RtCloseHandle of a new
  *                            name (1,024 names in turn)
+ *   hot_loop native-open | native-held | native-create [PAIRS]
+ *                            the same with vmshm_open/vmshm_create +
+ *                            vmshm_close (no RtApi handle, no last error)
  *   hot_loop boost-find [PAIRS], hot_loop boost-create [PAIRS]
  *                            Boost.Interprocess find, and construct+destroy,
  *                            in a segment holding the target and 10 objects
@@ -45,6 +48,7 @@ static uint64_t now_ns(void)
 static char names[1024][16];
 
 static int boost;
+static vmshm_pool *native;                /* the native modes' attach */
 static const char *target = "bench-open"; /* HOT_LOOP_NAME, if set */
 
 static void *no_op(void *arg)
@@ -56,6 +60,13 @@ static int pair(int create, long i)
 {
 	if (boost)
 		return create ? bx_create_destroy(names[i & 1023]) : bx_find(target);
+	if (native) {
+		vmshm_ref r;
+		int rc = create ? vmshm_create(native, VMSHM_TYPE_SHM, names[i & 1023], 4096,
+					       PAGE_READWRITE, 0, &r)
+				: vmshm_open(native, VMSHM_TYPE_SHM, target, &r);
+		return rc == 0 && vmshm_close(native, &r) == 0 ? 0 : -1;
+	}
 	void *p;
 	HANDLE h = create ? RtCreateSharedMemoryA(PAGE_READWRITE, 0, 4096, names[i & 1023], &p)
 			  : RtOpenSharedMemoryA(SHM_MAP_ALL_ACCESS, FALSE, target, &p);
@@ -72,11 +83,13 @@ int main(int argc, char **argv)
 	long pairs = argc > 2 ? atol(argv[2]) : 2000000;
 	int threaded = argc > 3 && strcmp(argv[3], "threaded") == 0;
 	boost = strncmp(mode, "boost-", 6) == 0;
-	const char *m = boost ? mode + 6 : mode;
-	int create = strcmp(m, "create") == 0, held = strcmp(mode, "held") == 0;
+	int use_native = strncmp(mode, "native-", 7) == 0;
+	const char *m = boost ? mode + 6 : use_native ? mode + 7 : mode;
+	int create = strcmp(m, "create") == 0, held = !boost && strcmp(m, "held") == 0;
 	if (!create && !held && strcmp(m, boost ? "find" : "open") != 0) {
 		fprintf(stderr,
-			"usage: %s open|held|create|boost-find|boost-create [PAIRS [threaded]]\n",
+			"usage: %s [native-]open|held|create | boost-find|boost-create "
+			"[PAIRS [threaded]]\n",
 			argv[0]);
 		return 2;
 	}
@@ -102,9 +115,15 @@ int main(int argc, char **argv)
 	int rc = 1;
 	void *p;
 	HANDLE keep = NULL;
+	vmshm_ref keep_ref;
+	char why[256];
 	if (holder < 0 || read(ready[0], &c, 1) != 1)
 		goto out;
-	if (held && !(keep = RtOpenSharedMemoryA(SHM_MAP_ALL_ACCESS, FALSE, target, &p)))
+	if (use_native && (vmshm_attach(pool, 0, &native, why, sizeof(why)) < 0 ||
+			   (held && vmshm_open(native, VMSHM_TYPE_SHM, target, &keep_ref) < 0)))
+		goto out;
+	if (held && !use_native &&
+	    !(keep = RtOpenSharedMemoryA(SHM_MAP_ALL_ACCESS, FALSE, target, &p)))
 		goto out;
 	snprintf(boost_seg, sizeof(boost_seg), "vmshm-hot-%d-boost", (int)getpid());
 	if (boost && (bx_setup(boost_seg, 96ull << 20, target) < 0 || bx_set_live(10) < 0))
@@ -129,6 +148,8 @@ int main(int argc, char **argv)
 out:
 	if (keep)
 		RtCloseHandle(keep);
+	if (native)
+		vmshm_detach(native); /* closes keep_ref */
 	if (boost)
 		bx_cleanup();
 	if (holder > 0) {
