@@ -89,9 +89,9 @@ int vmshm_semaphore_create(vmshm_pool *p, const char *name, uint32_t initial, ui
 	return create(p, VMSHM_TYPE_SEMAPHORE, name, 0, 0, flags, &sp, out);
 }
 
-/* What a call on an object reference needs: an attach that is still ours,
- * a peer entry, and a reference this attach holds, of TYPE (0: any sync). */
-static int enter_ref(vmshm_pool *p, const vmshm_ref *r, int type)
+/* What every call on an object reference R needs: an attach that is still
+ * ours, a peer entry (an observer holds nothing), and a slot in range. */
+static int enter_slot(vmshm_pool *p, const vmshm_ref *r)
 {
 	int rc;
 	if (!p || !r)
@@ -100,7 +100,18 @@ static int enter_ref(vmshm_pool *p, const vmshm_ref *r, int type)
 		return rc;
 	if (!p->self)
 		return VMSHM_EPERM;
-	if (r->slot >= p->L.slot_count || !r->addr || r->size < FMT_SYNC_SIZE)
+	return r->slot < p->L.slot_count ? 0 : VMSHM_EINVAL;
+}
+
+/* A call on an event, mutex or semaphore: enter_slot, and a reference this
+ * attach holds, of TYPE (0: any of the three). The reference table is
+ * atomic words: no lock. */
+static int enter_ref(vmshm_pool *p, const vmshm_ref *r, int type)
+{
+	int rc;
+	if ((rc = enter_slot(p, r)) < 0)
+		return rc;
+	if (!r->addr || r->size < FMT_SYNC_SIZE)
 		return VMSHM_EINVAL;
 	uint64_t v = atomic_load_explicit(&p->refs[r->slot], memory_order_acquire);
 	if (LREF_COUNT(v) == 0 || LREF_GEN(v) != r->gen)
@@ -110,15 +121,9 @@ static int enter_ref(vmshm_pool *p, const vmshm_ref *r, int type)
 	return 0;
 }
 
-/* enter_ref: the reference table is atomic words, so no lock is needed. */
-static int enter_ref_any(vmshm_pool *p, const vmshm_ref *r, int type)
-{
-	return p ? enter_ref(p, r, type) : VMSHM_EINVAL;
-}
-
 static int event_change(vmshm_pool *p, const vmshm_ref *r, int how)
 {
-	int rc = enter_ref_any(p, r, VMSHM_TYPE_EVENT);
+	int rc = enter_ref(p, r, VMSHM_TYPE_EVENT);
 	return rc < 0 ? rc : sync_event_change(p, r, how);
 }
 
@@ -139,7 +144,7 @@ int vmshm_event_pulse(vmshm_pool *p, const vmshm_ref *r)
 
 int vmshm_mutex_release(vmshm_pool *p, const vmshm_ref *r)
 {
-	int rc = enter_ref_any(p, r, VMSHM_TYPE_MUTEX);
+	int rc = enter_ref(p, r, VMSHM_TYPE_MUTEX);
 	return rc < 0 ? rc : sync_mutex_release(p, r);
 }
 
@@ -147,7 +152,7 @@ int vmshm_semaphore_release(vmshm_pool *p, const vmshm_ref *r, uint32_t count, u
 {
 	if (count == 0 || count > INT32_MAX)
 		return VMSHM_EINVAL;
-	int rc = enter_ref_any(p, r, VMSHM_TYPE_SEMAPHORE);
+	int rc = enter_ref(p, r, VMSHM_TYPE_SEMAPHORE);
 	return rc < 0 ? rc : sync_semaphore_release(p, r, count, prev);
 }
 
@@ -155,9 +160,7 @@ int vmshm_wait(vmshm_pool *p, const vmshm_ref *refs, uint32_t n, uint64_t timeou
 	       uint32_t *index)
 {
 	uint32_t dummy;
-	if (!refs || n == 0 || n > VMSHM_WAIT_MAX)
-		return VMSHM_EINVAL;
-	if (!p)
+	if (!p || !refs || n == 0 || n > VMSHM_WAIT_MAX)
 		return VMSHM_EINVAL;
 	int rc = 0;
 	for (uint32_t i = 0; i < n && rc == 0; i++)
@@ -178,16 +181,8 @@ int vmshm_open(vmshm_pool *p, int type, const char *name, vmshm_ref *out)
 
 int vmshm_close(vmshm_pool *p, const vmshm_ref *ref)
 {
-	int rc;
-	if (!p || !ref)
-		return VMSHM_EINVAL;
-	if ((rc = pool_usable(p)) < 0)
-		return rc;
-	if (!p->self)
-		return VMSHM_EPERM; /* an observer holds nothing */
-	if (ref->slot >= p->L.slot_count)
-		return VMSHM_EINVAL;
-	return dir_close(p, ref);
+	int rc = enter_slot(p, ref);
+	return rc < 0 ? rc : dir_close(p, ref);
 }
 
 int vmshm_unpersist(vmshm_pool *p, const char *name)
