@@ -29,7 +29,7 @@ int dir_name_prepare(const char *utf8, struct dir_name *n)
 		return rc < 0 ? rc : VMSHM_ENAMELEN;
 	}
 	uint64_t all;
-	n->hash = fmt_hash_or((const unsigned char *)utf8, len, &all);
+	n->hash = fmt_hash_words((const unsigned char *)utf8, len, &all, &n->last);
 	if (len > VMSHM_NAME_MAX_UNITS || (all & 0x8080808080808080ull)) {
 		int rc = vmshm_name_check(utf8);
 		if (rc < 0)
@@ -37,6 +37,8 @@ int dir_name_prepare(const char *utf8, struct dir_name *n)
 	}
 	n->bytes = utf8;
 	n->len = (uint32_t)len;
+	size_t tail = len - ((len - 1) & ~(size_t)7); /* bytes in the last word: 1..8 */
+	n->last_mask = tail == 8 ? ~0ull : (1ull << (8 * tail)) - 1;
 	return 0;
 }
 
@@ -58,20 +60,19 @@ static void name_get(char *dst, const char *shared, uint32_t len)
 /* The name's bytes compared a word at a time: a slot's name field and a
  * name page start 8-byte aligned, and the word that holds the last bytes
  * lies within the field (184 bytes) or the page, so whole words are read
- * and the bytes past LEN masked off. */
+ * and the bytes past the name masked off. */
 typedef uint64_t __attribute__((__may_alias__)) name_word;
-static inline int name_same(const char *shared, const char *bytes, uint32_t len)
+static inline int name_same(const char *shared, const struct dir_name *n)
 {
 	const name_word *sw = (const name_word *)(const void *)shared;
-	for (uint32_t i = 0; i < len; i += 8) {
-		uint64_t a = __atomic_load_n(&sw[i / 8], __ATOMIC_RELAXED);
-		uint64_t b = fmt_name_word((const unsigned char *)bytes, len, i);
-		if (len - i < 8)
-			a &= (1ull << (8 * (len - i))) - 1;
-		if (a != b)
+	uint32_t last = (n->len - 1) / 8;
+	for (uint32_t k = 0; k < last; k++) {
+		uint64_t b;
+		memcpy(&b, n->bytes + 8 * k, 8);
+		if (__atomic_load_n(&sw[k], __ATOMIC_RELAXED) != b)
 			return 0;
 	}
-	return 1;
+	return (__atomic_load_n(&sw[last], __ATOMIC_RELAXED) & n->last_mask) == n->last;
 }
 
 static void name_put(char *shared, const char *bytes, uint32_t len)
@@ -120,7 +121,7 @@ static inline int name_equal(const struct fmt_layout *L, uint32_t s, uint64_t w,
 	if (LD(&sl->hash) != n->hash || name_len(LD(&sl->len_prot)) != n->len)
 		return 0;
 	const char *src = name_ptr(L, s, n->len);
-	if (!src || !name_same(src, n->bytes, n->len))
+	if (!src || !name_same(src, n))
 		return 0;
 	atomic_thread_fence(memory_order_acquire);
 	return LD(&sl->state) == w;
@@ -294,7 +295,7 @@ static inline int join(vmshm_pool *p, uint32_t s, uint64_t w)
 			/* we hold it already: it cannot die meanwhile */
 			if (local_cas(r, &v, v + 1))
 				return 0;
-		} else if (local_cas(r, &v, v | LREF_BUSY)) {
+		} else if (local_mark_busy(r, &v)) {
 			break; /* ours to add the holder bit */
 		}
 		BENCH_RETRY();
@@ -339,7 +340,7 @@ static inline int unjoin(vmshm_pool *p, uint32_t s, uint32_t gen)
 		if (LREF_COUNT(v) > 1) {
 			if (local_cas(r, &v, v - 1))
 				return 0;
-		} else if (local_cas(r, &v, v | LREF_BUSY)) {
+		} else if (local_mark_busy(r, &v)) {
 			break;
 		}
 		BENCH_RETRY();

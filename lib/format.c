@@ -168,6 +168,6 @@ int fmt_header_intact(const struct fmt_layout *L, char *what, size_t len)
 
 uint64_t fmt_hash(const char *name, size_t len)
 {
-	uint64_t all;
-	return fmt_hash_or((const unsigned char *)name, len, &all);
+	uint64_t all, last;
+	return fmt_hash_words((const unsigned char *)name, len, &all, &last);
 }

@@ -235,12 +235,23 @@ uint64_t fmt_hash(const char *name, size_t len);
 static inline uint64_t fmt_name_word(const unsigned char *u, size_t len, size_t i)
 {
 	uint64_t w = 0;
-	if (i + 8 <= len) {
-		memcpy(&w, u + i, 8);
-		return w;
+	size_t r = len - i; /* bytes left, from byte I */
+	const unsigned char *q = u + i;
+	if (r >= 8) {
+		memcpy(&w, q, 8);
+	} else if (r >= 4) { /* two loads of 4 that overlap: the shared bytes agree */
+		uint32_t a, b;
+		memcpy(&a, q, 4);
+		memcpy(&b, q + r - 4, 4);
+		w = a | (uint64_t)b << (8 * (r - 4));
+	} else if (r >= 2) {
+		uint16_t a, b;
+		memcpy(&a, q, 2);
+		memcpy(&b, q + r - 2, 2);
+		w = a | (uint64_t)b << (8 * (r - 2));
+	} else if (r == 1) {
+		w = q[0];
 	}
-	for (size_t k = 0; i + k < len; k++)
-		w |= (uint64_t)u[i + k] << (8 * k);
 	return w;
 }
 
@@ -257,17 +268,19 @@ static inline uint64_t fmt_hash_final(uint64_t h)
 }
 
 /* The hash of LEN bytes at U; *BITS receives the OR of all its words (an
- * ASCII name has no byte with bit 7 set). */
-static inline uint64_t fmt_hash_or(const unsigned char *u, size_t len, uint64_t *bits)
+ * ASCII name has no byte with bit 7 set), *LAST its last word. */
+static inline uint64_t fmt_hash_words(const unsigned char *u, size_t len, uint64_t *bits,
+				      uint64_t *last)
 {
-	uint64_t h = FMT_HASH_SEED ^ len, all = 0;
+	uint64_t h = FMT_HASH_SEED ^ len, all = 0, w = 0;
 	for (size_t i = 0; i < len; i += 8) {
-		uint64_t w = fmt_name_word(u, len, i);
+		w = fmt_name_word(u, len, i);
 		all |= w;
 		h = (h ^ w) * FMT_HASH_MUL;
 		h ^= h >> 32;
 	}
 	*bits = all;
+	*last = w;
 	return fmt_hash_final(h);
 }
 static inline uint32_t fmt_tag(uint64_t h)

@@ -12,6 +12,10 @@
 #include "platform.h"
 #include "vmshm.h"
 
+/* The few steps of the hot calls (open, close) that the compiler would
+ * otherwise leave as calls of their own. */
+#define HOT_INLINE static inline __attribute__((__always_inline__))
+
 /* How long a call waits for another peer that is midway through the same
  * name before it gives up with VMSHM_EBUSY. */
 #define WAIT_OTHER_NS (2ull * 1000 * 1000 * 1000)
@@ -43,6 +47,17 @@ static inline int local_cas(_Atomic uint64_t *w, uint64_t *expect, uint64_t desi
 		return 1;
 	}
 	return atomic_compare_exchange_weak(w, expect, desired);
+}
+
+/* Marks this attach's local word W busy while it holds *EXPECT (see
+ * lref_load): a compare-and-swap, or no step at all in a process of one
+ * thread, where no other thread can look at the word meanwhile. The caller
+ * ends the busy time with a store of the word's new value. */
+static inline int local_mark_busy(_Atomic uint64_t *w, uint64_t *expect)
+{
+	if (plat_single_threaded())
+		return 1;
+	return atomic_compare_exchange_weak(w, expect, *expect | LREF_BUSY);
 }
 
 /* Bench builds only (-DVMSHM_BENCH_COUNTERS): per-thread counts of the
@@ -102,6 +117,8 @@ struct dir_name {
 	const char *bytes; /* UTF-8, not NUL-terminated; NULL: unnamed */
 	uint32_t len;
 	uint64_t hash;
+	uint64_t last;      /* its last word (fmt_name_word), zero-padded */
+	uint64_t last_mask; /* the bytes of that word within the name */
 };
 
 /* pool.c */
