@@ -101,7 +101,7 @@ static struct {
 	int have_spare;             /* the key exists */
 } T;
 
-static struct handle_ent *handle_ent(uint32_t i)
+HOT_INLINE struct handle_ent *handle_ent(uint32_t i)
 {
 	return &atomic_load_explicit(&T.chunk[i >> CHUNK_BITS],
 				     memory_order_acquire)[i & (CHUNK - 1)];
@@ -155,7 +155,7 @@ static void handle_init(void)
 }
 
 /* Takes this thread's spare entry, or 0. */
-static uint32_t spare_take(void)
+HOT_INLINE uint32_t spare_take(void)
 {
 	uint32_t i = T.have_spare ? (uint32_t)(uintptr_t)plat_tls_get(&T.spare) : 0;
 	if (i)
@@ -165,7 +165,7 @@ static uint32_t spare_take(void)
 
 /* Gives back free entry I: kept aside if this thread has none, else on
  * the stack. */
-static void handle_put(uint32_t i)
+HOT_INLINE void handle_put(uint32_t i)
 {
 	if (T.have_spare && !plat_tls_get(&T.spare))
 		plat_tls_set(&T.spare, (void *)(uintptr_t)i);
@@ -173,7 +173,11 @@ static void handle_put(uint32_t i)
 		handle_push(i, i);
 }
 
-static inline HANDLE handle_new(vmshm_pool *p, const vmshm_ref *ref)
+/* Takes a free entry: this thread's spare, else the stack's first (the
+ * table grows when the stack is empty). 0 when the table is full. The
+ * caller fills in the entry's reference, then publishes it (handle_publish)
+ * or gives it back (handle_put). */
+HOT_INLINE uint32_t handle_take(void)
 {
 	uint32_t i = spare_take();
 	uint64_t head = i ? 0 : atomic_load_explicit(&T.free_head, memory_order_acquire);
@@ -181,7 +185,7 @@ static inline HANDLE handle_new(vmshm_pool *p, const vmshm_ref *ref)
 		i = (uint32_t)head;
 		if (i == 0) {
 			if (handle_grow() < 0)
-				return NULL;
+				return 0;
 			head = atomic_load_explicit(&T.free_head, memory_order_acquire);
 			continue;
 		}
@@ -195,9 +199,14 @@ static inline HANDLE handle_new(vmshm_pool *p, const vmshm_ref *ref)
 			i = 0;
 		}
 	}
+	return i;
+}
+
+/* Opens taken entry I, its reference filled in, for attach P: its handle. */
+static inline HANDLE handle_publish(uint32_t i, vmshm_pool *p)
+{
 	struct handle_ent *e = handle_ent(i);
 	atomic_store_explicit(&e->pool, p, memory_order_relaxed);
-	e->ref = *ref;
 	uint32_t seq = (uint32_t)(atomic_load_explicit(&e->state, memory_order_relaxed) >> 1) + 1;
 	atomic_store_explicit(&e->state, ENT_USED(seq), memory_order_release);
 	uint64_t v = (((uint64_t)seq << 20) | i) << 2;
@@ -205,7 +214,7 @@ static inline HANDLE handle_new(vmshm_pool *p, const vmshm_ref *ref)
 }
 
 /* The open entry of handle H, or NULL; *SEQ its sequence number. */
-static struct handle_ent *handle_find(HANDLE h, uint32_t *seq)
+HOT_INLINE struct handle_ent *handle_find(HANDLE h, uint32_t *seq)
 {
 	uint64_t v = (uint64_t)(uintptr_t)h;
 	if (!v || (v & 3))
@@ -220,22 +229,22 @@ static struct handle_ent *handle_find(HANDLE h, uint32_t *seq)
 	return atomic_load_explicit(&e->state, memory_order_acquire) == ENT_USED(*seq) ? e : NULL;
 }
 
-/* Closes handle H's entry: copies out its attach and reference and frees it.
- * 0, or -1 if H is not open (one of two threads closing it gets -1). */
-static int handle_close(HANDLE h, vmshm_pool **p, vmshm_ref *ref)
+/* Claims handle H's entry for its close: the entry, no longer open but not
+ * yet free (the caller reads its reference, then gives it back with
+ * handle_put(*I)); NULL if H is not open (one of two threads closing it
+ * gets NULL). */
+HOT_INLINE struct handle_ent *handle_claim(HANDLE h, uint32_t *i)
 {
 	uint32_t seq;
 	struct handle_ent *e = handle_find(h, &seq);
 	uint64_t open = ENT_USED(seq), seen = open;
 	if (!e)
-		return -1;
+		return NULL;
 	while (!local_cas(&e->state, &seen, open - 1))
 		if (seen != open)
-			return -1;
-	*p = atomic_load_explicit(&e->pool, memory_order_relaxed);
-	*ref = e->ref;
-	handle_put((uint32_t)(((uint64_t)(uintptr_t)h >> 2) & (HANDLE_MAX - 1)));
-	return 0;
+			return NULL;
+	*i = (uint32_t)(((uint64_t)(uintptr_t)h >> 2) & (HANDLE_MAX - 1));
+	return e;
 }
 
 /* After a new attach (under G.lock): frees the entries of older attaches,
@@ -359,19 +368,29 @@ static int create_args_ok(DWORD prot, DWORD high, DWORD low, VOID **location)
 	return high == 0 && low != 0 && location && prot >= 1 && prot <= 4;
 }
 
-/* After a create (RC 1: it existed) or open of REF in P, or a failure RC:
- * a handle to it, with the last error set; NULL on failure. */
-static inline HANDLE hand_out(vmshm_pool *p, int rc, vmshm_ref *ref)
+/* Where a create or open writes its reference: entry I's own field, or
+ * TMP when no entry was free (I == 0). */
+static inline vmshm_ref *ref_room(uint32_t i, vmshm_ref *tmp)
 {
-	HANDLE h = NULL;
-	if (rc >= 0 && !(h = handle_new(p, ref))) {
+	return i ? &handle_ent(i)->ref : tmp;
+}
+
+/* After a create (RC 1: it existed) or open of REF in P, or a failure RC,
+ * into taken entry I (0: none was free): a handle to it, with the last
+ * error set; NULL on failure. */
+static inline HANDLE hand_out(vmshm_pool *p, int rc, uint32_t i, vmshm_ref *ref)
+{
+	if (rc >= 0 && i == 0) {
 		vmshm_close(p, ref);
 		rc = VMSHM_ENOSPC;
 	}
-	if (rc < 0)
+	if (rc < 0) {
+		if (i)
+			handle_put(i);
 		return fail(rc);
+	}
 	rt_set_error(rc == 1 ? ERROR_ALREADY_EXISTS : ERROR_SUCCESS);
-	return h;
+	return handle_publish(i, p);
 }
 
 /* Creates (CREATE) or opens NAME, UTF-8, and hands out a handle to it. The
@@ -382,21 +401,28 @@ static HANDLE acquire(int create, DWORD prot, DWORD size, const char *name, VOID
 {
 	g_start();
 	vmshm_pool *p = atomic_load_explicit(&G.pool, memory_order_acquire);
-	vmshm_ref ref;
-	int rc = p ? shm_get(p, create, prot, size, name, &ref) : VMSHM_ESTALE;
-	if (rc == VMSHM_ESTALE && !usable_pool()) {
+	vmshm_ref tmp;
+	uint32_t i = handle_take();
+	vmshm_ref *ref = ref_room(i, &tmp); /* the reference goes straight into the entry */
+	int rc = p ? shm_get(p, create, prot, size, name, ref) : VMSHM_ESTALE;
+	if (rc == VMSHM_ESTALE) {
+		/* Another thread may have attached since P was read: then the
+		 * call is made again on its attach; else this thread attaches. */
+		vmshm_pool *cur = usable_pool();
 		int nc;
-		rc = need_pool(&p);
+		rc = cur ? (cur != p ? 0 : VMSHM_ESTALE) : need_pool(&cur);
 		/* The name is checked by vmshm_create/open; with no pool, here,
 		 * so that a bad name is reported as such in any case. */
-		if (rc < 0 && name && (nc = vmshm_name_check(name)) < 0)
+		if (rc < 0 && !cur && name && (nc = vmshm_name_check(name)) < 0)
 			rc = nc;
-		if (rc == 0)
-			rc = shm_get(p, create, prot, size, name, &ref);
+		if (rc == 0) {
+			p = cur;
+			rc = shm_get(p, create, prot, size, name, ref);
+		}
 	}
-	HANDLE h = hand_out(p, rc, &ref);
+	HANDLE h = hand_out(p, rc, i, ref);
 	if (h)
-		*location = ref.addr;
+		*location = ref->addr;
 	return h;
 }
 
@@ -451,12 +477,15 @@ HANDLE WINAPI RtOpenSharedMemoryW(DWORD dwDesiredAccess, BOOL bInheritHandle, LP
 BOOL WINAPI RtCloseHandle(HANDLE hObject)
 {
 	g_start();
-	vmshm_pool *p;
-	vmshm_ref ref;
+	uint32_t i;
+	struct handle_ent *e = handle_claim(hObject, &i);
 	int rc = VMSHM_ESTALE;
-	if (handle_close(hObject, &p, &ref) == 0 &&
-	    p == atomic_load_explicit(&G.pool, memory_order_acquire))
-		rc = vmshm_close(p, &ref);
+	if (e) {
+		vmshm_pool *p = atomic_load_explicit(&e->pool, memory_order_relaxed);
+		if (p == atomic_load_explicit(&G.pool, memory_order_acquire))
+			rc = vmshm_close(p, &e->ref);
+		handle_put(i);
+	}
 	if (rc < 0) {
 		rt_set_error(ERROR_INVALID_HANDLE);
 		return FALSE;
@@ -489,15 +518,17 @@ void *rt_acquire(const char *name, rt_make_fn make, void *arg)
 {
 	g_start();
 	vmshm_pool *p = usable_pool();
-	vmshm_ref ref;
+	vmshm_ref tmp;
+	uint32_t i = handle_take();
+	vmshm_ref *ref = ref_room(i, &tmp);
 	int rc = p ? 0 : need_pool(&p), nc;
 	/* With no pool, the name is still checked, so that a bad name is
 	 * reported as such in any case. */
 	if (rc < 0 && name && (nc = vmshm_name_check(name)) < 0)
 		rc = nc;
 	if (rc == 0)
-		rc = make(p, name, arg, &ref);
-	return hand_out(p, rc, &ref);
+		rc = make(p, name, arg, ref);
+	return hand_out(p, rc, i, ref);
 }
 
 int rt_lookup(void *h, vmshm_ref *out, vmshm_pool **pool)

@@ -8,6 +8,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "aw.h"
 
@@ -303,4 +305,74 @@ Test(threads, held_object_stays_while_others_churn, .init = tp_setup, .fini = tp
 	cr_assert_eq(tp_stats().objects, 0, "objects left");
 	cr_assert_eq(tp_stats().free_bytes, tp.empty.free_bytes);
 	cr_assert_eq(tp_check("mixed"), 0);
+}
+
+/* The first calls of a process's threads, all at once: one thread attaches
+ * the pool, and the others, which read "no attach" (or, in a forked child,
+ * the parent's attach) just before, must make their call on that attach,
+ * not fail with ERROR_INVALID_HANDLE. Each round is a child process forked
+ * before its first call: a never-attached one (the parent holds the object
+ * through the native API, which leaves the RtApi calls unattached), then
+ * one forked from a parent attached through RtApi. */
+enum { FIRST_THREADS = 4, FIRST_ROUNDS = 40 };
+static _Atomic int first_go;
+
+static void *first_call(void *arg)
+{
+	int *failed = arg;
+	void *loc;
+	while (!atomic_load(&first_go))
+		;
+	HANDLE h = RtOpenSharedMemoryA(SHM_MAP_ALL_ACCESS, FALSE, "first", &loc);
+	*failed = !h || GetLastError() != 0 || *(volatile unsigned char *)loc != 0x5a ||
+		  !RtCloseHandle(h);
+	return NULL;
+}
+
+/* Forks a child whose FIRST_THREADS threads make their first call at once;
+ * returns how many of them failed (or 100 if the child did not exit). */
+static int first_calls_in_child(void)
+{
+	pid_t pid = fork();
+	if (pid == 0) {
+		pthread_t t[FIRST_THREADS];
+		int failed[FIRST_THREADS], n = 0;
+		for (int i = 0; i < FIRST_THREADS; i++)
+			if (pthread_create(&t[i], NULL, first_call, &failed[i]) != 0)
+				_exit(100);
+		atomic_store(&first_go, 1);
+		for (int i = 0; i < FIRST_THREADS; i++) {
+			pthread_join(t[i], NULL);
+			n += failed[i];
+		}
+		exit(n); /* the at-exit handler detaches the child's peer */
+	}
+	int st = 0;
+	waitpid(pid, &st, 0);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 100;
+}
+
+Test(threads, first_calls_race_the_attach, .init = tp_setup, .fini = tp_teardown, .timeout = 120)
+{
+	char why[256];
+	vmshm_pool *p;
+	vmshm_ref r;
+	cr_assert_eq(vmshm_attach(tp.path, 0, &p, why, sizeof why), 0, "%s", why);
+	cr_assert_eq(vmshm_create(p, VMSHM_TYPE_SHM, "first", 4096, PAGE_READWRITE, 0, &r), 0);
+	memset(r.addr, 0x5a, 4096);
+	int fresh = 0, forked = 0;
+	for (int i = 0; i < FIRST_ROUNDS; i++)
+		fresh += first_calls_in_child();
+	void *loc;
+	HANDLE h = RtOpenSharedMemoryA(SHM_MAP_ALL_ACCESS, FALSE, "first", &loc);
+	cr_assert_not_null(h);
+	for (int i = 0; i < FIRST_ROUNDS; i++)
+		forked += first_calls_in_child();
+	cr_expect_eq(fresh, 0, "never-attached children: %d first calls failed", fresh);
+	cr_expect_eq(forked, 0, "children of an attached parent: %d first calls failed", forked);
+	cr_assert(RtCloseHandle(h));
+	cr_assert_eq(vmshm_close(p, &r), 0);
+	vmshm_detach(p);
+	cr_assert_eq(tp_stats().objects, 0, "objects left");
+	cr_assert_eq(tp_check("first-calls"), 0);
 }
