@@ -419,3 +419,59 @@ Test(names, format_hash_check_values)
 		cr_assert_eq(n.len, strlen(v[i].name));
 	}
 }
+
+/* The hash as docs/FORMAT.md states it, a byte at a time: word k is bytes
+ * 8k..8k+7, little-endian, zero past the end. */
+static uint64_t spec_hash(const unsigned char *u, size_t len)
+{
+	uint64_t h = 0x9e3779b97f4a7c15ull ^ len;
+	for (size_t i = 0; i < len; i += 8) {
+		uint64_t w = 0;
+		for (size_t k = 0; k < 8 && i + k < len; k++)
+			w |= (uint64_t)u[i + k] << (8 * k);
+		h = (h ^ w) * 0xff51afd7ed558ccdull;
+		h ^= h >> 32;
+	}
+	h ^= h >> 33;
+	h *= 0xff51afd7ed558ccdull;
+	h ^= h >> 33;
+	h *= 0xc4ceb9fe1a85ec53ull;
+	h ^= h >> 33;
+	return h;
+}
+
+/* Every name length, so every size of a name's last word (1 to 8 bytes):
+ * the library's hash is the spec's, a name is found by itself and not by a
+ * name of the same length that differs in its last or its first byte. */
+AW_TEST(names, every_length)
+{
+	unsigned char name[VMSHM_NAME_MAX_BYTES + 1];
+	for (size_t len = 1; len <= VMSHM_NAME_MAX_BYTES; len++) {
+		for (size_t i = 0; i < len; i++)
+			name[i] = (unsigned char)('!' + (i * 7 + len) % 90);
+		name[len] = 0;
+		cr_assert_eq(fmt_hash((const char *)name, len), spec_hash(name, len),
+			     "hash of a name of %zu bytes", len);
+		if (len > VMSHM_NAME_MAX_UNITS || (len > 24 && len % 37 != 0))
+			continue; /* the RtApi calls below: lengths 1..24, then a few */
+		void *loc;
+		SetLastError(1);
+		HANDLE h = rt_create(mode, PAGE_READWRITE, 0, 64, (const char *)name, &loc);
+		assert_ok(h, 0, "create of a name");
+		SetLastError(1);
+		HANDLE o = rt_open(mode, SHM_MAP_READ, (const char *)name, &loc);
+		assert_ok(o, 0, "open of a name");
+		cr_assert(RtCloseHandle(o));
+		for (int end = 0; end < 2; end++) {
+			size_t at = end ? len - 1 : 0;
+			unsigned char keep = name[at];
+			name[at] = keep == '~' ? '!' : (unsigned char)(keep + 1);
+			assert_fails(rt_open(mode, SHM_MAP_READ, (const char *)name, &loc),
+				     ERROR_FILE_NOT_FOUND,
+				     "a name with another first or last byte");
+			name[at] = keep;
+		}
+		cr_assert(RtCloseHandle(h));
+	}
+	cr_assert_eq(tp_stats().objects, 0, "objects left");
+}
