@@ -28,6 +28,17 @@ WARN = -Wall -Wextra $(WERROR)
 BASE_CFLAGS = -std=c11 -D_GNU_SOURCE $(WARN) -Iinclude -Ilib
 CFLAGS ?= -O2 -g
 ALL_CFLAGS = $(BASE_CFLAGS) $(CPPFLAGS) $(CFLAGS)
+# The library's own optimisation, after CFLAGS: link-time optimisation lets
+# the hot calls (open, close: rtapi.c -> obj.c -> dir.c) inline across files
+# as one function; the objects stay fat, so a program linked without -flto
+# still links. In the shared library, calls between its own exported
+# functions go straight (no PLT), and its thread-local words are reached
+# without __tls_get_addr (initial-exec: a few bytes, which glibc's static
+# TLS reserve holds even for a dlopen). docs/BENCHMARKS.md has the figures.
+# A packager may set LIB_OPT empty; LIB_AR must understand LTO objects.
+LIB_OPT ?= -O3 -flto=auto -ffat-lto-objects
+LIB_PIC_OPT ?= -fno-semantic-interposition -ftls-model=initial-exec
+LIB_AR ?= gcc-ar
 
 # lib/: common sources build for every OS; *_posix.c / *_linux.c only on
 # Linux, *_win32.c only on Windows.
@@ -51,20 +62,24 @@ all: lib
 
 lib: $(LIBA) $(LIBSO_LINK)
 
+$(BUILD)/obj/lib/%.o: lib/%.c $(LIB_HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(LIB_OPT) -c $< -o $@
+
 $(BUILD)/obj/%.o: %.c $(LIB_HDRS)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -c $< -o $@
 
 $(BUILD)/pic/%.o: %.c $(LIB_HDRS)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -fPIC -fvisibility=hidden -c $< -o $@
+	$(CC) $(ALL_CFLAGS) $(LIB_OPT) $(LIB_PIC_OPT) -fPIC -fvisibility=hidden -c $< -o $@
 
 $(LIBA): $(LIB_OBJS)
 	@rm -f $@
-	ar rcs $@ $^
+	$(LIB_AR) rcs $@ $^
 
 $(LIBSO): $(LIB_PIC_OBJS) lib/libvmshm.map
-	$(CC) $(CFLAGS) $(LDFLAGS) -shared -Wl,-soname,libvmshm.so.1 \
+	$(CC) $(CFLAGS) $(LIB_OPT) $(LDFLAGS) -shared -Wl,-soname,libvmshm.so.1 \
 		-Wl,--version-script=lib/libvmshm.map -o $@ $(LIB_PIC_OBJS) $(LIB_LIBS)
 
 $(LIBSO_LINK): $(LIBSO)

@@ -68,11 +68,11 @@ CONTENTION_ARGS ?=
 
 $(BENCH_LIB_DIR)/obj/%.o: %.c $(LIB_HDRS)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -DVMSHM_BENCH_COUNTERS -c $< -o $@
+	$(CC) $(ALL_CFLAGS) $(LIB_OPT) -DVMSHM_BENCH_COUNTERS -c $< -o $@
 
 $(BENCH_LIBA): $(BENCH_LIB_OBJS)
 	@rm -f $@
-	ar rcs $@ $^
+	$(LIB_AR) rcs $@ $^
 
 $(CONTENTION_BIN): bench/contention.c bench/boost_peer.h $(BOOST_PEER_OBJ) $(BENCH_LIBA) $(LIB_HDRS)
 	@mkdir -p $(dir $@)
