@@ -86,15 +86,19 @@ static void g_exit(void)
 #define NCHUNKS     (HANDLE_MAX / CHUNK)
 #define ENT_USED(s) (((uint64_t)(s) << 1) | 1u) /* state word of an open entry */
 
+/* An entry fills a cache line of its own: threads that open and close
+ * through their own entries at once do not take lines from each other. */
+#define ENT_LINE 64
 struct handle_ent {
 	_Atomic uint64_t state;     /* sequence number << 1 | 1 while open */
 	_Atomic uint32_t next_free; /* index of the next free entry, 0: end */
 	vmshm_pool *_Atomic pool;   /* the attach its reference belongs to */
 	vmshm_ref ref;
-};
+} __attribute__((__aligned__(ENT_LINE)));
 
 static struct {
 	struct handle_ent *_Atomic chunk[NCHUNKS];
+	void *chunk_mem[NCHUNKS];   /* each chunk's allocation (CHUNK aligned up to a line) */
 	uint32_t nchunks;           /* under G.lock */
 	_Atomic uint64_t free_head; /* tag << 32 | index of the first free entry */
 	plat_tls spare;             /* the thread's free entry aside: its index, NULL none */
@@ -126,10 +130,13 @@ static int handle_grow(void)
 	plat_lock_take(&G.lock);
 	if ((uint32_t)atomic_load(&T.free_head) == 0) { /* nobody else grew it meanwhile */
 		uint32_t c = T.nchunks;
-		struct handle_ent *t = c < NCHUNKS ? calloc(CHUNK, sizeof(*t)) : NULL;
-		if (!t) {
+		void *mem = c < NCHUNKS ? calloc(CHUNK + 1, sizeof(struct handle_ent)) : NULL;
+		struct handle_ent *t = (struct handle_ent *)(((uintptr_t)mem + ENT_LINE - 1) &
+							     ~(uintptr_t)(ENT_LINE - 1));
+		if (!mem) {
 			rc = -1;
 		} else {
+			T.chunk_mem[c] = mem;
 			uint32_t first = c ? c * CHUNK : 1, last = c * CHUNK + CHUNK - 1;
 			for (uint32_t i = first; i < last; i++)
 				atomic_init(&t[i & (CHUNK - 1)].next_free, i + 1);
