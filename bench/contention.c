@@ -3,8 +3,9 @@
  * contenders, processes (one peer each) or threads of one process (one
  * peer), each opening and closing in a loop either one name that all of
  * them open, or a name of its own. Per call (open and close apart): the
- * median, p99 and p99.9 in ns, and the most compare-and-swap retries and
- * busy waits any one call needed.
+ * median, p99 and p99.9 in ns, the most compare-and-swap retries and busy
+ * waits any one call needed, and how many calls needed more retries than
+ * there are contenders.
  *
  * The objects are created and held by a separate holder process, so every
  * open by a contender process adds its holder bit (a compare-and-swap on
@@ -22,7 +23,8 @@
  * The retries come from the counters of a bench build of the library
  * (-DVMSHM_BENCH_COUNTERS, bench/build.mk): every failed compare-and-swap
  * and every protocol step done again counts one retry; every pause while
- * another thread of the same process adds or drops the holder bit counts
+ * another thread of the same process adds or drops the holder bit, or
+ * while one that lost a race on the process's count takes its turn, counts
  * one wait. The normal library has no counters at all.
  *
  * Usage: contention [-n ITERATIONS]   (per contender and case; default 200000)
@@ -250,6 +252,7 @@ static int cmp_u32(const void *a, const void *b)
 struct stats {
 	double med, p99, p999;
 	uint32_t max_retries, max_waits;
+	uint32_t over; /* calls that needed more retries than there are contenders */
 };
 
 static uint32_t rank(const uint32_t *v, uint32_t n, double q)
@@ -273,6 +276,8 @@ static void summarize(int n, int call, struct stats *st)
 			v[(uint32_t)who * iters + i] = s[i].ns;
 			if (s[i].retries > st->max_retries)
 				st->max_retries = s[i].retries;
+			if (s[i].retries > (uint32_t)n)
+				st->over++;
 			if (s[i].waits > st->max_waits)
 				st->max_waits = s[i].waits;
 		}
@@ -470,16 +475,19 @@ int main(int argc, char **argv)
 		return 1;
 	}
 
-	printf("\ncontention: RtOpenSharedMemoryA and RtCloseHandle of a 4096-byte object held by "
-	       "another process,\nand Boost.Interprocess's find of an object of the same name "
-	       "(the peer, one segment);\n%u timed calls of each per contender and case, after "
-	       "%u untimed; ns per call (clock_gettime included);\nretries = most "
-	       "compare-and-swap retries of one call, waits = most pauses of one call on a busy "
-	       "local\nreference; targets (vmshm): median <= 3x the same case with 1 contender, "
-	       "retries <= contenders;\nat once = how many contenders ran at the same time on "
-	       "average (their CPU time in the timed loops / the\nspan of all); the best of up to "
-	       "%d runs by that measure\n",
-	       iters, WARMUP, ATTEMPTS);
+	printf(
+	    "\ncontention: RtOpenSharedMemoryA and RtCloseHandle of a 4096-byte object held by "
+	    "another process,\nand Boost.Interprocess's find of an object of the same name "
+	    "(the peer, one segment);\n%u timed calls of each per contender and case, after "
+	    "%u untimed; ns per call (clock_gettime included);\nretries = most "
+	    "compare-and-swap retries of one call, > n = how many calls needed more retries than "
+	    "there\nare contenders, waits = most pauses of one call on a busy local reference "
+	    "or for another\nthread's turn; targets (vmshm): median <= 3x the same case with 1 "
+	    "contender, retries <= contenders;\nat once = how many contenders ran at the same time "
+	    "on "
+	    "average (their CPU time in the timed loops / the\nspan of all); the best of up to "
+	    "%d runs by that measure\n",
+	    iters, WARMUP, ATTEMPTS);
 	printf("hand-off = the machine's floor, measured before each section: one cache line "
 	       "handed between CPU 0\nand CPU 1 (two threads taking turns on one word), the "
 	       "least a call pays that writes a line the\nother CPU wrote last (it moves with "
@@ -493,9 +501,9 @@ int main(int argc, char **argv)
 			       threads ? "threads of one process (one peer)"
 				       : "processes (one peer each)",
 			       same ? "one name for all" : "a name each", ho);
-			printf("  %-11s %-11s %8s %8s %8s %8s %8s %8s %8s  %s\n", "call",
-			       "contenders", "median", "p99", "p99.9", "x 1", "retries", "waits",
-			       "at once", "target");
+			printf("  %-11s %-11s %8s %8s %8s %8s %8s %6s %8s %8s  %s\n", "call",
+			       "contenders", "median", "p99", "p99.9", "x 1", "retries", "> n",
+			       "waits", "at once", "target");
 			struct stats base[NCALLS], bbase;
 			for (int n = 1; n <= MAX_CONTENDERS; n *= 2) {
 				struct stats st[NCALLS], bst[NCALLS];
@@ -514,20 +522,22 @@ int main(int argc, char **argv)
 					double x = st[call].med / base[call].med;
 					int met = x <= 3.0 && st[call].max_retries <= (uint32_t)n;
 					all_met &= met;
-					printf(
-					    "  vmshm %-5s %-11d %8.0f %8.0f %8.0f %7.2fx %8u %8u "
-					    "%8.2f  %s\n",
-					    call_name[call], n, st[call].med, st[call].p99,
-					    st[call].p999, x, st[call].max_retries,
-					    st[call].max_waits, ov, met ? "met" : "MISSED");
+					printf("  vmshm %-5s %-11d %8.0f %8.0f %8.0f %7.2fx %8u "
+					       "%6u %8u "
+					       "%8.2f  %s\n",
+					       call_name[call], n, st[call].med, st[call].p99,
+					       st[call].p999, x, st[call].max_retries,
+					       st[call].over, st[call].max_waits, ov,
+					       met ? "met" : "MISSED");
 				}
 				if (n == 1)
 					bbase = bst[CALL_OPEN];
-				printf(
-				    "  Boost find  %-11d %8.0f %8.0f %8.0f %7.2fx %8s %8s %8.2f  "
-				    "(peer)\n",
-				    n, bst[CALL_OPEN].med, bst[CALL_OPEN].p99, bst[CALL_OPEN].p999,
-				    bst[CALL_OPEN].med / bbase.med, "-", "-", bov);
+				printf("  Boost find  %-11d %8.0f %8.0f %8.0f %7.2fx %8s %6s %8s "
+				       "%8.2f  "
+				       "(peer)\n",
+				       n, bst[CALL_OPEN].med, bst[CALL_OPEN].p99,
+				       bst[CALL_OPEN].p999, bst[CALL_OPEN].med / bbase.med, "-",
+				       "-", "-", bov);
 			}
 		}
 	}
