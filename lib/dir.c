@@ -253,12 +253,18 @@ static int self_ok(const vmshm_pool *p)
 _Thread_local uint64_t vmshm_bench_retries, vmshm_bench_waits;
 #endif
 
-/* Waits until no other thread of this attach is adding or dropping its
- * holder bit on slot S's object; returns the local reference word then. */
-static uint64_t lref_load(local_ref *r)
+/* How many pauses a thread lets another one that waits its turn
+ * (LREF_TURN) go first before it goes on anyway: that thread may have been
+ * preempted. */
+#define LREF_DEFER 64
+
+/* lref_load's wait: while the word is busy, and, unless the caller is a
+ * thread waiting its turn (WAITER), while another one is (bounded). */
+__attribute__((__noinline__, __cold__)) static uint64_t lref_wait(local_ref *r, uint64_t v,
+								  int waiter)
 {
-	uint64_t v = atomic_load_explicit(r, memory_order_acquire);
-	for (unsigned spins = 0; v & LREF_BUSY; spins++) {
+	for (unsigned spins = 0;
+	     (v & LREF_BUSY) || (!waiter && (v & LREF_TURN) && spins < LREF_DEFER); spins++) {
 		BENCH_WAIT();
 		if (spins < 64)
 			plat_relax();
@@ -269,39 +275,87 @@ static uint64_t lref_load(local_ref *r)
 	return v;
 }
 
+/* Waits until no other thread of this attach is adding or dropping its
+ * holder bit on the slot's object, and, unless the caller is one (WAITER),
+ * while a thread that lost a race on the word waits its turn (bounded);
+ * returns the local reference word then. */
+HOT_INLINE uint64_t lref_load(local_ref *r, int waiter)
+{
+	uint64_t v = atomic_load_explicit(r, memory_order_acquire);
+	return v & (LREF_BUSY | LREF_TURN) ? lref_wait(r, v, waiter) : v;
+}
+
+/* After this thread's compare-and-swap on R failed (the word is now V):
+ * it waits its turn from now on (*WAITER), with LREF_TURN set so that the
+ * other threads let it go first. Returns the word to try again with. */
+__attribute__((__noinline__, __cold__)) static uint64_t lref_lost(local_ref *r, uint64_t v,
+								  int *waiter)
+{
+	BENCH_RETRY();
+	*waiter = 1;
+	if (!(v & LREF_TURN))
+		v = atomic_fetch_or(r, LREF_TURN) | LREF_TURN;
+	return v & LREF_BUSY ? lref_load(r, 1) : v;
+}
+
+/* The word a thread writes in place of V: V's LREF_TURN is kept unless the
+ * thread was the one waiting its turn (it has had it now). */
+static inline uint64_t lref_turn(uint64_t v, int waiter)
+{
+	return waiter ? 0 : v & LREF_TURN;
+}
+
+/* A thread that waited its turn leaves without changing the count. */
+__attribute__((__cold__)) static void lref_unwait(local_ref *r, int waiter)
+{
+	if (waiter)
+		atomic_fetch_and(r, ~LREF_TURN);
+}
+
+/* Ends this thread's busy time on R: the word becomes V, with the
+ * LREF_TURN of a thread that lost to the busy word meanwhile (the only bit
+ * another thread may set while the word is busy, so a store keeps it). */
+static void lref_release(local_ref *r, uint64_t v)
+{
+	if (!plat_single_threaded())
+		v |= atomic_load_explicit(r, memory_order_relaxed) & LREF_TURN;
+	atomic_store_explicit(r, v, memory_order_release);
+}
+
 /* Sets slot S's local reference to V once no other thread is midway. */
 static void lref_set(local_ref *r, uint64_t v)
 {
-	uint64_t old = lref_load(r);
-	while (!local_cas(r, &old, v)) {
-		BENCH_RETRY();
-		old = lref_load(r);
-	}
+	int waiter = 0;
+	uint64_t old = lref_load(r, 0);
+	while (!local_cas(r, &old, v))
+		old = lref_lost(r, old, &waiter);
 }
 
 /* Adds this attach as a holder of slot S, seen LIVE with word W. */
-static inline int join(vmshm_pool *p, uint32_t s, uint64_t w)
+HOT_INLINE int join(vmshm_pool *p, uint32_t s, uint64_t w)
 {
 	const struct fmt_layout *L = &p->L;
 	struct fmt_slot *sl = fmt_slot(L, s);
 	local_ref *r = &p->refs[s];
 	uint32_t gen = SW_GEN(w);
-	uint64_t v = lref_load(r);
+	int waiter = 0;
+	uint64_t v = lref_load(r, 0);
 	for (;;) {
 		if (LREF_COUNT(v) > 0 &&
-		    LREF_GEN(v) != gen) /* we hold another object of this slot */
+		    LREF_GEN(v) != gen) { /* we hold another object of this slot */
+			lref_unwait(r, waiter);
 			return self_ok(p) ? RETRY : VMSHM_ESTALE; /* W is old, or we were fenced */
+		}
 		if (LREF_COUNT(v) > 0) {
 			/* we hold it already: it cannot die meanwhile */
-			if (local_cas(r, &v, v + 1))
+			if (local_cas(r, &v, ((v & ~LREF_TURN) + 1) | lref_turn(v, waiter)))
 				return 0;
-		} else if (local_mark_busy(r, &v)) {
+		} else if (local_mark_busy(r, &v, waiter ? LREF_TURN : 0)) {
 			break; /* ours to add the holder bit */
 		}
-		BENCH_RETRY();
-		if (v & LREF_BUSY)
-			v = lref_load(r);
+		v = lref_lost(r, v, &waiter);
 	}
+	v &= ~(LREF_BUSY | LREF_TURN); /* what the word was before: count 0 */
 	int rc = 0;
 	uint64_t bit = 1ull << p->self, h = LD(&sl->holders);
 	do {
@@ -324,31 +378,32 @@ static inline int join(vmshm_pool *p, uint32_t s, uint64_t w)
 			dir_drop_bit(L, s, ours, p->self);
 		rc = VMSHM_ESTALE;
 	}
-	atomic_store_explicit(r, rc == 0 ? LREF_MAKE(gen, 1) : v, memory_order_release);
+	lref_release(r, rc == 0 ? LREF_MAKE(gen, 1) : v);
 	return rc;
 }
 
 /* Drops one reference of this attach to slot S's object of generation GEN,
  * and the holder bit with the last one. VMSHM_EINVAL if it holds none. */
-static inline int unjoin(vmshm_pool *p, uint32_t s, uint32_t gen)
+HOT_INLINE int unjoin(vmshm_pool *p, uint32_t s, uint32_t gen)
 {
 	local_ref *r = &p->refs[s];
-	uint64_t v = lref_load(r);
+	int waiter = 0;
+	uint64_t v = lref_load(r, 0);
 	for (;;) {
-		if (LREF_COUNT(v) == 0 || LREF_GEN(v) != gen)
+		if (LREF_COUNT(v) == 0 || LREF_GEN(v) != gen) {
+			lref_unwait(r, waiter);
 			return VMSHM_EINVAL;
+		}
 		if (LREF_COUNT(v) > 1) {
-			if (local_cas(r, &v, v - 1))
+			if (local_cas(r, &v, ((v & ~LREF_TURN) - 1) | lref_turn(v, waiter)))
 				return 0;
-		} else if (local_mark_busy(r, &v)) {
+		} else if (local_mark_busy(r, &v, waiter ? LREF_TURN : 0)) {
 			break;
 		}
-		BENCH_RETRY();
-		if (v & LREF_BUSY)
-			v = lref_load(r);
+		v = lref_lost(r, v, &waiter);
 	}
 	dir_drop_bit(&p->L, s, 1ull << p->self, p->self);
-	atomic_store_explicit(r, LREF_MAKE(gen, 0), memory_order_release);
+	lref_release(r, LREF_MAKE(gen, 0));
 	return 0;
 }
 

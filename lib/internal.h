@@ -24,9 +24,14 @@
  * the slot generation in bits 32-55 and the count in bits 0-31, so that
  * threads of one attach open and close without a lock. LREF_BUSY is set
  * while one of them adds or drops the attach's holder bit on the pool (the
- * count's 0 <-> 1 steps); the others wait those few instructions out. */
+ * count's 0 <-> 1 steps); the others wait those few instructions out.
+ * LREF_TURN is set by a thread whose compare-and-swap on the word failed:
+ * the others let it go first (for a bounded time), so that a thread that
+ * keeps losing to another one's next call gets its turn. It is a hint for
+ * fairness only: no rule of the count depends on it. */
 typedef _Atomic uint64_t local_ref;
 #define LREF_BUSY         (1ull << 63)
+#define LREF_TURN         (1ull << 62)
 #define LREF_GEN(v)       ((uint32_t)(((v) >> 32) & 0xffffffu))
 #define LREF_COUNT(v)     ((uint32_t)(v))
 #define LREF_MAKE(gen, n) (((uint64_t)(gen) << 32) | (uint32_t)(n))
@@ -49,15 +54,15 @@ static inline int local_cas(_Atomic uint64_t *w, uint64_t *expect, uint64_t desi
 	return atomic_compare_exchange_weak(w, expect, desired);
 }
 
-/* Marks this attach's local word W busy while it holds *EXPECT (see
- * lref_load): a compare-and-swap, or no step at all in a process of one
- * thread, where no other thread can look at the word meanwhile. The caller
- * ends the busy time with a store of the word's new value. */
-static inline int local_mark_busy(_Atomic uint64_t *w, uint64_t *expect)
+/* Marks this attach's local word W busy while it holds *EXPECT, clearing
+ * the bits CLEAR (see lref_load): a compare-and-swap, or no step at all in
+ * a process of one thread, where no other thread can look at the word
+ * meanwhile. The caller ends the busy time with lref_release. */
+static inline int local_mark_busy(_Atomic uint64_t *w, uint64_t *expect, uint64_t clear)
 {
 	if (plat_single_threaded())
 		return 1;
-	return atomic_compare_exchange_weak(w, expect, *expect | LREF_BUSY);
+	return atomic_compare_exchange_weak(w, expect, (*expect & ~clear) | LREF_BUSY);
 }
 
 /* Bench builds only (-DVMSHM_BENCH_COUNTERS): per-thread counts of the
