@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "aw.h"
+#include "internal.h"
 
 enum { THREADS = 8, ITER = 300, SHARED_NAMES = 4, HANDLES_PER_ITER = 3 };
 
@@ -375,4 +376,52 @@ Test(threads, first_calls_race_the_attach, .init = tp_setup, .fini = tp_teardown
 	vmshm_detach(p);
 	cr_assert_eq(tp_stats().objects, 0, "objects left");
 	cr_assert_eq(tp_check("first-calls"), 0);
+}
+
+/* Four threads of one attach open and close one name that another attach
+ * holds, as fast as they can: they race on the attach's count of the slot
+ * all the time (a loser takes the next turn, LREF_TURN). Every call
+ * succeeds, and afterwards the count's word is exactly generation and 0:
+ * no busy mark and no turn hint left behind, which would slow every later
+ * call of the process on that slot. */
+enum { TURN_THREADS = 4, TURN_PAIRS = 200000 };
+static vmshm_pool *turn_pool;
+
+static void *turn_worker(void *arg)
+{
+	long *fails = arg;
+	for (int i = 0; i < TURN_PAIRS; i++) {
+		vmshm_ref r;
+		if (vmshm_open(turn_pool, VMSHM_TYPE_SHM, "turns", &r) != 0 ||
+		    vmshm_close(turn_pool, &r) != 0)
+			(*fails)++;
+	}
+	return NULL;
+}
+
+Test(threads, race_on_count_leaves_word_clean, .init = tp_setup, .fini = tp_teardown,
+     .timeout = 120)
+{
+	char why[256];
+	vmshm_pool *holder;
+	vmshm_ref held;
+	pthread_t t[TURN_THREADS];
+	long fails[TURN_THREADS] = {0};
+	cr_assert_eq(vmshm_attach(tp.path, 0, &holder, why, sizeof why), 0, "%s", why);
+	cr_assert_eq(vmshm_create(holder, VMSHM_TYPE_SHM, "turns", 4096, PAGE_READWRITE, 0, &held),
+		     0);
+	cr_assert_eq(vmshm_attach(tp.path, 0, &turn_pool, why, sizeof why), 0, "%s", why);
+	for (int i = 0; i < TURN_THREADS; i++)
+		cr_assert_eq(pthread_create(&t[i], NULL, turn_worker, &fails[i]), 0);
+	for (int i = 0; i < TURN_THREADS; i++)
+		pthread_join(t[i], NULL);
+	for (int i = 0; i < TURN_THREADS; i++)
+		cr_expect_eq(fails[i], 0, "thread %d: %ld pairs failed", i, fails[i]);
+	uint64_t v = atomic_load(&turn_pool->refs[held.slot]);
+	cr_assert_eq(v, LREF_MAKE(held.gen, 0), "the count's word: %#llx", (unsigned long long)v);
+	vmshm_detach(turn_pool);
+	cr_assert_eq(vmshm_close(holder, &held), 0);
+	vmshm_detach(holder);
+	cr_assert_eq(tp_stats().objects, 0, "objects left");
+	cr_assert_eq(tp_check("turns"), 0);
 }
