@@ -98,7 +98,7 @@ struct handle_ent {
 
 static struct {
 	struct handle_ent *_Atomic chunk[NCHUNKS];
-	void *chunk_mem[NCHUNKS];   /* each chunk's allocation (CHUNK aligned up to a line) */
+	void *chunk_mem[NCHUNKS];   /* what each chunk was allocated in (it starts at a line) */
 	uint32_t nchunks;           /* under G.lock */
 	_Atomic uint64_t free_head; /* tag << 32 | index of the first free entry */
 	plat_tls spare;             /* the thread's free entry aside: its index, NULL none */
