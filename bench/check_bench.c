@@ -55,9 +55,9 @@ static int fill(vmshm_pool *p, uint32_t objects, uint64_t *pages)
 				vmshm_strerror(rc));
 			return -1;
 		}
-		/* Its memory (a mutex: its 64-byte body, one page), and past 184
+		/* Its memory (a mutex: its 64-byte body, one page), and past 176
 		 * bytes a name page. */
-		*pages += (size ? size / 4096 : 1) + (strlen(name) > 184);
+		*pages += (size ? size / 4096 : 1) + (strlen(name) > 176);
 	}
 	return 0;
 }

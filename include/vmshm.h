@@ -27,7 +27,7 @@ extern "C" {
 #define VMSHM_VERSION_MINOR 1
 #define VMSHM_VERSION_PATCH 0
 
-#define VMSHM_FORMAT_MAJOR 3
+#define VMSHM_FORMAT_MAJOR 4
 #define VMSHM_FORMAT_MINOR 0
 
 #define VMSHM_PAGE_SIZE     4096u

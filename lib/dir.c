@@ -59,7 +59,7 @@ static void name_get(char *dst, const char *shared, uint32_t len)
 
 /* The name's bytes compared a word at a time: a slot's name field and a
  * name page start 8-byte aligned, and the word that holds the last bytes
- * lies within the field (184 bytes) or the page, so whole words are read
+ * lies within the field (176 bytes) or the page, so whole words are read
  * and the bytes past the name masked off. */
 typedef uint64_t __attribute__((__may_alias__)) name_word;
 static inline int name_same(const char *shared, const struct dir_name *n)
@@ -170,6 +170,7 @@ int dir_finish_destroy(const struct fmt_layout *L, uint32_t s, uint64_t w, uint3
 	ST(&sl->len_prot, 0);
 	ST(&sl->hash, 0);
 	ST(&sl->created_ns, 0);
+	ST(&sl->turn, 0);
 	uint64_t expect = w;
 	return CAS(&sl->state, &expect, SW_MAKE(SW_GEN(w), VMSHM_OBJ_FREE, 0, 0, 0)) ? 0 : -1;
 }
@@ -331,6 +332,52 @@ static void lref_set(local_ref *r, uint64_t v)
 		old = lref_lost(r, old, &waiter);
 }
 
+/* ---- turns: fairness between peers on one holder word ---------------------
+ * A peer whose compare-and-swap on an object's holder word failed writes its
+ * token (peer index + 1) into the slot's turn word; the other peers wait,
+ * bounded, before they change that holder word, so that it gets through.
+ * The word is a hint: no rule depends on its value. A token left behind
+ * (its peer died, or is slow) costs one bounded wait, and the peer that
+ * waited it out clears it. */
+#define TURN_DEFER 64
+
+__attribute__((__noinline__, __cold__)) static void turn_wait_slow(_Atomic uint64_t *t,
+								   uint64_t tok, uint64_t v)
+{
+	for (unsigned spins = 0; spins < TURN_DEFER; spins++) {
+		BENCH_WAIT();
+		plat_relax();
+		v = atomic_load_explicit(t, memory_order_relaxed);
+		if (v == 0 || v == tok)
+			return;
+	}
+	atomic_compare_exchange_strong(t, &v, 0); /* it outlasted the wait */
+}
+
+/* Before this peer (token TOK) changes slot SL's holder word: waits while
+ * another peer has the turn, for at most TURN_DEFER pauses. */
+HOT_INLINE void turn_wait(struct fmt_slot *sl, uint64_t tok)
+{
+	uint64_t v = atomic_load_explicit(&sl->turn, memory_order_relaxed);
+	if (v != 0 && v != tok)
+		turn_wait_slow(&sl->turn, tok, v);
+}
+
+/* After its compare-and-swap on SL's holder word failed: this peer takes
+ * the turn unless another one has it. 1 if it holds the turn now. */
+__attribute__((__noinline__, __cold__)) static int turn_take(struct fmt_slot *sl, uint64_t tok)
+{
+	uint64_t v = 0;
+	return atomic_compare_exchange_strong(&sl->turn, &v, tok) || v == tok;
+}
+
+/* Gives the turn back (if it is still this peer's). */
+__attribute__((__noinline__, __cold__)) static void turn_give(struct fmt_slot *sl, uint64_t tok)
+{
+	uint64_t v = tok;
+	atomic_compare_exchange_strong(&sl->turn, &v, 0);
+}
+
 /* Adds this attach as a holder of slot S, seen LIVE with word W. */
 HOT_INLINE int join(vmshm_pool *p, uint32_t s, uint64_t w)
 {
@@ -356,15 +403,26 @@ HOT_INLINE int join(vmshm_pool *p, uint32_t s, uint64_t w)
 		v = lref_lost(r, v, &waiter);
 	}
 	v &= ~(LREF_BUSY | LREF_TURN); /* what the word was before: count 0 */
-	int rc = 0;
+	int rc = 0, turn = 0;
+	uint64_t tok = (uint64_t)p->self + 1;
+	turn_wait(sl, tok);
 	uint64_t bit = 1ull << p->self, h = LD(&sl->holders);
-	do {
+	for (;;) {
 		if (h == 0) { /* its last holder is gone: help it die, then look again */
 			dir_help_destroy(L, s, p->self);
 			rc = RETRY;
 			break;
 		}
-	} while (!CAS(&sl->holders, &h, h | bit) && (BENCH_RETRY(), 1));
+		if (CAS(&sl->holders, &h, h | bit))
+			break;
+		BENCH_RETRY();
+		if (!turn && (turn = turn_take(sl, tok))) { /* the others let us through next */
+			plat_relax(); /* a change one of them was making lands */
+			h = LD(&sl->holders);
+		}
+	}
+	if (turn)
+		turn_give(sl, tok);
 	/* Our bit was there already only if another thread of this attach
 	 * created a later object in this slot (and counted its reference
 	 * first): that bit is the creator's, not ours to drop. */
@@ -402,6 +460,7 @@ HOT_INLINE int unjoin(vmshm_pool *p, uint32_t s, uint32_t gen)
 		}
 		v = lref_lost(r, v, &waiter);
 	}
+	turn_wait(fmt_slot(&p->L, s), (uint64_t)p->self + 1);
 	dir_drop_bit(&p->L, s, 1ull << p->self, p->self);
 	lref_release(r, LREF_MAKE(gen, 0));
 	return 0;
@@ -607,6 +666,7 @@ int dir_create(vmshm_pool *p, int type, const struct dir_name *n, uint64_t size,
 		ST(&sl->len_prot, (uint64_t)n->len | ((uint64_t)protect << 32));
 		ST(&sl->hash, n->hash);
 		ST(&sl->created_ns, plat_wall_coarse_ns()); /* shown, never judged */
+		ST(&sl->turn, 0);
 		if (n->len && !name_pages)
 			name_put(sl->name, n->bytes, n->len);
 		if (pages + name_pages) {

@@ -23,7 +23,7 @@
 #define FMT_PEERS       64u /* entry 0 is the pool's own hold, never claimed */
 #define FMT_PEER_SIZE   256u
 #define FMT_SLOT_SIZE   256u
-#define FMT_INLINE_NAME 184u /* names up to this many UTF-8 bytes live in the slot */
+#define FMT_INLINE_NAME 176u /* names up to this many UTF-8 bytes live in the slot */
 
 /* ---- header (offset 0) ---- */
 struct fmt_header {
@@ -92,14 +92,15 @@ struct fmt_peer {
 struct fmt_slot {
 	_Atomic uint64_t state;      /* 0 */
 	_Atomic uint64_t holders;    /* 8: bit 0 the pool's hold, bit N peer N */
-	_Atomic uint64_t maxprobe;   /* 16: probe bound of names whose home is this slot */
+	_Atomic uint64_t turn;       /* 16: a peer waiting its turn on holders (a hint) */
 	_Atomic uint64_t size;       /* 24: bytes asked by the creator */
 	_Atomic uint64_t ext_page;   /* 32: first data page of the extent */
 	_Atomic uint64_t ext_pages;  /* 40: pages of the extent (name page included) */
 	_Atomic uint64_t len_prot;   /* 48: bits 0-31 name length, 32-63 flProtect */
 	_Atomic uint64_t hash;       /* 56: full 64-bit name hash */
-	_Atomic uint64_t created_ns; /* 64 */
-	char name[FMT_INLINE_NAME];  /* 72: inline name bytes (no NUL) */
+	_Atomic uint64_t maxprobe;   /* 64: probe bound of names whose home is this slot */
+	_Atomic uint64_t created_ns; /* 72 */
+	char name[FMT_INLINE_NAME];  /* 80: inline name bytes (no NUL) */
 };
 
 /* ---- the body of an event, mutex or semaphore: its object memory ---- */
@@ -132,6 +133,9 @@ _Static_assert(sizeof(struct fmt_header) == FMT_HEADER_SIZE, "header size");
 _Static_assert(sizeof(struct fmt_peer) == FMT_PEER_SIZE, "peer size");
 _Static_assert(sizeof(struct fmt_slot) == FMT_SLOT_SIZE, "slot size");
 _Static_assert(offsetof(struct fmt_slot, name) % 8 == 0, "names are read a word at a time");
+_Static_assert(offsetof(struct fmt_slot, turn) == 16 && offsetof(struct fmt_slot, maxprobe) == 64 &&
+		   offsetof(struct fmt_slot, name) == 80,
+	       "slot layout of docs/FORMAT.md");
 _Static_assert(offsetof(struct fmt_header, alloc_hint) == 104, "hint offset");
 
 /* Slot state word. */

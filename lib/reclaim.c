@@ -31,11 +31,15 @@ static void finish_inflight(const struct fmt_layout *L, uint32_t i, uint32_t me)
 	}
 }
 
-/* Drops holder bit I everywhere; ME destroys what that leaves unheld. */
+/* Drops holder bit I everywhere; ME destroys what that leaves unheld. A
+ * turn I was waiting for (docs/FORMAT.md, "Turns") is given back too. */
 static void drop_bits(const struct fmt_layout *L, uint32_t i, uint32_t me)
 {
-	for (uint32_t s = 0; s < L->slot_count; s++)
+	for (uint32_t s = 0; s < L->slot_count; s++) {
+		uint64_t tok = (uint64_t)i + 1;
+		atomic_compare_exchange_strong(&fmt_slot(L, s)->turn, &tok, 0);
 		dir_drop_bit(L, s, 1ull << i, me);
+	}
 }
 
 /* The fence's steps, safe to repeat: bit I dropped (objects left without

@@ -249,7 +249,7 @@ def test_pool_create():
           and j["peer_capacity"] == 63 and j["backend"] == "file" and j["pool"] == p,
           "pool info --json of a new 4M pool", repr(j))
     rc, out, err = run(["pool", "info"], pool=p)
-    check(rc == 0 and b"4194304 (4M)" in out and b"format:   3.0" in out,
+    check(rc == 0 and b"4194304 (4M)" in out and b"format:   4.0" in out,
           "pool info (text)", repr(out))
 
     # overwrite refusal, and --force
@@ -960,7 +960,7 @@ def test_check():
     corrupt("an invalid object type", [(slot(sa), "<Q", sw | (0xF << 28))], "slot-state")
     corrupt("an invalid object state", [(slot(sa), "<Q", (sw & ~(0xF << 24)) | (9 << 24))],
             "slot-state")
-    corrupt("a name byte changed", [(slot(sa) + 72, "<B", ord("A"))], "slot-name")
+    corrupt("a name byte changed", [(slot(sa) + 80, "<B", ord("A"))], "slot-name")
     corrupt("a name length too long", [(slot(sa) + 48, "<I", 185)], "slot-name")
     corrupt("an extent past the object space", [(slot(sa) + 32, "<Q", 1 << 40)], "slot-extent")
     corrupt("a live object with no holder", [(slot(sa) + 8, "<Q", 0)], "holders")

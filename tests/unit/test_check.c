@@ -5,7 +5,7 @@
  * through a table of hashes, in one pass).
  *
  * Offsets are those of docs/FORMAT.md: slots_off at 64 in the header; in a
- * slot, maxprobe at 16 (left alone: it belongs to the slot as a home).
+ * slot, maxprobe at 64 (left alone: it belongs to the slot as a home).
  */
 #include <stdio.h>
 #include <string.h>
@@ -60,8 +60,8 @@ static void copy_slot(uint64_t slots, uint32_t from, uint32_t to)
 	uint8_t rec[256];
 
 	tp_peek(slots + 256ull * from, rec, sizeof rec);
-	tp_poke(slots + 256ull * to, rec, 16);
-	tp_poke(slots + 256ull * to + 24, rec + 24, sizeof rec - 24);
+	tp_poke(slots + 256ull * to, rec, 64);
+	tp_poke(slots + 256ull * to + 72, rec + 72, sizeof rec - 72);
 }
 
 Test(check, dup_name_once_per_extra_object, .init = tp_setup, .fini = tp_teardown)

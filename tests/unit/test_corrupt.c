@@ -43,7 +43,7 @@ static void expect_attach(int want, const char *what, char *why, size_t whylen)
 
 Test(format, major_version_refused, .init = tp_setup, .fini = tp_teardown)
 {
-	static const uint16_t majors[] = {0, 1, 2, 4, 0xffff};
+	static const uint16_t majors[] = {0, 1, 2, 3, 5, 0xffff};
 	char why[256];
 	void *loc = (void *)1;
 
@@ -581,7 +581,7 @@ Test(corrupt, check_names_faults, .init = tp_setup, .fini = tp_teardown)
 
 	/* A wrong name byte: the hash no longer matches. */
 	cr_assert_eq(tp_find("obj-2", &info), 1);
-	tp_poke(slots + 256ull * info.slot + 72, "X", 1);
+	tp_poke(slots + 256ull * info.slot + 80, "X", 1);
 	s = check_codes();
 	cr_assert_gt(s.codes[VMSHM_FAULT_SLOT_NAME], 0, "bad name not reported as slot-name");
 	write_image(img);
