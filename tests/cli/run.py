@@ -243,7 +243,7 @@ def test_pool_create():
     st = os.stat(p)
     check(st.st_blocks * 512 >= 4 << 20, "the file is preallocated (%d blocks)" % st.st_blocks)
     j = info(p)
-    check(j and j["size"] == 4 << 20 and j["version_major"] == 3 and j["version_minor"] == 0
+    check(j and j["size"] == 4 << 20 and j["version_major"] == 4 and j["version_minor"] == 0
           and j["objects"] == 0 and j["peers"] == 0 and j["used_bytes"] == 0
           and j["free_bytes"] == j["data_bytes"] and j["object_capacity"] == 1024
           and j["peer_capacity"] == 63 and j["backend"] == "file" and j["pool"] == p,
