@@ -480,8 +480,10 @@ HANDLE WINAPI RtOpenSharedMemoryW(DWORD dwDesiredAccess, BOOL bInheritHandle, LP
 }
 
 /* A handle's close: frees its entry, and closes its reference if the
- * handle is of the current attach (an older attach's references are gone). */
-BOOL WINAPI RtCloseHandle(HANDLE hObject)
+ * handle is of the current attach (an older attach's references are gone).
+ * Flattened: vmshm_close and the directory's steps are compiled into it
+ * (with link-time optimisation), one call less on the hot path. */
+__attribute__((__flatten__)) BOOL WINAPI RtCloseHandle(HANDLE hObject)
 {
 	g_start();
 	uint32_t i;
