@@ -37,8 +37,7 @@ int dir_name_prepare(const char *utf8, struct dir_name *n)
 	}
 	n->bytes = utf8;
 	n->len = (uint32_t)len;
-	size_t tail = len - ((len - 1) & ~(size_t)7); /* bytes in the last word: 1..8 */
-	n->last_mask = tail == 8 ? ~0ull : (1ull << (8 * tail)) - 1;
+	n->last_mask = ~0ull >> (8 * (7 - (len - 1) % 8)); /* the last word's 1..8 bytes */
 	return 0;
 }
 
@@ -371,11 +370,10 @@ __attribute__((__noinline__, __cold__)) static int turn_take(struct fmt_slot *sl
 	return atomic_compare_exchange_strong(&sl->turn, &v, tok) || v == tok;
 }
 
-/* Gives the turn back (if it is still this peer's). */
-__attribute__((__noinline__, __cold__)) static void turn_give(struct fmt_slot *sl, uint64_t tok)
+void dir_turn_give(const struct fmt_layout *L, uint32_t s, uint32_t i)
 {
-	uint64_t v = tok;
-	atomic_compare_exchange_strong(&sl->turn, &v, 0);
+	uint64_t v = fmt_turn_token(i);
+	atomic_compare_exchange_strong(&fmt_slot(L, s)->turn, &v, 0);
 }
 
 /* Adds this attach as a holder of slot S, seen LIVE with word W. */
@@ -404,7 +402,7 @@ HOT_INLINE int join(vmshm_pool *p, uint32_t s, uint64_t w)
 	}
 	v &= ~(LREF_BUSY | LREF_TURN); /* what the word was before: count 0 */
 	int rc = 0, turn = 0;
-	uint64_t tok = (uint64_t)p->self + 1;
+	uint64_t tok = fmt_turn_token(p->self);
 	turn_wait(sl, tok);
 	uint64_t bit = 1ull << p->self, h = LD(&sl->holders);
 	for (;;) {
@@ -422,7 +420,7 @@ HOT_INLINE int join(vmshm_pool *p, uint32_t s, uint64_t w)
 		}
 	}
 	if (turn)
-		turn_give(sl, tok);
+		dir_turn_give(L, s, p->self);
 	/* Our bit was there already only if another thread of this attach
 	 * created a later object in this slot (and counted its reference
 	 * first): that bit is the creator's, not ours to drop. */
@@ -460,7 +458,7 @@ HOT_INLINE int unjoin(vmshm_pool *p, uint32_t s, uint32_t gen)
 		}
 		v = lref_lost(r, v, &waiter);
 	}
-	turn_wait(fmt_slot(&p->L, s), (uint64_t)p->self + 1);
+	turn_wait(fmt_slot(&p->L, s), fmt_turn_token(p->self));
 	dir_drop_bit(&p->L, s, 1ull << p->self, p->self);
 	lref_release(r, LREF_MAKE(gen, 0));
 	return 0;

@@ -138,6 +138,12 @@ _Static_assert(offsetof(struct fmt_slot, turn) == 16 && offsetof(struct fmt_slot
 	       "slot layout of docs/FORMAT.md");
 _Static_assert(offsetof(struct fmt_header, alloc_hint) == 104, "hint offset");
 
+/* A peer's token in a slot's turn word (docs/FORMAT.md, "Turns"). */
+static inline uint64_t fmt_turn_token(uint32_t peer)
+{
+	return (uint64_t)peer + 1;
+}
+
 /* Slot state word. */
 #define SW_GEN(w)   ((uint32_t)((w)&0xffffffu))
 #define SW_STATE(w) ((int)(((w) >> 24) & 0xfu))

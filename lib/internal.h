@@ -155,6 +155,8 @@ void dir_unhold(vmshm_pool *p, const vmshm_ref *r);
 int dir_unpersist(vmshm_pool *p, const struct dir_name *n);
 void dir_detach(vmshm_pool *p); /* drops every reference of this attach */
 int dir_drop_bit(const struct fmt_layout *L, uint32_t slot, uint64_t bit, uint32_t me);
+/* Gives back slot S's turn if peer I holds it (FORMAT.md, "Turns"). */
+void dir_turn_give(const struct fmt_layout *L, uint32_t slot, uint32_t i);
 int dir_finish_destroy(const struct fmt_layout *L, uint32_t slot, uint64_t w, uint32_t me);
 int dir_help_destroy(const struct fmt_layout *L, uint32_t slot, uint32_t me);
 int dir_take_orphan(const struct fmt_layout *L, uint32_t slot, uint32_t me);

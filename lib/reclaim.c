@@ -36,8 +36,7 @@ static void finish_inflight(const struct fmt_layout *L, uint32_t i, uint32_t me)
 static void drop_bits(const struct fmt_layout *L, uint32_t i, uint32_t me)
 {
 	for (uint32_t s = 0; s < L->slot_count; s++) {
-		uint64_t tok = (uint64_t)i + 1;
-		atomic_compare_exchange_strong(&fmt_slot(L, s)->turn, &tok, 0);
+		dir_turn_give(L, s, i);
 		dir_drop_bit(L, s, 1ull << i, me);
 	}
 }

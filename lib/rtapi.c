@@ -363,6 +363,20 @@ static vmshm_pool *usable_pool(void)
 	return p && pool_usable(p) == 0 ? p : NULL;
 }
 
+/* The attach for a call that found STALE (NULL: none) not usable: one
+ * that another thread made since, or one made now (the slow path). 0 with
+ * *OUT, or the error to report: with no pool NAME is still checked, so
+ * that a bad name is reported as such in any case. */
+static int attach_again(vmshm_pool *stale, const char *name, vmshm_pool **out)
+{
+	vmshm_pool *cur = usable_pool();
+	int rc = cur ? (cur != stale ? 0 : VMSHM_ESTALE) : need_pool(&cur), nc;
+	if (rc < 0 && !cur && name && (nc = vmshm_name_check(name)) < 0)
+		rc = nc;
+	*out = cur;
+	return rc;
+}
+
 static int shm_get(vmshm_pool *p, int create, DWORD prot, DWORD size, const char *name,
 		   vmshm_ref *ref)
 {
@@ -412,21 +426,8 @@ static HANDLE acquire(int create, DWORD prot, DWORD size, const char *name, VOID
 	uint32_t i = handle_take();
 	vmshm_ref *ref = ref_room(i, &tmp); /* the reference goes straight into the entry */
 	int rc = p ? shm_get(p, create, prot, size, name, ref) : VMSHM_ESTALE;
-	if (rc == VMSHM_ESTALE) {
-		/* Another thread may have attached since P was read: then the
-		 * call is made again on its attach; else this thread attaches. */
-		vmshm_pool *cur = usable_pool();
-		int nc;
-		rc = cur ? (cur != p ? 0 : VMSHM_ESTALE) : need_pool(&cur);
-		/* The name is checked by vmshm_create/open; with no pool, here,
-		 * so that a bad name is reported as such in any case. */
-		if (rc < 0 && !cur && name && (nc = vmshm_name_check(name)) < 0)
-			rc = nc;
-		if (rc == 0) {
-			p = cur;
-			rc = shm_get(p, create, prot, size, name, ref);
-		}
-	}
+	if (rc == VMSHM_ESTALE && (rc = attach_again(p, name, &p)) == 0)
+		rc = shm_get(p, create, prot, size, name, ref);
 	HANDLE h = hand_out(p, rc, i, ref);
 	if (h)
 		*location = ref->addr;
@@ -526,15 +527,11 @@ BOOL WINAPI RtQuerySharedMemory(HANDLE hSharedMemory, SHARED_MEMORY_INFO *info)
 void *rt_acquire(const char *name, rt_make_fn make, void *arg)
 {
 	g_start();
-	vmshm_pool *p = usable_pool();
+	vmshm_pool *p;
 	vmshm_ref tmp;
 	uint32_t i = handle_take();
 	vmshm_ref *ref = ref_room(i, &tmp);
-	int rc = p ? 0 : need_pool(&p), nc;
-	/* With no pool, the name is still checked, so that a bad name is
-	 * reported as such in any case. */
-	if (rc < 0 && name && (nc = vmshm_name_check(name)) < 0)
-		rc = nc;
+	int rc = attach_again(NULL, name, &p);
 	if (rc == 0)
 		rc = make(p, name, arg, ref);
 	return hand_out(p, rc, i, ref);
