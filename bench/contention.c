@@ -15,10 +15,12 @@
  *
  * The same shapes run Boost.Interprocess's find (bench/boost_peer.cpp: one
  * managed_shared_memory segment made before the contenders fork, with the
- * same names), the comparison peer of shm_bench.c. And the machine's own
- * floor is measured first: two threads on two CPUs handing one cache line
- * back and forth, the least a call pays that must write a line the other
- * CPU wrote last.
+ * same names), the comparison peer of shm_bench.c, and a bare shared
+ * count: each "open" one atomic +1 and each "close" one -1 on a word, the
+ * least any design pays that keeps an object's reference count in shared
+ * memory. And the machine's own floor is measured first: two threads on
+ * two CPUs handing one cache line back and forth, the least a call pays
+ * that must write a line the other CPU wrote last.
  *
  * The retries come from the counters of a bench build of the library
  * (-DVMSHM_BENCH_COUNTERS, bench/build.mk): every failed compare-and-swap
@@ -71,6 +73,9 @@ struct shared {
 	uint64_t cpu[MAX_CONTENDERS];                        /* CPU time in it */
 	double handoff_ns; /* one cache-line hand-off between two CPUs */
 	_Atomic uint64_t line __attribute__((aligned(64))); /* the line handed off */
+	struct {
+		_Atomic uint64_t n __attribute__((aligned(64)));
+	} count[MAX_CONTENDERS]; /* the bare shared counts, a line each */
 };
 
 static struct shared *S;
@@ -79,7 +84,11 @@ static char pool[128];
 static pid_t holder = -1;
 static int holder_fd = -1;
 static char segment[64]; /* the Boost segment's name */
-static int peer_boost;   /* contenders call Boost's find, not vmshm */
+/* What the contenders call: vmshm, Boost's find (the peer), or a bare
+ * shared count (the floor of any design that keeps a reference count in
+ * shared memory: +1 for the open, -1 for the close, nothing else). */
+enum { DO_VMSHM, DO_BOOST, DO_COUNT };
+static int doing = DO_VMSHM;
 
 static struct sample *samples(int who, int call)
 {
@@ -146,8 +155,25 @@ static int boost_find(const char *name, struct sample *so, struct sample *sc)
 	return rc;
 }
 
+/* The floor's "open" and "close": +1 and -1 on one shared word, the
+ * contenders' common one for one name (NAME "c-shared"), else their own. */
+static int count_pair(const char *name, struct sample *so, struct sample *sc)
+{
+	int who = strcmp(name, "c-shared") == 0 ? 0 : atoi(name + 2);
+	_Atomic uint64_t *c = &S->count[who].n;
+	uint64_t t0 = now_ns();
+	atomic_fetch_add(c, 1);
+	uint64_t t1 = now_ns();
+	*so = (struct sample){(uint32_t)(t1 - t0), 0, 0};
+	t0 = now_ns();
+	atomic_fetch_sub(c, 1);
+	t1 = now_ns();
+	*sc = (struct sample){(uint32_t)(t1 - t0), 0, 0};
+	return 0;
+}
+
 /* One contender: warm-up (the attach happens there), the barrier, then
- * ITERS timed rounds of vmshm_pair (or boost_find). */
+ * ITERS timed rounds of vmshm_pair (or boost_find, or count_pair). */
 static void contend(int who, int n, int same)
 {
 	char name[32];
@@ -159,7 +185,9 @@ static void contend(int who, int n, int same)
 	sched_setaffinity(0, sizeof(cpus), &cpus);
 	name_of(name, sizeof(name), who, same);
 	int (*round)(const char *, struct sample *, struct sample *) =
-	    peer_boost ? boost_find : vmshm_pair;
+	    doing == DO_BOOST   ? boost_find
+	    : doing == DO_COUNT ? count_pair
+				: vmshm_pair;
 	struct sample scratch[NCALLS];
 	for (uint32_t i = 0; i < WARMUP; i++) {
 		if (round(name, &scratch[0], &scratch[1]) < 0) {
@@ -492,6 +520,10 @@ int main(int argc, char **argv)
 	       "handed between CPU 0\nand CPU 1 (two threads taking turns on one word), the "
 	       "least a call pays that writes a line the\nother CPU wrote last (it moves with "
 	       "where the host runs the two vCPUs)\n");
+	printf("count +1 / -1 = the floor of any design that keeps an object's reference count in "
+	       "shared memory:\nthe same contenders, each \"open\" one atomic +1 and each "
+	       "\"close\" one -1 on a bare word (one word\nfor one name, a word each otherwise), "
+	       "timed the same way\n");
 	static const char *const call_name[NCALLS] = {"open", "close"};
 	int all_met = 1;
 	for (int threads = 0; threads <= 1; threads++) {
@@ -504,14 +536,16 @@ int main(int argc, char **argv)
 			printf("  %-11s %-11s %8s %8s %8s %8s %8s %6s %8s %8s  %s\n", "call",
 			       "contenders", "median", "p99", "p99.9", "x 1", "retries", "> n",
 			       "waits", "at once", "target");
-			struct stats base[NCALLS], bbase;
+			struct stats base[NCALLS], bbase, cbase[NCALLS];
 			for (int n = 1; n <= MAX_CONTENDERS; n *= 2) {
-				struct stats st[NCALLS], bst[NCALLS];
-				double ov, bov;
-				peer_boost = 0;
+				struct stats st[NCALLS], bst[NCALLS], cst[NCALLS];
+				double ov, bov, cov;
+				doing = DO_VMSHM;
 				int rc = measure(n, threads, same, st, &ov);
-				peer_boost = 1;
-				if (rc < 0 || measure(n, threads, same, bst, &bov) < 0) {
+				doing = DO_BOOST;
+				rc = rc < 0 ? rc : measure(n, threads, same, bst, &bov);
+				doing = DO_COUNT;
+				if (rc < 0 || measure(n, threads, same, cst, &cov) < 0) {
 					fprintf(stderr, "contention: a contender failed\n");
 					cleanup();
 					return 1;
@@ -538,6 +572,16 @@ int main(int argc, char **argv)
 				       n, bst[CALL_OPEN].med, bst[CALL_OPEN].p99,
 				       bst[CALL_OPEN].p999, bst[CALL_OPEN].med / bbase.med, "-",
 				       "-", "-", bov);
+				for (int call = 0; call < NCALLS; call++) {
+					if (n == 1)
+						cbase[call] = cst[call];
+					printf(
+					    "  count %-5s %-11d %8.0f %8.0f %8.0f %7.2fx %8s %6s "
+					    "%8s %8.2f  (floor)\n",
+					    call == CALL_OPEN ? "+1" : "-1", n, cst[call].med,
+					    cst[call].p99, cst[call].p999,
+					    cst[call].med / cbase[call].med, "-", "-", "-", cov);
+				}
 			}
 		}
 	}
