@@ -253,18 +253,27 @@ static int self_ok(const vmshm_pool *p)
 _Thread_local uint64_t vmshm_bench_retries, vmshm_bench_waits;
 #endif
 
-/* How many pauses a thread lets another one that waits its turn
- * (LREF_TURN) go first before it goes on anyway: that thread may have been
- * preempted. */
+/* How many pauses a thread lets the one that holds the turn go first
+ * before it takes the turn away: that thread may have been preempted. */
 #define LREF_DEFER 64
 
-/* lref_load's wait: while the word is busy, and, unless the caller is a
- * thread waiting its turn (WAITER), while another one is (bounded). */
+/* A thread's WAITER below: 0 until it loses a race on the word, then
+ * LREF_WAITING; LREF_OWNER while it holds the turn (it set LREF_TURN). */
+#define LREF_WAITING 1
+#define LREF_OWNER   2
+
+/* lref_load's wait: while the word is busy and, unless the caller holds
+ * the turn, while another thread does. That wait is bounded: a turn that
+ * outlasts it is taken away. Returns a word that is not busy. */
 __attribute__((__noinline__, __cold__)) static uint64_t lref_wait(local_ref *r, uint64_t v,
 								  int waiter)
 {
-	for (unsigned spins = 0;
-	     (v & LREF_BUSY) || (!waiter && (v & LREF_TURN) && spins < LREF_DEFER); spins++) {
+	for (unsigned spins = 0;; spins++) {
+		if (!(v & LREF_BUSY) && (waiter == LREF_OWNER || !(v & LREF_TURN)))
+			return v;
+		if (!(v & LREF_BUSY) && spins >= LREF_DEFER &&
+		    atomic_compare_exchange_strong(r, &v, v & ~LREF_TURN))
+			return v & ~LREF_TURN;
 		BENCH_WAIT();
 		if (spins < 64)
 			plat_relax();
@@ -272,13 +281,12 @@ __attribute__((__noinline__, __cold__)) static uint64_t lref_wait(local_ref *r, 
 			plat_yield(); /* the other thread may have been preempted */
 		v = atomic_load_explicit(r, memory_order_acquire);
 	}
-	return v;
 }
 
 /* Waits until no other thread of this attach is adding or dropping its
- * holder bit on the slot's object, and, unless the caller is one (WAITER),
- * while a thread that lost a race on the word waits its turn (bounded);
- * returns the local reference word then. */
+ * holder bit on the slot's object and, unless the caller holds the turn
+ * (WAITER), until no other thread does; returns the local reference word
+ * then. */
 HOT_INLINE uint64_t lref_load(local_ref *r, int waiter)
 {
 	uint64_t v = atomic_load_explicit(r, memory_order_acquire);
@@ -286,35 +294,54 @@ HOT_INLINE uint64_t lref_load(local_ref *r, int waiter)
 }
 
 /* After this thread's compare-and-swap on R failed (the word is now V):
- * it waits its turn from now on (*WAITER), with LREF_TURN set so that the
- * other threads let it go first. Returns the word to try again with. */
+ * it takes the turn (LREF_TURN), after the thread that holds it if one
+ * does, and returns the word to try again with once it holds it. While a
+ * thread holds the turn, every other thread waits (bounded), and a
+ * compare-and-swap that read the word before the bit was set fails: so
+ * the holder's next try meets no change but a busy thread's, which it has
+ * waited out. One failure each, and the thread gets through.
+ *
+ * The bit is never set on a busy word on purpose: the busy thread's
+ * release (a load and a store) could lose it. If it was set just as
+ * another thread made the word busy, it is looked at again afterwards. */
 __attribute__((__noinline__, __cold__)) static uint64_t lref_lost(local_ref *r, uint64_t v,
 								  int *waiter)
 {
 	BENCH_RETRY();
-	*waiter = 1;
-	if (!(v & LREF_TURN))
-		v = atomic_fetch_or(r, LREF_TURN) | LREF_TURN;
-	return v & LREF_BUSY ? lref_load(r, 1) : v;
+	if (!*waiter)
+		*waiter = LREF_WAITING;
+	for (;;) {
+		v = lref_wait(r, v, *waiter);
+		if (*waiter == LREF_OWNER) {
+			if (v & LREF_TURN)
+				return v;
+			*waiter = LREF_WAITING; /* it was lost or taken away: take it again */
+		}
+		uint64_t old = atomic_fetch_or(r, LREF_TURN);
+		if (!(old & LREF_TURN))
+			*waiter = LREF_OWNER;
+		v = old | LREF_TURN;
+	}
 }
 
 /* The word a thread writes in place of V: V's LREF_TURN is kept unless the
- * thread was the one waiting its turn (it has had it now). */
+ * thread holds it (it has had its turn now). */
 static inline uint64_t lref_turn(uint64_t v, int waiter)
 {
-	return waiter ? 0 : v & LREF_TURN;
+	return waiter == LREF_OWNER ? 0 : v & LREF_TURN;
 }
 
-/* A thread that waited its turn leaves without changing the count. */
+/* A thread that held the turn leaves without changing the count. */
 __attribute__((__cold__)) static void lref_unwait(local_ref *r, int waiter)
 {
-	if (waiter)
+	if (waiter == LREF_OWNER)
 		atomic_fetch_and(r, ~LREF_TURN);
 }
 
 /* Ends this thread's busy time on R: the word becomes V, with the
- * LREF_TURN of a thread that lost to the busy word meanwhile (the only bit
- * another thread may set while the word is busy, so a store keeps it). */
+ * LREF_TURN of a thread that took the turn meanwhile (the only bit
+ * another thread may set while the word is busy; lref_lost looks again at
+ * a bit it set on a busy word). */
 static void lref_release(local_ref *r, uint64_t v)
 {
 	if (!plat_single_threaded())
@@ -327,7 +354,7 @@ static void lref_set(local_ref *r, uint64_t v)
 {
 	int waiter = 0;
 	uint64_t old = lref_load(r, 0);
-	while (!local_cas(r, &old, v))
+	while (!local_cas(r, &old, v | lref_turn(old, waiter)))
 		old = lref_lost(r, old, &waiter);
 }
 
@@ -395,7 +422,7 @@ HOT_INLINE int join(vmshm_pool *p, uint32_t s, uint64_t w)
 			/* we hold it already: it cannot die meanwhile */
 			if (local_cas(r, &v, ((v & ~LREF_TURN) + 1) | lref_turn(v, waiter)))
 				return 0;
-		} else if (local_mark_busy(r, &v, waiter ? LREF_TURN : 0)) {
+		} else if (local_mark_busy(r, &v, waiter == LREF_OWNER ? LREF_TURN : 0)) {
 			break; /* ours to add the holder bit */
 		}
 		v = lref_lost(r, v, &waiter);
@@ -453,7 +480,7 @@ HOT_INLINE int unjoin(vmshm_pool *p, uint32_t s, uint32_t gen)
 		if (LREF_COUNT(v) > 1) {
 			if (local_cas(r, &v, ((v & ~LREF_TURN) - 1) | lref_turn(v, waiter)))
 				return 0;
-		} else if (local_mark_busy(r, &v, waiter ? LREF_TURN : 0)) {
+		} else if (local_mark_busy(r, &v, waiter == LREF_OWNER ? LREF_TURN : 0)) {
 			break;
 		}
 		v = lref_lost(r, v, &waiter);

@@ -25,9 +25,9 @@
  * threads of one attach open and close without a lock. LREF_BUSY is set
  * while one of them adds or drops the attach's holder bit on the pool (the
  * count's 0 <-> 1 steps); the others wait those few instructions out.
- * LREF_TURN is set by a thread whose compare-and-swap on the word failed:
- * the others let it go first (for a bounded time), so that a thread that
- * keeps losing to another one's next call gets its turn. It is a hint for
+ * LREF_TURN is the turn: set by a thread whose compare-and-swap on the
+ * word failed (one at a time; the others wait for it, bounded), so that a
+ * thread that lost once gets through at its next try. It is a hint for
  * fairness only: no rule of the count depends on it. */
 typedef _Atomic uint64_t local_ref;
 #define LREF_BUSY         (1ull << 63)
