@@ -485,7 +485,6 @@ HOT_INLINE int unjoin(vmshm_pool *p, uint32_t s, uint32_t gen)
 		}
 		v = lref_lost(r, v, &waiter);
 	}
-	plat_prefetch_write(fmt_slot(&p->L, s)); /* the holder word, for writing */
 	turn_wait(fmt_slot(&p->L, s), fmt_turn_token(p->self));
 	dir_drop_bit(&p->L, s, 1ull << p->self, p->self);
 	lref_release(r, LREF_MAKE(gen, 0));
@@ -743,14 +742,6 @@ int dir_create(vmshm_pool *p, int type, const struct dir_name *n, uint64_t size,
  * VMSHM_ENOENT or another error. */
 static int64_t find_join(vmshm_pool *p, const struct dir_name *n, uint64_t *w, const char *stop)
 {
-	/* No reference of ours to the home slot's object: we will likely add
-	 * our holder bit to it. (Not in a process with threads: there the
-	 * local word may be another thread's to change, and reading it here
-	 * would take its line away from that thread once more.) */
-	uint32_t home = (uint32_t)(n->hash & p->L.slot_mask);
-	if (plat_single_threaded() &&
-	    LREF_COUNT(atomic_load_explicit(&p->refs[home], memory_order_relaxed)) == 0)
-		plat_prefetch_write(fmt_slot(&p->L, home));
 	for (;;) {
 		int64_t busy;
 		int64_t i = chain_find(&p->L, n, w, &busy);

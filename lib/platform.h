@@ -61,20 +61,6 @@ void plat_yield(void);
 void plat_sleep_us(unsigned us);
 /* One short pause of a spin-wait loop (the CPU's pause hint). */
 void plat_relax(void);
-/* Asks for the cache line at P in a state this CPU may write (a hint): a
- * word that is read and then changed by compare-and-swap costs one
- * transfer from the CPU that wrote it last, not a read and then an
- * upgrade. x86's PREFETCHW (0F 0D /1): the x86-64 CPUs that do not
- * report it execute it as a no-op, and gcc compiles a write prefetch to a
- * read prefetch unless told the CPU has it, hence the instruction itself. */
-static inline void plat_prefetch_write(const void *p)
-{
-#if defined(__x86_64__) || defined(__i386__)
-	__asm__ __volatile__("prefetchw %0" : : "m"(*(const char *)p));
-#else
-	__builtin_prefetch(p, 1, 3);
-#endif
-}
 
 /* Random bytes for pool identities; never fails (falls back to time). */
 void plat_random(void *buf, size_t len);
