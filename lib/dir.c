@@ -441,8 +441,12 @@ HOT_INLINE int join(vmshm_pool *p, uint32_t s, uint64_t w)
 		if (CAS(&sl->holders, &h, h | bit))
 			break;
 		BENCH_RETRY();
-		if (!turn && (turn = turn_take(sl, tok))) { /* the others let us through next */
-			plat_relax(); /* a change one of them was making lands */
+		/* The others let us through next. Taken again after each loss:
+		 * a peer that waited for the turn longer than it waits clears it. */
+		if (turn_take(sl, tok)) {
+			if (!turn)
+				plat_relax(); /* a change one of them was making lands */
+			turn = 1;
 			h = LD(&sl->holders);
 		}
 	}
