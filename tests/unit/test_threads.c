@@ -380,10 +380,10 @@ Test(threads, first_calls_race_the_attach, .init = tp_setup, .fini = tp_teardown
 
 /* Four threads of one attach open and close one name that another attach
  * holds, as fast as they can: they race on the attach's count of the slot
- * all the time (a loser takes the next turn, LREF_TURN). Every call
- * succeeds, and afterwards the count's word is exactly generation and 0:
- * no busy mark and no turn hint left behind, which would slow every later
- * call of the process on that slot. */
+ * all the time (a loser takes the turn, LREF_TURN, and the others wait for
+ * it). Every call succeeds, and afterwards the count's word is exactly
+ * generation and 0: no busy mark and no turn bit left behind, which would
+ * make every later call of the process on that slot wait. */
 enum { TURN_THREADS = 4, TURN_PAIRS = 200000 };
 static vmshm_pool *turn_pool;
 
