@@ -299,7 +299,8 @@ HOT_INLINE uint64_t lref_load(local_ref *r, int waiter)
  * thread holds the turn, every other thread waits (bounded), and a
  * compare-and-swap that read the word before the bit was set fails: so
  * the holder's next try meets no change but a busy thread's, which it has
- * waited out. One failure each, and the thread gets through.
+ * waited out, and gets through (unless the turn was taken away from it
+ * meanwhile, after the bounded wait).
  *
  * The bit is never set on a busy word on purpose: the busy thread's
  * release (a load and a store) could lose it. If it was set just as
