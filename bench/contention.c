@@ -124,21 +124,27 @@ static void start_together(int n)
 		;
 }
 
-/* One open+close of NAME, each call timed and counted apart into *SO and
- * *SC. 0, or -1 when a call failed. */
+/* The clock of vmshm's calls: none in the tight loop (DO_TIGHT). */
+static uint64_t call_clock(void)
+{
+	return doing == DO_TIGHT ? 0 : now_ns();
+}
+
+/* One open+close of NAME, each call timed (but in the tight loop) and
+ * counted apart into *SO and *SC. 0, or -1 when a call failed. */
 static int vmshm_pair(const char *name, struct sample *so, struct sample *sc)
 {
 	void *p;
 	vmshm_bench_retries = vmshm_bench_waits = 0;
-	uint64_t t0 = now_ns();
+	uint64_t t0 = call_clock();
 	HANDLE h = RtOpenSharedMemoryA(SHM_MAP_ALL_ACCESS, FALSE, name, &p);
-	uint64_t t1 = now_ns();
+	uint64_t t1 = call_clock();
 	*so = (struct sample){(uint32_t)(t1 - t0), (uint32_t)vmshm_bench_retries,
 			      (uint32_t)vmshm_bench_waits};
 	vmshm_bench_retries = vmshm_bench_waits = 0;
-	t0 = now_ns();
+	t0 = call_clock();
 	BOOL ok = h && RtCloseHandle(h);
-	t1 = now_ns();
+	t1 = call_clock();
 	*sc = (struct sample){(uint32_t)(t1 - t0), (uint32_t)vmshm_bench_retries,
 			      (uint32_t)vmshm_bench_waits};
 	return ok ? 0 : -1;
@@ -153,20 +159,6 @@ static int boost_find(const char *name, struct sample *so, struct sample *sc)
 	*so = (struct sample){(uint32_t)(t1 - t0), 0, 0};
 	*sc = (struct sample){0, 0, 0};
 	return rc;
-}
-
-/* One open+close of NAME with no clock around the calls (a tight loop):
- * only the retries and waits of each call go to *SO and *SC. */
-static int tight_pair(const char *name, struct sample *so, struct sample *sc)
-{
-	void *p;
-	vmshm_bench_retries = vmshm_bench_waits = 0;
-	HANDLE h = RtOpenSharedMemoryA(SHM_MAP_ALL_ACCESS, FALSE, name, &p);
-	*so = (struct sample){0, (uint32_t)vmshm_bench_retries, (uint32_t)vmshm_bench_waits};
-	vmshm_bench_retries = vmshm_bench_waits = 0;
-	BOOL ok = h && RtCloseHandle(h);
-	*sc = (struct sample){0, (uint32_t)vmshm_bench_retries, (uint32_t)vmshm_bench_waits};
-	return ok ? 0 : -1;
 }
 
 /* The floor's "open" and "close": +1 and -1 on one shared word, the
@@ -187,7 +179,7 @@ static int count_pair(const char *name, struct sample *so, struct sample *sc)
 }
 
 /* One contender: warm-up (the attach happens there), the barrier, then
- * ITERS timed rounds of vmshm_pair (or boost_find, or count_pair). */
+ * ITERS rounds of vmshm_pair (or boost_find, or count_pair). */
 static void contend(int who, int n, int same)
 {
 	char name[32];
@@ -201,7 +193,6 @@ static void contend(int who, int n, int same)
 	int (*round)(const char *, struct sample *, struct sample *) =
 	    doing == DO_BOOST   ? boost_find
 	    : doing == DO_COUNT ? count_pair
-	    : doing == DO_TIGHT ? tight_pair
 				: vmshm_pair;
 	struct sample scratch[NCALLS];
 	for (uint32_t i = 0; i < WARMUP; i++) {
