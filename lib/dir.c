@@ -264,16 +264,19 @@ _Thread_local uint64_t vmshm_bench_retries, vmshm_bench_waits;
 
 /* lref_load's wait: while the word is busy and, unless the caller holds
  * the turn, while another thread does. That wait is bounded: a turn that
- * outlasts it is taken away. Returns a word that is not busy. */
+ * outlasts LREF_DEFER pauses of it (the pauses on a busy word do not
+ * count) is taken away. Returns a word that is not busy. */
 __attribute__((__noinline__, __cold__)) static uint64_t lref_wait(local_ref *r, uint64_t v,
 								  int waiter)
 {
-	for (unsigned spins = 0;; spins++) {
-		if (!(v & LREF_BUSY) && (waiter == LREF_OWNER || !(v & LREF_TURN)))
-			return v;
-		if (!(v & LREF_BUSY) && spins >= LREF_DEFER &&
-		    atomic_compare_exchange_strong(r, &v, v & ~LREF_TURN))
-			return v & ~LREF_TURN;
+	for (unsigned spins = 0, turn_spins = 0;; spins++) {
+		if (!(v & LREF_BUSY)) {
+			if (waiter == LREF_OWNER || !(v & LREF_TURN))
+				return v;
+			if (turn_spins++ >= LREF_DEFER &&
+			    atomic_compare_exchange_strong(r, &v, v & ~LREF_TURN))
+				return v & ~LREF_TURN;
+		}
 		BENCH_WAIT();
 		if (spins < 64)
 			plat_relax();
