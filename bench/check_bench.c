@@ -88,9 +88,10 @@ static int bench(unsigned k)
 {
 	uint32_t slots = 1u << k, objects = slots / 4 * 3;
 	/* A page per object (a mutex's body takes one too), a name page per
-	 * 64, tables, and room to spare. */
+	 * 64, tables (slots, and the 64 peers' hold words: a byte a slot
+	 * each), and room to spare. */
 	uint64_t data = objects + objects / 64 + 1024;
-	uint64_t size = (((uint64_t)slots * 256 + data * (4096 + 8)) / 4096 + 1024) * 4096;
+	uint64_t size = (((uint64_t)slots * (256 + 64) + data * (4096 + 8)) / 4096 + 1024) * 4096;
 	char path[64], why[256] = "";
 	vmshm_pool *p;
 	uint64_t pages;

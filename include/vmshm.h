@@ -27,7 +27,7 @@ extern "C" {
 #define VMSHM_VERSION_MINOR 1
 #define VMSHM_VERSION_PATCH 0
 
-#define VMSHM_FORMAT_MAJOR 4
+#define VMSHM_FORMAT_MAJOR 5
 #define VMSHM_FORMAT_MINOR 0
 
 #define VMSHM_PAGE_SIZE     4096u
@@ -193,6 +193,7 @@ enum vmshm_obj_state {
 	VMSHM_OBJ_LIVE = 2,
 	VMSHM_OBJ_DYING = 3,
 	VMSHM_OBJ_ABORTED = 4,
+	VMSHM_OBJ_CLOSING = 5, /* its last close is deciding whether anyone holds it */
 };
 VMSHM_API const char *vmshm_obj_state_name(int state);
 
@@ -206,7 +207,7 @@ struct vmshm_objinfo {
 	uint64_t size;    /* bytes */
 	uint64_t offset;  /* of the object's memory, from the pool start */
 	uint64_t pages;   /* pages the object owns, name page included */
-	uint64_t holders; /* bit 0: the pool's hold; bit N: peer N */
+	uint64_t holders; /* who holds it: bit 0 the pool's hold, bit N peer N */
 	uint32_t protect;
 	uint32_t owner; /* peer that created it (or is creating/destroying it) */
 	/* events, mutexes, semaphores (LIVE ones): */

@@ -120,7 +120,8 @@ static void check_peers(const vmshm_pool *p, struct ck *c, uint64_t *live_bits)
 
 /* ---- slots ---------------------------------------------------------------- */
 
-/* The state word of slot S: 1 if it holds a LIVE object to look into. */
+/* The state word of slot S: 1 if it holds a LIVE or CLOSING object (one
+ * that may be held) to look into. */
 static int check_slot_state(struct ck *c, uint32_t s, uint64_t w)
 {
 	const struct fmt_layout *L = c->L;
@@ -136,7 +137,7 @@ static int check_slot_state(struct ck *c, uint32_t s, uint64_t w)
 			      "slot %u: free slot with state bits or holders set", s);
 		return 0;
 	}
-	if (st > VMSHM_OBJ_ABORTED || type < VMSHM_TYPE_SHM || type > VMSHM_TYPE_SEMAPHORE ||
+	if (st > VMSHM_OBJ_CLOSING || type < VMSHM_TYPE_SHM || type > VMSHM_TYPE_SEMAPHORE ||
 	    SW_OWNER(w) >= L->peer_count) {
 		fault(c, VMSHM_FAULT_SLOT_STATE, s, "slot %u: invalid state word 0x%016llx", s,
 		      (unsigned long long)w);
@@ -146,15 +147,18 @@ static int check_slot_state(struct ck *c, uint32_t s, uint64_t w)
 		if (owner_gone(c->p, SW_OWNER(w)))
 			fault(c, VMSHM_FAULT_STUCK, s, "slot %u: %s by peer %u, which is gone", s,
 			      vmshm_obj_state_name(st), SW_OWNER(w));
-		return 0;
+		return st == VMSHM_OBJ_CLOSING;
 	}
 	return 1;
 }
 
+/* The holder word H of live slot S, and the hold words behind it. */
 static void check_holders(struct ck *c, uint32_t s, uint64_t h)
 {
 	if (h == 0)
 		fault(c, VMSHM_FAULT_HOLDERS, s, "slot %u: live object with no holder", s);
+	else if (dir_holders(c->L, s) == 0)
+		fault(c, VMSHM_FAULT_HOLDERS, s, "slot %u: live object that no peer holds", s);
 	if (h & ~c->live_bits)
 		fault(c, VMSHM_FAULT_HOLDERS, s,
 		      "slot %u: held by peers that are not attached (bits 0x%llx)", s,
@@ -235,11 +239,11 @@ static void check_slot(struct ck *c, uint32_t s)
 	uint64_t w = LD(&sl->state);
 	if (!check_slot_state(c, s, w))
 		return;
-	uint64_t h = LD(&sl->holders);
-	check_holders(c, s, h);
+	if (SW_STATE(w) == VMSHM_OBJ_LIVE)
+		check_holders(c, s, LD(&sl->holders));
 	int ext_bad = check_extent(c, s, w);
 	uint64_t hash = check_name(c, s, w, ext_bad);
-	if (hash && h != 0) { /* a zero-holder object is dying: it may share its name */
+	if (hash) {
 		c->hashes[s] = hash;
 		c->named++;
 	}
@@ -318,7 +322,7 @@ static void check_page(struct ck *c, uint64_t pg)
 		return;
 	}
 	uint64_t ep = LD(&sl->ext_page), en = LD(&sl->ext_pages);
-	if (st == VMSHM_OBJ_LIVE && (pg < ep || pg >= ep + en))
+	if ((st == VMSHM_OBJ_LIVE || st == VMSHM_OBJ_CLOSING) && (pg < ep || pg >= ep + en))
 		fault(c, VMSHM_FAULT_PAGE_OWNER, (uint32_t)pg,
 		      "page %llu: marked as slot %u's but outside its extent",
 		      (unsigned long long)pg, s);

@@ -7,14 +7,16 @@
  * it may sit up to maxprobe[home] slots further. Lookups take no lock and
  * never wait. A slot's life: FREE -> CREATING -> LIVE -> DYING -> FREE
  * (or CREATING -> ABORTED -> FREE when a concurrent creator of the same name
- * wins). Who holds an object is one 64-bit word of holder bits, so "last
- * close destroys" and "open only if not yet dying" are single atomic steps.
+ * wins; LIVE -> CLOSING -> LIVE while a last close finds it held after all).
+ * Who holds an object: the slot's holder word says which peers may, each
+ * peer's own hold word whether it does (see "holding" below).
  */
 #include <string.h>
 
 #include "internal.h"
 
-#define RETRY DIR_RETRY
+#define RETRY         DIR_RETRY
+#define DIR_FIND_REAP INT64_MIN /* find_join: the closer we wait for may be gone */
 
 int dir_name_prepare(const char *utf8, struct dir_name *n)
 {
@@ -134,7 +136,7 @@ static inline uint64_t probe_bound(const struct fmt_layout *L, uint32_t home)
 
 /* Finds the LIVE object named N. Returns its slot and state word, or -1.
  * *BUSY receives a slot where an object of the same tag is being created
- * (-1 if none). */
+ * or judged by its last closer (-1 if none). */
 static inline int64_t chain_find(const struct fmt_layout *L, const struct dir_name *n,
 				 uint64_t *wout, int64_t *busy)
 {
@@ -151,7 +153,7 @@ static inline int64_t chain_find(const struct fmt_layout *L, const struct dir_na
 			*wout = w;
 			return i;
 		}
-		if (st == VMSHM_OBJ_CREATING)
+		if (st == VMSHM_OBJ_CREATING || st == VMSHM_OBJ_CLOSING)
 			*busy = i;
 	}
 	return -1;
@@ -169,28 +171,12 @@ int dir_finish_destroy(const struct fmt_layout *L, uint32_t s, uint64_t w, uint3
 	ST(&sl->len_prot, 0);
 	ST(&sl->hash, 0);
 	ST(&sl->created_ns, 0);
-	ST(&sl->turn, 0);
 	uint64_t expect = w;
 	return CAS(&sl->state, &expect, SW_MAKE(SW_GEN(w), VMSHM_OBJ_FREE, 0, 0, 0)) ? 0 : -1;
 }
 
-/* Destroys slot S if it is LIVE with no holder left. Any peer may do it; the
- * compare-and-swap to DYING picks exactly one. */
-int dir_help_destroy(const struct fmt_layout *L, uint32_t s, uint32_t me)
-{
-	struct fmt_slot *sl = fmt_slot(L, s);
-	uint64_t w = LD(&sl->state);
-	if (SW_STATE(w) != VMSHM_OBJ_LIVE || LD(&sl->holders) != 0)
-		return 0;
-	uint64_t dw = SW_MAKE(SW_GEN(w), VMSHM_OBJ_DYING, SW_TYPE(w), me, SW_TAG(w));
-	if (!CAS(&sl->state, &w, dw))
-		return 0;
-	dir_finish_destroy(L, s, dw, me);
-	return 1;
-}
-
-/* Finishes slot S if it is midway through a create or destroy by a peer
- * whose entry is free: nobody owns that work any more (its reclaim ran, or
+/* Finishes slot S if it is midway through a create, a last close or a
+ * destroy by a peer whose entry is free: nobody owns that work any more (its reclaim ran, or
  * the entry was forced out, or the slot word was damaged). */
 int dir_take_orphan(const struct fmt_layout *L, uint32_t s, uint32_t me)
 {
@@ -198,27 +184,19 @@ int dir_take_orphan(const struct fmt_layout *L, uint32_t s, uint32_t me)
 	uint64_t w = LD(&sl->state);
 	int st = SW_STATE(w);
 	uint32_t owner = SW_OWNER(w);
-	if (st != VMSHM_OBJ_CREATING && st != VMSHM_OBJ_ABORTED && st != VMSHM_OBJ_DYING)
+	if (st != VMSHM_OBJ_CREATING && st != VMSHM_OBJ_ABORTED && st != VMSHM_OBJ_DYING &&
+	    st != VMSHM_OBJ_CLOSING)
 		return 0;
 	if (owner != 0 && owner < L->peer_count &&
 	    PW_STATE(LD(&fmt_peer(L, owner)->state)) != VMSHM_PEER_FREE)
 		return 0;
+	if (st == VMSHM_OBJ_CLOSING) /* a judgment nobody will finish: judged again */
+		return dir_rollback(L, s, owner, me);
 	uint64_t dw = SW_MAKE(SW_GEN(w), VMSHM_OBJ_DYING, SW_TYPE(w), me, SW_TAG(w));
 	if (!CAS(&sl->state, &w, dw))
 		return 0;
 	dir_finish_destroy(L, s, dw, me);
 	return 1;
-}
-
-int dir_drop_bit(const struct fmt_layout *L, uint32_t s, uint64_t bit, uint32_t me)
-{
-	/* Whoever leaves the word at zero helps the object die (the help
-	 * checks again, by compare-and-swap, that it is LIVE with no holder).
-	 * Tested on the result only, the and is one locked instruction (gcc
-	 * makes it a lock and), not a compare-and-swap loop. */
-	if ((atomic_fetch_and(&fmt_slot(L, s)->holders, ~bit) & ~bit) == 0)
-		return dir_help_destroy(L, s, me);
-	return 0;
 }
 
 /* Fills OUT from slot S (state W) after validating its fields. */
@@ -362,49 +340,126 @@ static void lref_set(local_ref *r, uint64_t v)
 		old = lref_lost(r, old, &waiter);
 }
 
-/* ---- turns: fairness between peers on one holder word ---------------------
- * A peer whose compare-and-swap on an object's holder word failed writes its
- * token (peer index + 1) into the slot's turn word; the other peers wait,
- * bounded, before they change that holder word, so that it gets through.
- * The word is a hint: no rule depends on its value. A token left behind
- * (its peer died, or is slow) costs one bounded wait, and the peer that
- * waited it out clears it. */
-#define TURN_DEFER 64
+/* ---- holding: who holds an object (docs/FORMAT.md, "Holding") -------------
+ * A slot's holder word says which peers may hold its object; a peer's own
+ * hold word says whether it does. A peer sets its holder bit once and keeps
+ * it after its last close, so that opening and closing again write only its
+ * own hold word: two peers opening and closing one object do not take a
+ * shared cache line from each other. Whoever takes a hold bit away judges
+ * whether anyone still holds the object, and destroys it if not. */
 
-__attribute__((__noinline__, __cold__)) static void turn_wait_slow(_Atomic uint64_t *t,
-								   uint64_t tok, uint64_t v)
+/* Does peer I hold slot S's object? */
+static inline int held_by(const struct fmt_layout *L, uint32_t i, uint32_t s)
 {
-	for (unsigned spins = 0; spins < TURN_DEFER; spins++) {
-		BENCH_WAIT();
-		plat_relax();
-		v = atomic_load_explicit(t, memory_order_relaxed);
-		if (v == 0 || v == tok)
-			return;
+	return (atomic_load(fmt_hold(L, i, s)) & FMT_HOLD_BIT(s)) != 0;
+}
+
+/* Does anyone hold slot S's object: the pool, or a peer whose holder bit is
+ * set and whose hold bit is? Sequentially consistent loads: see dir_judge. */
+static int anyone_holds(const struct fmt_layout *L, uint32_t s)
+{
+	uint64_t h = atomic_load(&fmt_slot(L, s)->holders);
+	if (h & 1)
+		return 1;
+	for (h &= ~1ull; h; h &= h - 1) {
+		uint32_t i = (uint32_t)__builtin_ctzll(h);
+		if (i < L->peer_count && held_by(L, i, s))
+			return 1;
 	}
-	atomic_compare_exchange_strong(t, &v, 0); /* it outlasted the wait */
+	return 0;
 }
 
-/* Before this peer (token TOK) changes slot SL's holder word: waits while
- * another peer has the turn, for at most TURN_DEFER pauses. */
-HOT_INLINE void turn_wait(struct fmt_slot *sl, uint64_t tok)
+uint64_t dir_holders(const struct fmt_layout *L, uint32_t s)
 {
-	uint64_t v = atomic_load_explicit(&sl->turn, memory_order_relaxed);
-	if (v != 0 && v != tok)
-		turn_wait_slow(&sl->turn, tok, v);
+	uint64_t h = LD(&fmt_slot(L, s)->holders), out = h & 1;
+	for (h &= ~1ull; h; h &= h - 1) {
+		uint32_t i = (uint32_t)__builtin_ctzll(h);
+		if (i < L->peer_count && held_by(L, i, s))
+			out |= 1ull << i;
+	}
+	return out;
 }
 
-/* After its compare-and-swap on SL's holder word failed: this peer takes
- * the turn unless another one has it. 1 if it holds the turn now. */
-__attribute__((__noinline__, __cold__)) static int turn_take(struct fmt_slot *sl, uint64_t tok)
+/* The judgment, after a hold bit on slot S went (a last close, an open that
+ * failed, a reclaim): destroys the object if nobody holds it. ME is the
+ * closer. 1 if it destroyed it.
+ *
+ * A LIVE object that someone holds stays. Else we CAS it to CLOSING and
+ * look again: a hold bit set before the CAS is seen now (our CAS, like the
+ * holder's fetch-or, is a full barrier, and the loads are sequentially
+ * consistent: a Dekker pattern with the opener's check of the state word).
+ * Held after all: back to LIVE, and judge again, since a peer that cleared
+ * its bit meanwhile and found the word CLOSING left its judgment to us.
+ * Else CLOSING -> DYING, and it is destroyed. A CLOSING word of another
+ * peer is that peer's to decide; any other word, nothing to do. */
+int dir_judge(const struct fmt_layout *L, uint32_t s, uint32_t me)
 {
-	uint64_t v = 0;
-	return atomic_compare_exchange_strong(&sl->turn, &v, tok) || v == tok;
+	struct fmt_slot *sl = fmt_slot(L, s);
+	for (;;) {
+		uint64_t w = atomic_load(&sl->state);
+		if (SW_STATE(w) != VMSHM_OBJ_LIVE || anyone_holds(L, s))
+			return 0;
+		uint64_t cw = SW_MAKE(SW_GEN(w), VMSHM_OBJ_CLOSING, SW_TYPE(w), me, SW_TAG(w));
+		if (!CAS(&sl->state, &w, cw))
+			continue;
+		test_stop_point("closing");
+		uint64_t e = cw;
+		if (anyone_holds(L, s)) {
+			if (!CAS(&sl->state, &e, w))
+				return 0; /* rolled back by a reclaim of ours */
+			continue;
+		}
+		uint64_t dw = SW_MAKE(SW_GEN(w), VMSHM_OBJ_DYING, SW_TYPE(w), me, SW_TAG(w));
+		if (!CAS(&sl->state, &e, dw))
+			return 0;
+		dir_finish_destroy(L, s, dw, me);
+		return 1;
+	}
 }
 
-void dir_turn_give(const struct fmt_layout *L, uint32_t s, uint32_t i)
+/* Peer I holds nothing in slot S any more (I is gone, fenced or detaching):
+ * its hold and holder bits go, and ME judges the object. */
+int dir_drop_peer(const struct fmt_layout *L, uint32_t s, uint32_t i, uint32_t me)
 {
-	uint64_t v = fmt_turn_token(i);
-	atomic_compare_exchange_strong(&fmt_slot(L, s)->turn, &v, 0);
+	atomic_fetch_and(fmt_hold(L, i, s), ~FMT_HOLD_BIT(s));
+	if (LD(&fmt_slot(L, s)->holders) & (1ull << i))
+		atomic_fetch_and(&fmt_slot(L, s)->holders, ~(1ull << i));
+	return dir_judge(L, s, me);
+}
+
+/* Rolls slot S back from CLOSING by peer I (I is gone: its judgment will
+ * never end) to LIVE, and judges it as ME. */
+int dir_rollback(const struct fmt_layout *L, uint32_t s, uint32_t i, uint32_t me)
+{
+	struct fmt_slot *sl = fmt_slot(L, s);
+	uint64_t w = LD(&sl->state);
+	if (SW_STATE(w) != VMSHM_OBJ_CLOSING || SW_OWNER(w) != i)
+		return 0;
+	uint64_t lw = SW_MAKE(SW_GEN(w), VMSHM_OBJ_LIVE, SW_TYPE(w), me, SW_TAG(w));
+	if (!CAS(&sl->state, &w, lw))
+		return 0;
+	return dir_judge(L, s, me);
+}
+
+/* How many pauses an opener waits for a closer's judgment on its object
+ * before it lets go and looks again (the look waits, bounded, in
+ * wait_other). The judgment is a few loads. */
+#define CLOSING_SPINS 256
+
+/* After setting its hold bit: is slot S still the object of word W? 0 yes,
+ * RETRY no (or still being judged after the wait). */
+static int join_check(struct fmt_slot *sl, uint64_t w)
+{
+	for (unsigned spins = 0;; spins++) {
+		uint64_t v = atomic_load(&sl->state);
+		if (v == w)
+			return 0;
+		if (SW_STATE(v) != VMSHM_OBJ_CLOSING || SW_GEN(v) != SW_GEN(w) ||
+		    spins >= CLOSING_SPINS)
+			return RETRY;
+		BENCH_WAIT();
+		plat_relax(); /* its closer decides: LIVE again, or gone */
+	}
 }
 
 /* Adds this attach as a holder of slot S, seen LIVE with word W. */
@@ -427,54 +482,35 @@ HOT_INLINE int join(vmshm_pool *p, uint32_t s, uint64_t w)
 			if (local_cas(r, &v, ((v & ~LREF_TURN) + 1) | lref_turn(v, waiter)))
 				return 0;
 		} else if (local_mark_busy(r, &v, waiter == LREF_OWNER ? LREF_TURN : 0)) {
-			break; /* ours to add the holder bit */
+			break; /* ours to set the hold bit */
 		}
 		v = lref_lost(r, v, &waiter);
 	}
 	v &= ~(LREF_BUSY | LREF_TURN); /* what the word was before: count 0 */
-	int rc = 0, turn = 0;
-	uint64_t tok = fmt_turn_token(p->self);
-	turn_wait(sl, tok);
-	uint64_t bit = 1ull << p->self, h = LD(&sl->holders);
-	for (;;) {
-		if (h == 0) { /* its last holder is gone: help it die, then look again */
-			dir_help_destroy(L, s, p->self);
-			rc = RETRY;
-			break;
-		}
-		if (CAS(&sl->holders, &h, h | bit))
-			break;
-		BENCH_RETRY();
-		/* The others let us through next. Taken again after each loss:
-		 * a peer that waited for the turn longer than it waits clears it. */
-		if (turn_take(sl, tok)) {
-			if (!turn)
-				plat_relax(); /* a change one of them was making lands */
-			turn = 1;
-			h = LD(&sl->holders);
-		}
+	/* Our hold bit, then our holder bit if it is not there from an earlier
+	 * open, then the state word: still W, and the object is ours. */
+	_Atomic uint64_t *hw = fmt_hold(L, p->self, s);
+	atomic_fetch_or(hw, FMT_HOLD_BIT(s));
+	uint64_t bit = 1ull << p->self, added = 0;
+	if (!(LD(&sl->holders) & bit)) {
+		atomic_fetch_or(&sl->holders, bit);
+		added = bit;
 	}
-	if (turn)
-		dir_turn_give(L, s, p->self);
-	/* Our bit was there already only if another thread of this attach
-	 * created a later object in this slot (and counted its reference
-	 * first): that bit is the creator's, not ours to drop. */
-	uint64_t ours = rc == 0 && !(h & bit) ? bit : 0;
-	if (rc == 0 && LD(&sl->state) != w) {
-		if (ours)
-			dir_drop_bit(L, s, ours, p->self);
-		rc = RETRY;
-	} else if (rc == 0 && !self_ok(p)) { /* fenced meanwhile: the bit is still ours to drop */
-		if (ours)
-			dir_drop_bit(L, s, ours, p->self);
-		rc = VMSHM_ESTALE;
+	int rc = join_check(sl, w);
+	if (rc == 0 && !self_ok(p))
+		rc = VMSHM_ESTALE; /* fenced meanwhile: the bits are still ours to drop */
+	if (rc != 0) {
+		atomic_fetch_and(hw, ~FMT_HOLD_BIT(s));
+		if (added)
+			atomic_fetch_and(&sl->holders, ~added);
+		dir_judge(L, s, p->self); /* a closer may have seen our hold bit */
 	}
 	lref_release(r, rc == 0 ? LREF_MAKE(gen, 1) : v);
 	return rc;
 }
 
 /* Drops one reference of this attach to slot S's object of generation GEN,
- * and the holder bit with the last one. VMSHM_EINVAL if it holds none. */
+ * and the hold bit with the last one. VMSHM_EINVAL if it holds none. */
 HOT_INLINE int unjoin(vmshm_pool *p, uint32_t s, uint32_t gen)
 {
 	local_ref *r = &p->refs[s];
@@ -493,14 +529,15 @@ HOT_INLINE int unjoin(vmshm_pool *p, uint32_t s, uint32_t gen)
 		}
 		v = lref_lost(r, v, &waiter);
 	}
-	turn_wait(fmt_slot(&p->L, s), fmt_turn_token(p->self));
-	dir_drop_bit(&p->L, s, 1ull << p->self, p->self);
+	atomic_fetch_and(fmt_hold(&p->L, p->self, s), ~FMT_HOLD_BIT(s));
+	dir_judge(&p->L, s, p->self);
 	lref_release(r, LREF_MAKE(gen, 0));
 	return 0;
 }
 
-/* Waits, bounded, for the creator of slot S to finish. DIR_REAP when that
- * creator may be gone (the caller, above the directory, reclaims it). */
+/* Waits, bounded, for the creator (or the last closer) of slot S to
+ * finish. DIR_REAP when it may be gone (the caller, above the directory,
+ * reclaims it). */
 static int wait_other(vmshm_pool *p, uint32_t s, struct dir_ctx *wt)
 {
 	uint64_t now = plat_now_ns();
@@ -508,8 +545,8 @@ static int wait_other(vmshm_pool *p, uint32_t s, struct dir_ctx *wt)
 		wt->deadline = now + WAIT_OTHER_NS;
 	uint64_t w = LD(&fmt_slot(&p->L, s)->state);
 	uint32_t owner = SW_OWNER(w);
-	if (SW_STATE(w) == VMSHM_OBJ_CREATING && owner > 0 && owner < p->L.peer_count &&
-	    owner != p->self && wt->gone_owner != owner) {
+	if ((SW_STATE(w) == VMSHM_OBJ_CREATING || SW_STATE(w) == VMSHM_OBJ_CLOSING) && owner > 0 &&
+	    owner < p->L.peer_count && owner != p->self && wt->gone_owner != owner) {
 		uint64_t pw = LD(&fmt_peer(&p->L, owner)->state);
 		if (peer_judge(p, owner, pw, NULL, 0) == VMSHM_LIVE_NO) {
 			wt->gone_owner = owner;
@@ -566,9 +603,10 @@ static int settle(const struct fmt_layout *L, const struct dir_name *n, uint32_t
 		uint64_t w2 = atomic_load_explicit(&sj->state, memory_order_seq_cst);
 		while (SW_TAG(w2) == tag) {
 			int st = SW_STATE(w2);
-			if (st == VMSHM_OBJ_LIVE) {
-				if (name_equal(L, j, w2, n) && LD(&sj->holders) != 0)
-					return RETRY; /* it exists: open it instead */
+			if (st == VMSHM_OBJ_LIVE || st == VMSHM_OBJ_CLOSING) {
+				if (name_equal(L, j, w2, n))
+					return RETRY; /* it exists (a closing one may stay): open it
+						       */
 				break;
 			}
 			if (st != VMSHM_OBJ_CREATING)
@@ -625,16 +663,6 @@ static int claim_slot(vmshm_pool *p, int type, const struct dir_name *n, uint32_
 	return VMSHM_ENOSLOT;
 }
 
-static int add_pool_hold(struct fmt_slot *sl)
-{
-	uint64_t h = LD(&sl->holders);
-	do {
-		if (h == 0)
-			return RETRY;
-	} while (!CAS(&sl->holders, &h, h | 1u));
-	return 0;
-}
-
 int dir_create(vmshm_pool *p, int type, const struct dir_name *n, uint64_t size, uint32_t protect,
 	       unsigned flags, vmshm_ref *out, struct dir_ctx *wt)
 {
@@ -662,9 +690,8 @@ int dir_create(vmshm_pool *p, int type, const struct dir_name *n, uint64_t size,
 				rc = fill_ref(L, s, w, out);
 				if (rc == 0 && size > out->size)
 					rc = VMSHM_ETOOBIG;
-				if (rc == 0 && (flags & VMSHM_PERSIST) &&
-				    add_pool_hold(fmt_slot(L, s)) == RETRY)
-					rc = RETRY;
+				if (rc == 0 && (flags & VMSHM_PERSIST)) /* we hold it: it is LIVE */
+					atomic_fetch_or(&fmt_slot(L, s)->holders, 1u);
 				if (rc != 0)
 					unjoin(p, s, SW_GEN(w));
 				if (rc == RETRY) {
@@ -699,7 +726,6 @@ int dir_create(vmshm_pool *p, int type, const struct dir_name *n, uint64_t size,
 		ST(&sl->len_prot, (uint64_t)n->len | ((uint64_t)protect << 32));
 		ST(&sl->hash, n->hash);
 		ST(&sl->created_ns, plat_wall_coarse_ns()); /* shown, never judged */
-		ST(&sl->turn, 0);
 		if (n->len && !name_pages)
 			name_put(sl->name, n->bytes, n->len);
 		if (pages + name_pages) {
@@ -725,6 +751,7 @@ int dir_create(vmshm_pool *p, int type, const struct dir_name *n, uint64_t size,
 		 * waits for a thread still finishing an older object of this
 		 * slot.) */
 		lref_set(&p->refs[s], LREF_MAKE(gen, 1));
+		atomic_fetch_or(fmt_hold(L, p->self, s), FMT_HOLD_BIT(s));
 		ST(&sl->holders, (1ull << p->self) | ((flags & VMSHM_PERSIST) ? 1u : 0u));
 		uint64_t lw = SW_MAKE(gen, VMSHM_OBJ_LIVE, type, p->self, SW_TAG(nw));
 		uint64_t expect = nw;
@@ -732,6 +759,7 @@ int dir_create(vmshm_pool *p, int type, const struct dir_name *n, uint64_t size,
 			/* A creator nearer home aborted us: its object is the one. */
 			BENCH_RETRY();
 			ST(&sl->holders, 0);
+			atomic_fetch_and(fmt_hold(L, p->self, s), ~FMT_HOLD_BIT(s));
 			lref_set(&p->refs[s], LREF_MAKE(gen, 0)); /* nobody could open it */
 			abandon(L, s, gen, p->self);
 			continue;
@@ -748,11 +776,20 @@ int dir_create(vmshm_pool *p, int type, const struct dir_name *n, uint64_t size,
 /* Finds the LIVE object named N and joins it (any type; STOP names a test
  * stop point between the two). Returns its slot, and its word in *W, or
  * VMSHM_ENOENT or another error. */
-static int64_t find_join(vmshm_pool *p, const struct dir_name *n, uint64_t *w, const char *stop)
+static int64_t find_join(vmshm_pool *p, const struct dir_name *n, uint64_t *w, const char *stop,
+			 struct dir_ctx *wt)
 {
 	for (;;) {
 		int64_t busy;
 		int64_t i = chain_find(&p->L, n, w, &busy);
+		if (i < 0 && busy >= 0 &&
+		    SW_STATE(LD(&fmt_slot(&p->L, (uint32_t)busy)->state)) == VMSHM_OBJ_CLOSING) {
+			/* its last closer is judging it: it may stay */
+			int rc = wait_other(p, (uint32_t)busy, wt);
+			if (rc < 0 || rc == DIR_REAP)
+				return rc == DIR_REAP ? DIR_FIND_REAP : rc;
+			continue;
+		}
 		if (i < 0)
 			return VMSHM_ENOENT; /* one being created is not there yet */
 		if (stop)
@@ -764,10 +801,12 @@ static int64_t find_join(vmshm_pool *p, const struct dir_name *n, uint64_t *w, c
 	}
 }
 
-int dir_open(vmshm_pool *p, int type, const struct dir_name *n, vmshm_ref *out)
+int dir_open(vmshm_pool *p, int type, const struct dir_name *n, vmshm_ref *out, struct dir_ctx *wt)
 {
 	uint64_t w;
-	int64_t i = find_join(p, n, &w, NULL);
+	int64_t i = find_join(p, n, &w, NULL, wt);
+	if (i == DIR_FIND_REAP)
+		return DIR_REAP;
 	if (i < 0)
 		return (int)i;
 	int rc = SW_TYPE(w) != type ? VMSHM_ETYPE : fill_ref(&p->L, (uint32_t)i, w, out);
@@ -787,7 +826,10 @@ int dir_close(vmshm_pool *p, const vmshm_ref *ref)
 int dir_unpersist(vmshm_pool *p, const struct dir_name *n)
 {
 	uint64_t w;
-	int64_t i = find_join(p, n, &w, "unpersist");
+	struct dir_ctx wt = {0, 0, NULL};
+	int64_t i = find_join(p, n, &w, "unpersist", &wt);
+	if (i == DIR_FIND_REAP)
+		return VMSHM_EBUSY;
 	if (i < 0)
 		return (int)i;
 	uint64_t old = atomic_fetch_and(&fmt_slot(&p->L, (uint32_t)i)->holders, ~(uint64_t)1);
@@ -797,12 +839,21 @@ int dir_unpersist(vmshm_pool *p, const struct dir_name *n)
 
 void dir_detach(vmshm_pool *p)
 {
+	const struct fmt_layout *L = &p->L;
 	uint64_t bit = 1ull << p->self;
-	for (uint32_t s = 0; s < p->L.slot_count; s++) {
+	for (uint32_t s = 0; s < L->slot_count; s++) {
 		uint64_t v = atomic_exchange(&p->refs[s], 0);
 		if (LREF_COUNT(v))
-			dir_drop_bit(&p->L, s, bit, p->self);
+			dir_drop_peer(L, s, p->self, p->self);
+		else if (LD(&fmt_slot(L, s)->holders) & bit) /* kept after our last close */
+			atomic_fetch_and(&fmt_slot(L, s)->holders, ~bit);
 	}
+}
+
+void dir_hold_words_clear(const struct fmt_layout *L, uint32_t i)
+{
+	for (uint32_t s = 0; s < L->slot_count; s += 8)
+		ST(fmt_hold(L, i, s), 0);
 }
 
 int dir_ref_of(const vmshm_pool *p, uint32_t s, uint64_t w, vmshm_ref *out)

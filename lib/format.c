@@ -49,7 +49,9 @@ int fmt_plan(uint64_t size, uint32_t objects, struct fmt_layout *L)
 	L->slot_mask = slots - 1;
 	L->peers_off = FMT_HEADER_SIZE;
 	L->slots_off = align_up(L->peers_off + (uint64_t)FMT_PEERS * FMT_PEER_SIZE, FMT_PAGE);
-	L->owners_off = align_up(L->slots_off + (uint64_t)slots * FMT_SLOT_SIZE, FMT_PAGE);
+	L->holds_off = align_up(L->slots_off + (uint64_t)slots * FMT_SLOT_SIZE, FMT_PAGE);
+	L->hold_stride = (uint32_t)align_up(slots, 64); /* a byte a slot, own cache lines */
+	L->owners_off = align_up(L->holds_off + (uint64_t)FMT_PEERS * L->hold_stride, FMT_PAGE);
 	if (L->owners_off >= size)
 		return VMSHM_EINVAL;
 	/* Each data page costs a page plus its 8-byte owner word. */
@@ -90,6 +92,8 @@ int vmshm_format(void *mem, uint64_t size, uint32_t objects)
 	h->slots_off = L.slots_off;
 	h->slot_count = L.slot_count;
 	h->slot_size = FMT_SLOT_SIZE;
+	h->holds_off = L.holds_off;
+	h->hold_stride = L.hold_stride;
 	h->owners_off = L.owners_off;
 	h->data_off = L.data_off;
 	h->data_pages = L.data_pages;
@@ -133,6 +137,7 @@ int fmt_load(void *base, uint64_t size, struct fmt_layout *L, char *why, size_t 
 	if (fmt_plan(h.pool_size, h.slot_count, &want) < 0 || want.slot_count != h.slot_count ||
 	    !is_pow2(h.slot_count) || h.peer_count != FMT_PEERS || h.peers_off != want.peers_off ||
 	    h.slots_off != want.slots_off || h.owners_off != want.owners_off ||
+	    h.holds_off != want.holds_off || h.hold_stride != want.hold_stride ||
 	    h.data_off != want.data_off || h.data_pages != want.data_pages)
 		return WHY("pool header layout is inconsistent");
 	*L = want;
@@ -154,6 +159,7 @@ int fmt_header_intact(const struct fmt_layout *L, char *what, size_t len)
 	if (c.pool_size != L->pool_size || c.slot_count != L->slot_count ||
 	    c.peer_count != L->peer_count || c.peers_off != L->peers_off ||
 	    c.slots_off != L->slots_off || c.owners_off != L->owners_off ||
+	    c.holds_off != L->holds_off || c.hold_stride != L->hold_stride ||
 	    c.data_off != L->data_off || c.data_pages != L->data_pages ||
 	    c.header_size != FMT_HEADER_SIZE || c.page_size != FMT_PAGE ||
 	    c.peer_size != FMT_PEER_SIZE || c.slot_size != FMT_SLOT_SIZE)

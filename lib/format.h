@@ -46,7 +46,10 @@ struct fmt_header {
 	uint64_t data_pages;         /* 96 */
 	_Atomic uint64_t alloc_hint; /* 104: page where the next search starts */
 	uint64_t created_ns;         /* 112: wall clock at format */
-	uint64_t reserved[497];
+	uint64_t holds_off;          /* 120: the peers' hold words */
+	uint32_t hold_stride;        /* 128: bytes of one peer's hold words */
+	uint32_t reserved_pad;       /* 132: zero */
+	uint64_t reserved[495];
 };
 
 /* ---- peer entry ---- */
@@ -91,8 +94,8 @@ struct fmt_peer {
  * 32-39 owner peer, 40-63 name tag (0 for unnamed objects) */
 struct fmt_slot {
 	_Atomic uint64_t state;      /* 0 */
-	_Atomic uint64_t holders;    /* 8: bit 0 the pool's hold, bit N peer N */
-	_Atomic uint64_t turn;       /* 16: a peer waiting its turn on holders (a hint) */
+	_Atomic uint64_t holders;    /* 8: bit 0 the pool's hold, bit N peer N may hold */
+	uint64_t reserved16;         /* 16: zero */
 	_Atomic uint64_t size;       /* 24: bytes asked by the creator */
 	_Atomic uint64_t ext_page;   /* 32: first data page of the extent */
 	_Atomic uint64_t ext_pages;  /* 40: pages of the extent (name page included) */
@@ -133,16 +136,13 @@ _Static_assert(sizeof(struct fmt_header) == FMT_HEADER_SIZE, "header size");
 _Static_assert(sizeof(struct fmt_peer) == FMT_PEER_SIZE, "peer size");
 _Static_assert(sizeof(struct fmt_slot) == FMT_SLOT_SIZE, "slot size");
 _Static_assert(offsetof(struct fmt_slot, name) % 8 == 0, "names are read a word at a time");
-_Static_assert(offsetof(struct fmt_slot, turn) == 16 && offsetof(struct fmt_slot, maxprobe) == 64 &&
+_Static_assert(offsetof(struct fmt_slot, reserved16) == 16 &&
+		   offsetof(struct fmt_slot, maxprobe) == 64 &&
 		   offsetof(struct fmt_slot, name) == 80,
 	       "slot layout of docs/FORMAT.md");
-_Static_assert(offsetof(struct fmt_header, alloc_hint) == 104, "hint offset");
-
-/* A peer's token in a slot's turn word (docs/FORMAT.md, "Turns"). */
-static inline uint64_t fmt_turn_token(uint32_t peer)
-{
-	return (uint64_t)peer + 1;
-}
+_Static_assert(offsetof(struct fmt_header, alloc_hint) == 104 &&
+		   offsetof(struct fmt_header, holds_off) == 120,
+	       "header offsets");
 
 /* Slot state word. */
 #define SW_GEN(w)   ((uint32_t)((w)&0xffffffu))
@@ -185,8 +185,8 @@ struct fmt_layout {
 	uint64_t pool_size;
 	uint16_t major, minor;
 	uint8_t pool_id[16];
-	uint64_t peers_off, slots_off, owners_off, data_off;
-	uint32_t peer_count, slot_count, slot_mask;
+	uint64_t peers_off, slots_off, holds_off, owners_off, data_off;
+	uint32_t peer_count, slot_count, slot_mask, hold_stride;
 	uint64_t data_pages;
 };
 
@@ -209,6 +209,14 @@ static inline struct fmt_slot *fmt_slot(const struct fmt_layout *L, uint32_t i)
 {
 	return (struct fmt_slot *)(L->base + L->slots_off + (uint64_t)i * FMT_SLOT_SIZE);
 }
+/* Peer I's hold word for slot S: bit FMT_HOLD_BIT(S) is set while I holds
+ * the object in S (docs/FORMAT.md, "Hold words"). Eight slots a word. */
+static inline _Atomic uint64_t *fmt_hold(const struct fmt_layout *L, uint32_t i, uint32_t s)
+{
+	return (_Atomic uint64_t *)(L->base + L->holds_off + (uint64_t)i * L->hold_stride +
+				    (s / 8u) * 8u);
+}
+#define FMT_HOLD_BIT(s) (1ull << ((s)&7u))
 static inline _Atomic uint64_t *fmt_owner(const struct fmt_layout *L, uint64_t page)
 {
 	return (_Atomic uint64_t *)(L->base + L->owners_off + page * 8u);

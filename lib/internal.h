@@ -23,7 +23,7 @@
 /* References this attach holds on one slot (process-local): one word,
  * the slot generation in bits 32-55 and the count in bits 0-31, so that
  * threads of one attach open and close without a lock. LREF_BUSY is set
- * while one of them adds or drops the attach's holder bit on the pool (the
+ * while one of them sets or clears the attach's hold bit in the pool (the
  * count's 0 <-> 1 steps); the others wait those few instructions out.
  * LREF_TURN is the turn: set by a thread whose compare-and-swap on the
  * word failed (one at a time; the others wait for it, bounded), so that a
@@ -144,7 +144,7 @@ struct dir_ctx {
 #define DIR_REAP 2 /* the creator we wait for may be gone: reclaim it, call again */
 int dir_create(vmshm_pool *p, int type, const struct dir_name *n, uint64_t size, uint32_t protect,
 	       unsigned flags, vmshm_ref *out, struct dir_ctx *wt);
-int dir_open(vmshm_pool *p, int type, const struct dir_name *n, vmshm_ref *out);
+int dir_open(vmshm_pool *p, int type, const struct dir_name *n, vmshm_ref *out, struct dir_ctx *wt);
 int dir_close(vmshm_pool *p, const vmshm_ref *ref);
 /* A reference to slot S (word W) for an attach that holds it: 0 or < 0. */
 int dir_ref_of(const vmshm_pool *p, uint32_t s, uint64_t w, vmshm_ref *out);
@@ -153,12 +153,18 @@ int dir_ref_of(const vmshm_pool *p, uint32_t s, uint64_t w, vmshm_ref *out);
 int dir_hold(vmshm_pool *p, uint32_t s, uint64_t w, vmshm_ref *out);
 void dir_unhold(vmshm_pool *p, const vmshm_ref *r);
 int dir_unpersist(vmshm_pool *p, const struct dir_name *n);
-void dir_detach(vmshm_pool *p); /* drops every reference of this attach */
-int dir_drop_bit(const struct fmt_layout *L, uint32_t slot, uint64_t bit, uint32_t me);
-/* Gives back slot S's turn if peer I holds it (FORMAT.md, "Turns"). */
-void dir_turn_give(const struct fmt_layout *L, uint32_t slot, uint32_t i);
+void dir_detach(vmshm_pool *p); /* drops every reference and holder bit of this attach */
+/* Zeroes peer I's hold words: a new occupant of entry I holds nothing. */
+void dir_hold_words_clear(const struct fmt_layout *L, uint32_t i);
+/* Destroys slot S's object if nobody holds it (ME the closer): 1 if it did. */
+int dir_judge(const struct fmt_layout *L, uint32_t slot, uint32_t me);
+/* Peer I (gone, fenced, detaching) holds nothing in slot S; ME judges it. */
+int dir_drop_peer(const struct fmt_layout *L, uint32_t slot, uint32_t i, uint32_t me);
+/* Slot S, CLOSING by peer I that is gone, back to LIVE and judged by ME. */
+int dir_rollback(const struct fmt_layout *L, uint32_t slot, uint32_t i, uint32_t me);
+/* The peers that hold slot S's object (bit 0: the pool's hold). */
+uint64_t dir_holders(const struct fmt_layout *L, uint32_t slot);
 int dir_finish_destroy(const struct fmt_layout *L, uint32_t slot, uint64_t w, uint32_t me);
-int dir_help_destroy(const struct fmt_layout *L, uint32_t slot, uint32_t me);
 int dir_take_orphan(const struct fmt_layout *L, uint32_t slot, uint32_t me);
 /* Copies the name of slot S (state word W) into BUF (>= VMSHM_NAME_MAX_BYTES
  * + 1), NUL-terminated; returns its length, 0 unnamed, < 0 invalid. */

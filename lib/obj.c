@@ -176,7 +176,16 @@ int vmshm_open(vmshm_pool *p, int type, const char *name, vmshm_ref *out)
 		return VMSHM_EINVAL;
 	if ((rc = enter(p, name, &n)) < 0)
 		return rc;
-	return dir_open(p, type, &n, out);
+	struct dir_ctx wt = {0, 0, NULL};
+	while ((rc = dir_open(p, type, &n, out, &wt)) == DIR_REAP) {
+		/* The last closer we wait for looked gone: reclaim it (its
+		 * judgment is rolled back and made again), then look again. */
+		plat_lock_take(&p->lock);
+		if (reclaim_one(p, wt.gone_owner) > 0)
+			space_sweep(&p->L);
+		plat_lock_give(&p->lock);
+	}
+	return rc;
 }
 
 int vmshm_close(vmshm_pool *p, const vmshm_ref *ref)

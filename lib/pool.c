@@ -81,8 +81,9 @@ const char *vmshm_type_name(int type)
 
 const char *vmshm_obj_state_name(int state)
 {
-	static const char *const names[] = {"free", "creating", "live", "dying", "aborted"};
-	return state >= 0 && state <= VMSHM_OBJ_ABORTED ? names[state] : "invalid";
+	static const char *const names[] = {"free",  "creating", "live",
+					    "dying", "aborted",  "closing"};
+	return state >= 0 && state <= VMSHM_OBJ_CLOSING ? names[state] : "invalid";
 }
 
 const char *vmshm_peer_state_name(int state)
@@ -195,6 +196,9 @@ static int attach_peer(vmshm_pool *p, unsigned flags, char *why, size_t whylen)
 		       p->L.peer_count - 1);
 		return rc;
 	}
+	/* Our hold words are zero after a clean detach or a reclaim; made so
+	 * again in case a damaged pool left a bit that would keep an object. */
+	dir_hold_words_clear(&p->L, p->self);
 	if (!(flags & VMSHM_ATTACH_NORECLAIM))
 		vmshm_reclaim(p);
 	return 0;
@@ -425,7 +429,7 @@ int vmshm_list(vmshm_pool *p, int (*fn)(const struct vmshm_objinfo *, void *), v
 		uint64_t name_pages = (uint32_t)lp > FMT_INLINE_NAME ? 1 : 0;
 		oi->offset =
 		    fmt_extent_ok(L, ep, en) ? L->data_off + (ep + name_pages) * FMT_PAGE : 0;
-		oi->holders = LD(&sl->holders);
+		oi->holders = dir_holders(L, s);
 		list_sync_state(p, s, w, oi);
 		oi->named = SW_TAG(w) != 0;
 		if (oi->named && dir_read_name(L, s, w, oi->name) < 0)

@@ -15,13 +15,18 @@
 #include "internal.h"
 
 /* Finishes or rolls back what peer I left midway: every slot CREATING,
- * ABORTED or DYING with owner I is destroyed by ME. */
+ * ABORTED or DYING with owner I is destroyed by ME; one CLOSING (its last
+ * close was judging it) goes back to LIVE and is judged again. */
 static void finish_inflight(const struct fmt_layout *L, uint32_t i, uint32_t me)
 {
 	for (uint32_t s = 0; s < L->slot_count; s++) {
 		struct fmt_slot *sl = fmt_slot(L, s);
 		uint64_t w = LD(&sl->state);
 		int st = SW_STATE(w);
+		if (SW_OWNER(w) == i && st == VMSHM_OBJ_CLOSING) {
+			dir_rollback(L, s, i, me);
+			continue;
+		}
 		if (SW_OWNER(w) != i ||
 		    (st != VMSHM_OBJ_CREATING && st != VMSHM_OBJ_ABORTED && st != VMSHM_OBJ_DYING))
 			continue;
@@ -31,14 +36,12 @@ static void finish_inflight(const struct fmt_layout *L, uint32_t i, uint32_t me)
 	}
 }
 
-/* Drops holder bit I everywhere; ME destroys what that leaves unheld. A
- * turn I was waiting for (docs/FORMAT.md, "Turns") is given back too. */
+/* Drops I's hold and holder bits everywhere; ME destroys what that leaves
+ * unheld. */
 static void drop_bits(const struct fmt_layout *L, uint32_t i, uint32_t me)
 {
-	for (uint32_t s = 0; s < L->slot_count; s++) {
-		dir_turn_give(L, s, i);
-		dir_drop_bit(L, s, 1ull << i, me);
-	}
+	for (uint32_t s = 0; s < L->slot_count; s++)
+		dir_drop_peer(L, s, i, me);
 }
 
 /* The fence's steps, safe to repeat: bit I dropped (objects left without
@@ -176,10 +179,10 @@ static int reclaim_pass(vmshm_pool *p)
 		}
 		n += more;
 	} while (more);
-	/* Objects whose last holder died between its AND and its destroy, and
-	 * half-made objects whose owner's entry is free. */
+	/* Objects whose last holder died between its hold bit and its
+	 * judgment, and half-made objects whose owner's entry is free. */
 	for (uint32_t s = 0; s < L->slot_count; s++) {
-		dir_help_destroy(L, s, p->self);
+		dir_judge(L, s, p->self);
 		dir_take_orphan(L, s, p->self);
 	}
 	if (n)

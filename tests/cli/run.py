@@ -243,13 +243,13 @@ def test_pool_create():
     st = os.stat(p)
     check(st.st_blocks * 512 >= 4 << 20, "the file is preallocated (%d blocks)" % st.st_blocks)
     j = info(p)
-    check(j and j["size"] == 4 << 20 and j["version_major"] == 4 and j["version_minor"] == 0
+    check(j and j["size"] == 4 << 20 and j["version_major"] == 5 and j["version_minor"] == 0
           and j["objects"] == 0 and j["peers"] == 0 and j["used_bytes"] == 0
           and j["free_bytes"] == j["data_bytes"] and j["object_capacity"] == 1024
           and j["peer_capacity"] == 63 and j["backend"] == "file" and j["pool"] == p,
           "pool info --json of a new 4M pool", repr(j))
     rc, out, err = run(["pool", "info"], pool=p)
-    check(rc == 0 and b"4194304 (4M)" in out and b"format:   4.0" in out,
+    check(rc == 0 and b"4194304 (4M)" in out and b"format:   5.0" in out,
           "pool info (text)", repr(out))
 
     # overwrite refusal, and --force

@@ -43,7 +43,7 @@ static void expect_attach(int want, const char *what, char *why, size_t whylen)
 
 Test(format, major_version_refused, .init = tp_setup, .fini = tp_teardown)
 {
-	static const uint16_t majors[] = {0, 1, 2, 3, 5, 0xffff};
+	static const uint16_t majors[] = {0, 1, 2, 3, 4, 6, 0xffff};
 	char why[256];
 	void *loc = (void *)1;
 

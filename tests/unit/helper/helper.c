@@ -254,6 +254,13 @@ int main(int argc, char **argv)
 		*(unsigned char *)loc = 0x5a;
 		exit(0);
 	}
+	if (strcmp(argv[1], "create-close") == 0) { /* stops in its close (VMSHM_TEST_STOP) */
+		h = RtCreateSharedMemoryA(PAGE_READWRITE, 0, 4096, argv[2], &loc);
+		if (!h || GetLastError() != 0)
+			return 1;
+		say_held();
+		return RtCloseHandle(h) ? 0 : 1;
+	}
 	if (create_named(argv[2], &loc) < 0)
 		return 1;
 	if (strcmp(argv[1], "create-exit") == 0)
