@@ -37,6 +37,7 @@ broken-fenced-claim|fail|-DNP=2 -DNS=1 -DNPG=1 -DOPS=1 -DSC1=4 -DSC2=4 -DFENCE=1
 broken-settle|fail|-DNP=2 -DNS=2 -DNPG=2 -DOPS=2 -DSC1=13 -DSC2=13 -DBROKEN_SETTLE
 broken-judge|fail|-DNP=2 -DNS=2 -DNPG=2 -DOPS=2 -DSC1=13 -DSC2=41 -DBROKEN_JUDGE
 broken-join|fail|-DNP=2 -DNS=2 -DNPG=2 -DOPS=2 -DSC1=13 -DSC2=23 -DMAXCRASH=0 -DBROKEN_JOIN
+broken-restore|fail|-DNP=2 -DNS=2 -DNPG=2 -DOPS=2 -DSC1=13 -DSC2=23 -DMAXCRASH=0 -DBROKEN_RESTORE
 '
 # Longer runs (MODEL_LONG=1, or by name): beyond the few minutes of make test.
 long_configs='

@@ -69,6 +69,7 @@
 #define S_LIVE 2
 #define S_DYING 3
 #define S_ABORTED 4
+#define S_CLOSING 5             /* format 5.0: a last close deciding */
 
 /* peer entry states (design 2.0) */
 #define P_FREE 0
@@ -96,12 +97,13 @@
  * stands for the name: name n has tag n, 0 is "no name". */
 typedef Slot {
 	byte st; byte gen; byte own; byte tag;
-	byte hold;              /* holders word: bit N = peer entry N */
+	byte hold;              /* holders word: bit N = peer entry N may hold (format 5.0) */
 	byte ep; byte en;       /* recorded extent: first page, pages */
 	byte maxp               /* maxprobe (meaningful on a home slot) */
 };
 Slot sl[NS];
 byte pg[NPG];                   /* page owner words: 0 free, else OW(slot, gen) */
+byte ob[NE];                    /* hold words: bit s of ob[i] = entry i holds slot s's object */
 
 /* peer entry state word = (st, gen, rec, aux); aux of RECLAIMING = the
  * reclaimer's own generation (the model keeps it whole: no wrap). */
@@ -153,7 +155,7 @@ byte rgen[NE * NS], rcnt[NE * NS];      /* local_ref of process p for slot s: [p
 	byte cs, cd, cg, sr, sa, first, npg; \
 	byte hw_st, hw_gen, hw_own, hw_tag, hh; \
 	byte fd_ep, fd_en, fd_k; \
-	byte db_old; \
+	byte db_old, jk, jb; \
 	byte aw_st, aw_gen, aw_own, aw_tag; \
 	byte rw_st, rw_gen, rw_rec, rw_aux, gone, ri, rdone; \
 	byte fo, fw_st, fw_gen, fw_rec, fw_aux; \
@@ -182,42 +184,111 @@ inline finish_destroy(FD_S, FD_G, FD_WHO, FD_TAG)
 	fd_ep = 0; fd_en = 0; fd_k = 0
 }
 
-/* dir_help_destroy(s, who): a LIVE slot with zero holders is destroyed by
- * whoever wins the CAS LIVE -> DYING (owner = who). */
-inline help_destroy(HD_S, HD_WHO)
+/* dir_judge(s, who), format 5.0: after a peer's hold bit on slot s went
+ * (a last close, a failed open, a reclaim), destroy the object if nobody
+ * holds it. A LIVE word: if a peer whose holders bit is set has its hold
+ * bit set, it holds: done. Else CAS LIVE -> CLOSING(who), read holders and
+ * the hold bits again (after the CAS): one set -> CAS back to LIVE and
+ * judge again (a peer that cleared its bit and saw CLOSING left the
+ * judgment to us); none -> CAS CLOSING -> DYING(who), destroy. A CLOSING
+ * word of another peer: its closer decides; anything else: nothing to do. */
+#define HELD_SCAN(JS) \
+	atomic { hh = sl[JS].hold }; \
+	jk = 1; ok = 0; \
+	do \
+	:: jk < NE && (hh & BIT(jk)) != 0 -> \
+		atomic { if :: (ob[jk] & BIT(JS)) != 0 -> ok = 1 :: else -> skip fi }; \
+		if \
+		:: ok -> break \
+		:: else -> jk++ \
+		fi \
+	:: jk < NE && (hh & BIT(jk)) == 0 -> jk++ \
+	:: jk >= NE -> break \
+	od
+
+inline judge(JG_S, JG_WHO)
 {
-	atomic { hw_st = sl[HD_S].st; hw_gen = sl[HD_S].gen; hw_own = sl[HD_S].own; hw_tag = sl[HD_S].tag }
-	if
-	:: hw_st == S_LIVE ->
-		atomic { hh = sl[HD_S].hold }
+	do
+	:: atomic { hw_st = sl[JG_S].st; hw_gen = sl[JG_S].gen; hw_own = sl[JG_S].own; hw_tag = sl[JG_S].tag }
+	   if
+	   :: hw_st != S_LIVE -> break
+	   :: else -> skip
+	   fi;
+	   HELD_SCAN(JG_S);
+	   if
+	   :: ok -> break                         /* someone holds it */
+	   :: else -> skip
+	   fi;
+	   atomic {
 		if
-		:: hh == 0 ->
+		:: SLOT_IS(JG_S, S_LIVE, hw_gen, hw_own, hw_tag) -> SLOT_SET(JG_S, S_CLOSING, hw_gen, JG_WHO, hw_tag); ok = 1
+		:: else -> ok = 0
+		fi
+	   }
+	   if
+	   :: !ok -> skip                         /* the word changed: look again */
+	   :: else ->
+		HELD_SCAN(JG_S);
+		if
+		:: ok ->                              /* held: back to LIVE, then judge again */
 			atomic {
 				if
-				:: SLOT_IS(HD_S, S_LIVE, hw_gen, hw_own, hw_tag) ->
-					SLOT_SET(HD_S, S_DYING, hw_gen, HD_WHO, hw_tag); ok = 1
+				:: SLOT_IS(JG_S, S_CLOSING, hw_gen, JG_WHO, hw_tag) -> SLOT_SET(JG_S, S_LIVE, hw_gen, hw_own, hw_tag); ok = 1
+				:: else -> ok = 0
+				fi
+			}
+#ifdef BROKEN_RESTORE
+			break                         /* broken: no second judgment after a restore */
+#else
+			if
+			:: !ok -> break               /* taken from us (our entry was freed) */
+			:: else -> skip
+			fi
+#endif
+		:: else ->
+			atomic {
+				if
+				:: SLOT_IS(JG_S, S_CLOSING, hw_gen, JG_WHO, hw_tag) -> SLOT_SET(JG_S, S_DYING, hw_gen, JG_WHO, hw_tag); ok = 1
 				:: else -> ok = 0
 				fi
 			}
 			if
-			:: ok -> finish_destroy(HD_S, hw_gen, HD_WHO, hw_tag)
+			:: ok -> finish_destroy(JG_S, hw_gen, JG_WHO, hw_tag)
 			:: else -> skip
-			fi
-		:: else -> skip
+			fi;
+			break
 		fi
-	:: else -> skip
-	fi;
-	hw_st = 0; hw_gen = 0; hw_own = 0; hw_tag = 0; hh = 0; ok = 0
+	   fi
+	od;
+	hw_st = 0; hw_gen = 0; hw_own = 0; hw_tag = 0; hh = 0; ok = 0; jk = 0
 }
 
-/* dir_drop_bit(s, bit, who): fetch-and; the one whose AND leaves zero
- * helps destroy (help_destroy checks LIVE with zero holders again). */
-inline drop_bit(DB_S, DB_BIT, DB_WHO)
+/* help_destroy is the judgment (format 5.0) */
+#define help_destroy(HD_S, HD_WHO) judge(HD_S, HD_WHO)
+
+/* unhold(s, i, who): entry i's hold bit on slot s cleared (fetch-and),
+ * then the judgment. */
+inline unhold(UH_S, UH_I, UH_WHO)
 {
-	atomic { sl[DB_S].hold = sl[DB_S].hold & (255 - (DB_BIT)); db_old = sl[DB_S].hold }
+	atomic { ob[UH_I] = ob[UH_I] & (255 - BIT(UH_S)) }
+	judge(UH_S, UH_WHO)
+}
+
+/* rollback(s, i, who): a slot CLOSING with closer i (proven gone, or its
+ * entry free) back to LIVE (owner: who), then the judgment. */
+inline rollback(RB_S, RB_I, RB_WHO)
+{
+	atomic {
+		aw_st = sl[RB_S].st; aw_gen = sl[RB_S].gen; aw_own = sl[RB_S].own; aw_tag = sl[RB_S].tag;
+		if
+		:: aw_st == S_CLOSING && aw_own == RB_I -> SLOT_SET(RB_S, S_LIVE, aw_gen, RB_WHO, aw_tag); ok = 1
+		:: else -> ok = 0
+		fi
+	}
+	aw_st = 0; aw_gen = 0; aw_own = 0; aw_tag = 0;
 	if
-	:: db_old == 0 -> help_destroy(DB_S, DB_WHO)
-	:: else -> db_old = 0
+	:: ok -> ok = 0; judge(RB_S, RB_WHO)
+	:: else -> skip
 	fi
 }
 
@@ -229,6 +300,17 @@ inline take_orphan(TO_S, TO_WHO)
 		aw_st = sl[TO_S].st; aw_gen = sl[TO_S].gen; aw_own = sl[TO_S].own; aw_tag = sl[TO_S].tag
 	}
 	if
+	:: aw_st == S_CLOSING ->
+		atomic {
+			if
+			:: (aw_own == 0 || aw_own >= NE || pst[aw_own] == P_FREE) -> ok = 1
+			:: else -> ok = 0
+			fi
+		}
+		if
+		:: ok -> ok = 0; k = aw_own; rollback(TO_S, k, TO_WHO); k = 0
+		:: else -> skip
+		fi
 	:: (aw_st == S_CREATING || aw_st == S_ABORTED || aw_st == S_DYING) ->
 		atomic {
 			if
@@ -271,7 +353,7 @@ inline chain_find(CF_N)
 			if
 			:: sl[j].tag == CF_N && sl[j].st == S_LIVE ->
 				fs = j; w_st = sl[j].st; w_gen = sl[j].gen; w_own = sl[j].own; w_tag = sl[j].tag
-			:: sl[j].tag == CF_N && sl[j].st == S_CREATING -> busy = j
+			:: sl[j].tag == CF_N && (sl[j].st == S_CREATING || sl[j].st == S_CLOSING) -> busy = j
 			:: else -> skip
 			fi
 		}
@@ -283,8 +365,12 @@ inline chain_find(CF_N)
 	d = 0; j = 0; mp = 0
 }
 
-/* join(s, w): add our holder bit by CAS only while holders != 0, then
- * recheck the state word; on a change drop the bit again and retry. */
+/* join(s, w), format 5.0: set our hold bit (fetch-or of our hold word),
+ * our holders bit if it is not there (load, fetch-or: it stays after the
+ * close), then look at the state word: still w -> ours. CLOSING of w's
+ * object: its closer decides, we wait (or give up after the bounded
+ * wait: EBUSY); anything else -> give our hold bit back (and the holders
+ * bit we added), judge (a closer may have seen our bit), RETRY. */
 inline join(JN_S)
 {
 	jr = 0;
@@ -292,46 +378,51 @@ inline join(JN_S)
 	:: RC(me, JN_S) > 0 && RG(me, JN_S) == w_gen ->
 		RC(me, JN_S)++            /* we hold it already: it cannot die meanwhile */
 	:: else ->
+		atomic { ob[self] = ob[self] | BIT(JN_S) }
 		atomic { h = sl[JN_S].hold }
-		do
-#ifdef BROKEN_JOIN
-		:: true ->
-#else
-		:: h == 0 ->              /* its last holder left: help it die, look again */
-			help_destroy(JN_S, self); jr = RETRY; break
-		:: h != 0 ->
-#endif
-			atomic {
-				if
-				:: sl[JN_S].hold == h -> sl[JN_S].hold = h | BIT(self); ok = 1
-				:: else -> h = sl[JN_S].hold; ok = 0
-				fi
-			}
-			if
-			:: ok -> break
-			:: else -> skip
-			fi
-		od;
-		h = 0; ok = 0;
+		jb = 0;
+#ifndef BROKEN_JOIN
 		if
-		:: jr != RETRY ->
-			atomic {
-				if
-				:: SLOT_IS(JN_S, w_st, w_gen, w_own, w_tag) -> RG(me, JN_S) = w_gen; RC(me, JN_S) = 1
-				:: else -> jr = RETRY
-				fi
-			}
-			if
-			:: jr == RETRY -> drop_bit(JN_S, BIT(self), self)
-			:: else ->
-				/* self_ok: fenced meanwhile, the bit is still ours to drop: ESTALE */
-				atomic { if :: PEER_IS(self, P_ALIVE, mygen, 0, 0) -> ok = 1 :: else -> ok = 0 fi }
-				if
-				:: !ok -> RC(me, JN_S) = 0; RG(me, JN_S) = 0; jr = ESTALE; drop_bit(JN_S, BIT(self), self)
-				:: else -> ok = 0
-				fi
-			fi
+		:: (h & BIT(self)) == 0 -> atomic { sl[JN_S].hold = sl[JN_S].hold | BIT(self) }; jb = 1
 		:: else -> skip
+		fi;
+#endif
+		h = 0;
+		do
+		:: atomic {
+			if
+			:: SLOT_IS(JN_S, w_st, w_gen, w_own, w_tag) -> RG(me, JN_S) = w_gen; RC(me, JN_S) = 1; ok = 1
+			:: sl[JN_S].st == S_CLOSING && sl[JN_S].gen == w_gen && sl[JN_S].tag == w_tag -> ok = 0
+			:: else -> jr = RETRY; ok = 1
+			fi
+		   }
+		   if
+		   :: ok -> break
+		   :: else ->
+			if
+			:: atomic { !(sl[JN_S].st == S_CLOSING && sl[JN_S].gen == w_gen) } -> skip  /* decided: look */
+			:: true -> jr = RETRY; break                                   /* EBUSY after the bounded wait */
+			fi
+		   fi
+		od;
+		ok = 0;
+		if
+		:: jr == RETRY ->
+			atomic { ob[self] = ob[self] & (255 - BIT(JN_S)) }
+			if
+			:: jb -> atomic { sl[JN_S].hold = sl[JN_S].hold & (255 - BIT(self)) }
+			:: else -> skip
+			fi;
+			jb = 0;
+			judge(JN_S, self)
+		:: else ->
+			jb = 0;
+			/* self_ok: fenced meanwhile: the hold is given back, ESTALE */
+			atomic { if :: PEER_IS(self, P_ALIVE, mygen, 0, 0) -> ok = 1 :: else -> ok = 0 fi }
+			if
+			:: !ok -> RC(me, JN_S) = 0; RG(me, JN_S) = 0; jr = ESTALE; unhold(JN_S, self, self)
+			:: else -> ok = 0
+			fi
 		fi
 	fi
 }
@@ -411,10 +502,9 @@ inline settle(ST_N)
 			atomic { w_st = sl[j].st; w_gen = sl[j].gen; w_own = sl[j].own; w_tag = sl[j].tag }
 			do
 			:: w_tag != ST_N -> break
-			:: w_tag == ST_N && w_st == S_LIVE ->
-				atomic { if :: sl[j].hold != 0 -> sr = RETRY :: else -> skip fi };
-				break
-			:: w_tag == ST_N && w_st != S_LIVE && w_st != S_CREATING -> break
+			:: w_tag == ST_N && (w_st == S_LIVE || w_st == S_CLOSING) ->
+				sr = RETRY; break         /* it exists (a CLOSING one may stay): open it */
+			:: w_tag == ST_N && w_st != S_LIVE && w_st != S_CLOSING && w_st != S_CREATING -> break
 			:: w_tag == ST_N && w_st == S_CREATING ->
 #ifdef BROKEN_SETTLE
 				break             /* broken: ignores a concurrent creator */
@@ -600,7 +690,10 @@ inline drop_bits(DS_I, DS_WHO)
 {
 	sc_s = 0;
 	do
-	:: sc_s < NS -> drop_bit(sc_s, BIT(DS_I), DS_WHO); sc_s++
+	:: sc_s < NS ->
+		atomic { ob[DS_I] = ob[DS_I] & (255 - BIT(sc_s)) };
+		atomic { sl[sc_s].hold = sl[sc_s].hold & (255 - BIT(DS_I)) };
+		judge(sc_s, DS_WHO); sc_s++
 	:: else -> break
 	od;
 	sc_s = 0
@@ -617,6 +710,7 @@ inline scrub(SC_I)
 	:: sc_s < NS ->
 		atomic { sw_st = sl[sc_s].st; sw_gen = sl[sc_s].gen; sw_own = sl[sc_s].own; sw_tag = sl[sc_s].tag }
 		if
+		:: sw_own == SC_I && sw_st == S_CLOSING -> rollback(sc_s, SC_I, self)
 		:: sw_own == SC_I && (sw_st == S_CREATING || sw_st == S_ABORTED || sw_st == S_DYING) ->
 			atomic {
 				if
@@ -781,6 +875,7 @@ proctype Peer(byte me)
 							:: !sa -> abandon(cs, cg); cs = NONE; cd = 0; cg = 0; break  /* ENOSPC */
 							:: else -> sa = 0
 							fi;
+							atomic { ob[self] = ob[self] | BIT(cs) }   /* our hold bit (fetch-or) */
 							atomic { sl[cs].hold = BIT(self) }        /* ST holders */
 							/* publish: CAS CREATING -> LIVE */
 							atomic {
@@ -796,20 +891,14 @@ proctype Peer(byte me)
 								atomic { if :: PEER_IS(self, P_ALIVE, mygen, 0, 0) -> ok = 1 :: else -> ok = 0 fi }
 								if
 								:: !ok ->
-									atomic {
-										RC(me, cs) = 0; RG(me, cs) = 0;
-										db_old = sl[cs].hold; sl[cs].hold = sl[cs].hold & (255 - BIT(self))
-									}
-									if
-									:: (db_old & BIT(self)) != 0 && (db_old & (255 - BIT(self))) == 0 ->
-										db_old = 0; help_destroy(cs, self)
-									:: else -> db_old = 0
-									fi
+									RC(me, cs) = 0; RG(me, cs) = 0;
+									unhold(cs, self, self)
 								:: else -> ok = 0
 								fi;
 								cs = NONE; cd = 0; cg = 0; break
 							:: else ->    /* aborted by a nearer creator (or a fence) */
 								atomic { sl[cs].hold = 0 }
+								atomic { ob[self] = ob[self] & (255 - BIT(cs)) }
 								abandon(cs, cg); cs = NONE; cd = 0; cg = 0
 							fi
 						fi
@@ -819,10 +908,26 @@ proctype Peer(byte me)
 			:: i == OC_OPEN || i == OC_ANY ->    /* ---- dir_open(n) ---- */
 				do
 				:: chain_find(n);
-				   busy = NONE;
 				   if
-				   :: fs == NONE -> break                            /* ENOENT */
+				   :: fs == NONE && busy != NONE ->
+					/* a CLOSING object of the name: wait for its closer's word
+					 * (wait_other: a gone closer is reclaimed, an orphan rolled back) */
+					atomic { aw_st = sl[busy].st; aw_own = sl[busy].own }
+					if
+					:: aw_st == S_CLOSING && aw_own != 0 && aw_own < NE && aw_own != self ->
+						k = aw_own; aw_st = 0; aw_own = 0;
+						reclaim_one(k); k = 0; rdone = 0;
+						take_orphan(busy, self); busy = NONE
+					:: aw_st != S_CLOSING -> aw_st = 0; aw_own = 0; busy = NONE; break   /* ENOENT */
+					:: else -> aw_st = 0; aw_own = 0; busy = NONE
+					fi;
+					if
+					:: true -> skip          /* look again */
+					:: true -> break         /* EBUSY after the bounded wait */
+					fi
+				   :: fs == NONE && busy == NONE -> break            /* ENOENT */
 				   :: else ->
+					busy = NONE;
 					join(fs);
 					w_st = 0; w_gen = 0; w_own = 0; w_tag = 0; fs = NONE;
 					if
@@ -844,15 +949,8 @@ proctype Peer(byte me)
 					if
 					:: RC(me, s) > 1 -> RC(me, s)--
 					:: else ->
-						atomic {      /* count 0 (local), then dir_drop_bit's fetch-and */
-							RC(me, s) = 0; RG(me, s) = 0;
-							db_old = sl[s].hold; sl[s].hold = sl[s].hold & (255 - BIT(self))
-						}
-						if
-						:: (db_old & BIT(self)) != 0 && (db_old & (255 - BIT(self))) == 0 ->
-							db_old = 0; help_destroy(s, self)
-						:: else -> db_old = 0
-						fi
+						RC(me, s) = 0; RG(me, s) = 0;   /* count 0 (local), then unhold */
+						unhold(s, self, self)
 					fi
 				:: else -> skip
 				fi;
@@ -888,19 +986,15 @@ proctype Peer(byte me)
 		do
 		:: s < NS ->
 			if
-			:: RC(me, s) > 0 ->
-				atomic {
-					RC(me, s) = 0; RG(me, s) = 0;
-					db_old = sl[s].hold; sl[s].hold = sl[s].hold & (255 - BIT(self))
-				}
-				if
-				:: (db_old & BIT(self)) != 0 && (db_old & (255 - BIT(self))) == 0 ->
-					db_old = 0; help_destroy(s, self)
-				:: else -> db_old = 0
-				fi
+			:: RC(me, s) > 0 -> RC(me, s) = 0; RG(me, s) = 0; unhold(s, self, self)
 			:: else -> skip
 			fi;
 			s++
+		:: else -> break
+		od;
+		s = 0;
+		do                  /* our holders bits (kept after the closes) cleared */
+		:: s < NS -> atomic { sl[s].hold = sl[s].hold & (255 - BIT(self)) }; s++
 		:: else -> break
 		od;
 		s = 0;
@@ -1108,7 +1202,7 @@ end:
 		:: t <= NN ->
 			c = 0; s = 0;
 			do
-			:: s < NS -> if :: sl[s].st == S_LIVE && sl[s].tag == t && sl[s].hold != 0 -> c++ :: else -> skip fi; s++
+			:: s < NS -> if :: (sl[s].st == S_LIVE || sl[s].st == S_CLOSING) && sl[s].tag == t -> c++ :: else -> skip fi; s++
 			:: else -> break
 			od;
 			assert(c <= 1);
@@ -1141,8 +1235,8 @@ end:
 				:: s < NS ->
 					if
 					:: RC(p, s) > 0 ->
-						assert(sl[s].st == S_LIVE && sl[s].gen == RG(p, s));
-						assert((sl[s].hold & BIT(selfidx[p])) != 0)
+						assert((sl[s].st == S_LIVE || sl[s].st == S_CLOSING) && sl[s].gen == RG(p, s));
+						assert((sl[s].hold & BIT(selfidx[p])) != 0 && (ob[selfidx[p]] & BIT(s)) != 0)
 					:: else -> skip
 					fi;
 					s++
@@ -1191,6 +1285,13 @@ active proctype janitor()
 			pass++
 		:: else -> break
 		od;
+		/* nothing is left to the sweep below: every object whose last
+		 * holder closed, crashed or was fenced is gone already */
+		s = 0;
+		do
+		:: s < NS -> assert(sl[s].st == S_FREE); s++
+		:: else -> break
+		od;
 		/* vmshm_reclaim's last loop: zero-holder objects and orphans */
 		s = 0;
 		do
@@ -1206,6 +1307,11 @@ active proctype janitor()
 		s = 0;
 		do
 		:: s < NS -> assert(sl[s].st == S_FREE && sl[s].hold == 0); s++
+		:: else -> break
+		od;
+		i = 1;
+		do
+		:: i < NE -> assert(ob[i] == 0); i++
 		:: else -> break
 		od;
 		s = 0;
