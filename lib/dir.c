@@ -446,12 +446,11 @@ int dir_rollback(const struct fmt_layout *L, uint32_t s, uint32_t i, uint32_t me
  * wait_other). The judgment is a few loads. */
 #define CLOSING_SPINS 256
 
-/* After setting its hold bit: is slot S still the object of word W? 0 yes,
- * RETRY no (or still being judged after the wait). */
-static int join_check(struct fmt_slot *sl, uint64_t w)
+/* join_check's wait: the state word V is not W. */
+__attribute__((__noinline__, __cold__)) static int join_wait(struct fmt_slot *sl, uint64_t w,
+							     uint64_t v)
 {
 	for (unsigned spins = 0;; spins++) {
-		uint64_t v = atomic_load(&sl->state);
 		if (v == w)
 			return 0;
 		if (SW_STATE(v) != VMSHM_OBJ_CLOSING || SW_GEN(v) != SW_GEN(w) ||
@@ -459,7 +458,27 @@ static int join_check(struct fmt_slot *sl, uint64_t w)
 			return RETRY;
 		BENCH_WAIT();
 		plat_relax(); /* its closer decides: LIVE again, or gone */
+		v = atomic_load(&sl->state);
 	}
+}
+
+/* After setting its hold bit: is slot S still the object of word W? 0 yes,
+ * RETRY no (or still being judged after the wait). */
+HOT_INLINE int join_check(struct fmt_slot *sl, uint64_t w)
+{
+	uint64_t v = atomic_load(&sl->state);
+	return v == w ? 0 : join_wait(sl, w, v);
+}
+
+/* An open that failed after setting its bits gives them back. */
+__attribute__((__noinline__, __cold__)) static void join_undo(vmshm_pool *p, uint32_t s,
+							      uint64_t added)
+{
+	struct fmt_slot *sl = fmt_slot(&p->L, s);
+	atomic_fetch_and(fmt_hold(&p->L, p->self, s), ~FMT_HOLD_BIT(s));
+	if (added)
+		atomic_fetch_and(&sl->holders, ~added);
+	dir_judge(&p->L, s, p->self); /* a closer may have seen our hold bit */
 }
 
 /* Adds this attach as a holder of slot S, seen LIVE with word W. */
@@ -489,8 +508,7 @@ HOT_INLINE int join(vmshm_pool *p, uint32_t s, uint64_t w)
 	v &= ~(LREF_BUSY | LREF_TURN); /* what the word was before: count 0 */
 	/* Our hold bit, then our holder bit if it is not there from an earlier
 	 * open, then the state word: still W, and the object is ours. */
-	_Atomic uint64_t *hw = fmt_hold(L, p->self, s);
-	atomic_fetch_or(hw, FMT_HOLD_BIT(s));
+	atomic_fetch_or(fmt_hold(L, p->self, s), FMT_HOLD_BIT(s));
 	uint64_t bit = 1ull << p->self, added = 0;
 	if (!(LD(&sl->holders) & bit)) {
 		atomic_fetch_or(&sl->holders, bit);
@@ -499,12 +517,8 @@ HOT_INLINE int join(vmshm_pool *p, uint32_t s, uint64_t w)
 	int rc = join_check(sl, w);
 	if (rc == 0 && !self_ok(p))
 		rc = VMSHM_ESTALE; /* fenced meanwhile: the bits are still ours to drop */
-	if (rc != 0) {
-		atomic_fetch_and(hw, ~FMT_HOLD_BIT(s));
-		if (added)
-			atomic_fetch_and(&sl->holders, ~added);
-		dir_judge(L, s, p->self); /* a closer may have seen our hold bit */
-	}
+	if (rc != 0)
+		join_undo(p, s, added);
 	lref_release(r, rc == 0 ? LREF_MAKE(gen, 1) : v);
 	return rc;
 }
