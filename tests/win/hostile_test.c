@@ -104,11 +104,15 @@ int main(int argc, char **argv)
 			CHECK(0, "map %s", path);
 			break;
 		}
-		/* Round 0..99: a few bytes anywhere in the directory; later
-		 * rounds: whole 64-bit words with extreme values. */
+		/* Round 0..99: a few bytes anywhere in the directory (every
+		 * tenth round in the header's fields, bytes 0-135, which a
+		 * reader validates: such a pool must be refused or read
+		 * safely); later rounds: whole 64-bit words with extreme
+		 * values. */
 		int k = 1 + (int)(next() % 16);
 		for (int i = 0; i < k; i++) {
-			uint64_t off = next() % dir_bytes;
+			uint64_t off = round % 10 == 0 && round < ROUNDS / 3 ? next() % 136
+									     : next() % dir_bytes;
 
 			if (round < ROUNDS / 3) {
 				m[off] = (unsigned char)next();
