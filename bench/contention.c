@@ -8,10 +8,10 @@
  * there are contenders.
  *
  * The objects are created and held by a separate holder process, so every
- * open by a contender process adds its holder bit (a compare-and-swap on
- * the object's holder word, which the other contenders change too) and
- * every close drops it. Threads of one process share one peer: the first
- * open adds the bit, the others count on the process-local reference.
+ * open by a contender process sets its hold bit and every close clears it
+ * (format 5.0: in the contender's own hold word; its holder bit, set at
+ * its first open, stays). Threads of one process share one peer: the first
+ * open sets the bit, the others count on the process-local reference.
  *
  * The same shapes run Boost.Interprocess's find (bench/boost_peer.cpp: one
  * managed_shared_memory segment made before the contenders fork, with the
@@ -25,7 +25,8 @@
  * The retries come from the counters of a bench build of the library
  * (-DVMSHM_BENCH_COUNTERS, bench/build.mk): every failed compare-and-swap
  * and every protocol step done again counts one retry; every pause while
- * another thread of the same process adds or drops the holder bit, or
+ * another thread of the same process sets or clears the hold bit, or a
+ * closer judges the object (CLOSING), or
  * while one that lost a race on the process's count takes its turn, counts
  * one wait. The normal library has no counters at all.
  *
