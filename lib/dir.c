@@ -11,6 +11,7 @@
  * Who holds an object: the slot's holder word says which peers may, each
  * peer's own hold word whether it does (see "holding" below).
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include "internal.h"
@@ -348,10 +349,13 @@ static void lref_set(local_ref *r, uint64_t v)
  * shared cache line from each other. Whoever takes a hold bit away judges
  * whether anyone still holds the object, and destroys it if not. */
 
-/* Does peer I hold slot S's object? */
+/* Does peer I hold slot S's object: does one of its lanes? */
 static inline int held_by(const struct fmt_layout *L, uint32_t i, uint32_t s)
 {
-	return (atomic_load(fmt_hold(L, i, s)) & FMT_HOLD_BIT(s)) != 0;
+	for (uint32_t lane = 0; lane < FMT_HOLD_LANES; lane++)
+		if (atomic_load(fmt_hold(L, i, lane, s)) & FMT_HOLD_BIT(s))
+			return 1;
+	return 0;
 }
 
 /* Does anyone hold slot S's object: the pool, or a peer whose holder bit is
@@ -421,7 +425,9 @@ int dir_judge(const struct fmt_layout *L, uint32_t s, uint32_t me)
  * its hold and holder bits go, and ME judges the object. */
 int dir_drop_peer(const struct fmt_layout *L, uint32_t s, uint32_t i, uint32_t me)
 {
-	atomic_fetch_and(fmt_hold(L, i, s), ~FMT_HOLD_BIT(s));
+	for (uint32_t lane = 0; lane < FMT_HOLD_LANES; lane++)
+		if (LD(fmt_hold(L, i, lane, s)) & FMT_HOLD_BIT(s))
+			atomic_fetch_and(fmt_hold(L, i, lane, s), ~FMT_HOLD_BIT(s));
 	if (LD(&fmt_slot(L, s)->holders) & (1ull << i))
 		atomic_fetch_and(&fmt_slot(L, s)->holders, ~(1ull << i));
 	return dir_judge(L, s, me);
@@ -439,6 +445,63 @@ int dir_rollback(const struct fmt_layout *L, uint32_t s, uint32_t i, uint32_t me
 	if (!CAS(&sl->state, &w, lw))
 		return 0;
 	return dir_judge(L, s, me);
+}
+
+/* ---- lanes: the threads of one attach, spread over FMT_HOLD_LANES ---------
+ * Each lane has its own local references and its own hold words, so that
+ * threads on different lanes that open and close one object write no line
+ * in common. References are the attach's, whichever lane counts them: a
+ * close counts down the closing thread's lane, or another lane that holds
+ * the object (a handle opened in one thread and closed in another). */
+static _Atomic uint32_t lane_next;
+static _Thread_local uint32_t lane_mine; /* the lane + 1; 0 before the first call */
+
+/* The calling thread's lane: the first FMT_HOLD_LANES threads that call
+ * get one each, later threads share them in turn. */
+HOT_INLINE uint32_t my_lane(void)
+{
+	uint32_t l = lane_mine;
+	if (__builtin_expect(l == 0, 0))
+		lane_mine = l = atomic_fetch_add(&lane_next, 1) % FMT_HOLD_LANES + 1;
+	return l - 1;
+}
+
+__attribute__((__noinline__, __cold__)) static local_ref *lane_make(vmshm_pool *p, uint32_t *lane)
+{
+	local_ref *mine = calloc(p->L.slot_count, sizeof(*mine)), *none = NULL;
+	if (!mine) { /* out of memory: the thread counts on lane 0 */
+		*lane = 0;
+		return atomic_load_explicit(&p->lanes[0], memory_order_acquire);
+	}
+	if (atomic_compare_exchange_strong(&p->lanes[*lane], &none, mine))
+		return mine;
+	free(mine); /* another thread of the lane made it first */
+	return none;
+}
+
+/* Lane *LANE's local references (made at its first use; *LANE becomes 0
+ * if that fails). */
+HOT_INLINE local_ref *lane_refs(vmshm_pool *p, uint32_t *lane)
+{
+	local_ref *r = atomic_load_explicit(&p->lanes[*lane], memory_order_acquire);
+	return r ? r : lane_make(p, lane);
+}
+
+uint64_t dir_local_ref(vmshm_pool *p, uint32_t s)
+{
+	for (uint32_t lane = 0; lane < FMT_HOLD_LANES; lane++) {
+		local_ref *r = atomic_load_explicit(&p->lanes[lane], memory_order_acquire);
+		uint64_t v = r ? atomic_load_explicit(&r[s], memory_order_acquire) : 0;
+		if (LREF_COUNT(v))
+			return v;
+	}
+	return 0;
+}
+
+void dir_lanes_free(vmshm_pool *p)
+{
+	for (uint32_t lane = 0; lane < FMT_HOLD_LANES; lane++)
+		free(atomic_load_explicit(&p->lanes[lane], memory_order_relaxed));
 }
 
 /* How many pauses an opener waits for a closer's judgment on its object
@@ -470,14 +533,12 @@ HOT_INLINE int join_check(struct fmt_slot *sl, uint64_t w)
 	return v == w ? 0 : join_wait(sl, w, v);
 }
 
-/* An open that failed after setting its bits gives them back. */
+/* An open that failed after setting its hold bit gives it back. Its holder
+ * bit stays: another lane of the attach may count on it. */
 __attribute__((__noinline__, __cold__)) static void join_undo(vmshm_pool *p, uint32_t s,
-							      uint64_t added)
+							      uint32_t lane)
 {
-	struct fmt_slot *sl = fmt_slot(&p->L, s);
-	atomic_fetch_and(fmt_hold(&p->L, p->self, s), ~FMT_HOLD_BIT(s));
-	if (added)
-		atomic_fetch_and(&sl->holders, ~added);
+	atomic_fetch_and(fmt_hold(&p->L, p->self, lane, s), ~FMT_HOLD_BIT(s));
 	dir_judge(&p->L, s, p->self); /* a closer may have seen our hold bit */
 }
 
@@ -486,7 +547,8 @@ HOT_INLINE int join(vmshm_pool *p, uint32_t s, uint64_t w)
 {
 	const struct fmt_layout *L = &p->L;
 	struct fmt_slot *sl = fmt_slot(L, s);
-	local_ref *r = &p->refs[s];
+	uint32_t lane = my_lane();
+	local_ref *r = lane_refs(p, &lane) + s;
 	uint32_t gen = SW_GEN(w);
 	int waiter = 0;
 	uint64_t v = lref_load(r, 0);
@@ -506,28 +568,26 @@ HOT_INLINE int join(vmshm_pool *p, uint32_t s, uint64_t w)
 		v = lref_lost(r, v, &waiter);
 	}
 	v &= ~(LREF_BUSY | LREF_TURN); /* what the word was before: count 0 */
-	/* Our hold bit, then our holder bit if it is not there from an earlier
-	 * open, then the state word: still W, and the object is ours. */
-	atomic_fetch_or(fmt_hold(L, p->self, s), FMT_HOLD_BIT(s));
-	uint64_t bit = 1ull << p->self, added = 0;
-	if (!(LD(&sl->holders) & bit)) {
+	/* Our lane's hold bit, then our holder bit if it is not there from an
+	 * earlier open, then the state word: still W, and the object is ours. */
+	atomic_fetch_or(fmt_hold(L, p->self, lane, s), FMT_HOLD_BIT(s));
+	uint64_t bit = 1ull << p->self;
+	if (!(LD(&sl->holders) & bit))
 		atomic_fetch_or(&sl->holders, bit);
-		added = bit;
-	}
 	int rc = join_check(sl, w);
 	if (rc == 0 && !self_ok(p))
 		rc = VMSHM_ESTALE; /* fenced meanwhile: the bits are still ours to drop */
 	if (rc != 0)
-		join_undo(p, s, added);
+		join_undo(p, s, lane);
 	lref_release(r, rc == 0 ? LREF_MAKE(gen, 1) : v);
 	return rc;
 }
 
-/* Drops one reference of this attach to slot S's object of generation GEN,
- * and the hold bit with the last one. VMSHM_EINVAL if it holds none. */
-HOT_INLINE int unjoin(vmshm_pool *p, uint32_t s, uint32_t gen)
+/* Drops one reference counted on lane LANE (local references R) to slot
+ * S's object of generation GEN, and the lane's hold bit with the last one.
+ * VMSHM_EINVAL if the lane holds none. */
+HOT_INLINE int unjoin_lane(vmshm_pool *p, uint32_t s, uint32_t gen, uint32_t lane, local_ref *r)
 {
-	local_ref *r = &p->refs[s];
 	int waiter = 0;
 	uint64_t v = lref_load(r, 0);
 	for (;;) {
@@ -543,10 +603,37 @@ HOT_INLINE int unjoin(vmshm_pool *p, uint32_t s, uint32_t gen)
 		}
 		v = lref_lost(r, v, &waiter);
 	}
-	atomic_fetch_and(fmt_hold(&p->L, p->self, s), ~FMT_HOLD_BIT(s));
+	atomic_fetch_and(fmt_hold(&p->L, p->self, lane, s), ~FMT_HOLD_BIT(s));
 	dir_judge(&p->L, s, p->self);
 	lref_release(r, LREF_MAKE(gen, 0));
 	return 0;
+}
+
+/* A close whose thread's lane holds no reference to the object: one of
+ * another lane (it was opened in another thread). */
+__attribute__((__noinline__, __cold__)) static int unjoin_other(vmshm_pool *p, uint32_t s,
+								uint32_t gen, uint32_t mine)
+{
+	for (uint32_t lane = 0; lane < FMT_HOLD_LANES; lane++) {
+		local_ref *r = atomic_load_explicit(&p->lanes[lane], memory_order_acquire);
+		if (lane == mine || !r)
+			continue;
+		uint64_t v = atomic_load_explicit(&r[s], memory_order_acquire);
+		if (LREF_COUNT(v) && LREF_GEN(v) == gen && unjoin_lane(p, s, gen, lane, r + s) == 0)
+			return 0;
+	}
+	return VMSHM_EINVAL;
+}
+
+/* Drops one reference of this attach to slot S's object of generation GEN.
+ * VMSHM_EINVAL if it holds none. */
+HOT_INLINE int unjoin(vmshm_pool *p, uint32_t s, uint32_t gen)
+{
+	uint32_t lane = my_lane();
+	local_ref *r = atomic_load_explicit(&p->lanes[lane], memory_order_acquire);
+	if (r && unjoin_lane(p, s, gen, lane, r + s) == 0)
+		return 0;
+	return unjoin_other(p, s, gen, lane);
 }
 
 /* Waits, bounded, for the creator (or the last closer) of slot S to
@@ -764,8 +851,10 @@ int dir_create(vmshm_pool *p, int type, const struct dir_name *n, uint64_t size,
 		 * and its close must not take our holder bit with it. (lref_set
 		 * waits for a thread still finishing an older object of this
 		 * slot.) */
-		lref_set(&p->refs[s], LREF_MAKE(gen, 1));
-		atomic_fetch_or(fmt_hold(L, p->self, s), FMT_HOLD_BIT(s));
+		uint32_t lane = my_lane();
+		local_ref *lr = lane_refs(p, &lane) + s;
+		lref_set(lr, LREF_MAKE(gen, 1));
+		atomic_fetch_or(fmt_hold(L, p->self, lane, s), FMT_HOLD_BIT(s));
 		ST(&sl->holders, (1ull << p->self) | ((flags & VMSHM_PERSIST) ? 1u : 0u));
 		uint64_t lw = SW_MAKE(gen, VMSHM_OBJ_LIVE, type, p->self, SW_TAG(nw));
 		uint64_t expect = nw;
@@ -773,8 +862,8 @@ int dir_create(vmshm_pool *p, int type, const struct dir_name *n, uint64_t size,
 			/* A creator nearer home aborted us: its object is the one. */
 			BENCH_RETRY();
 			ST(&sl->holders, 0);
-			atomic_fetch_and(fmt_hold(L, p->self, s), ~FMT_HOLD_BIT(s));
-			lref_set(&p->refs[s], LREF_MAKE(gen, 0)); /* nobody could open it */
+			atomic_fetch_and(fmt_hold(L, p->self, lane, s), ~FMT_HOLD_BIT(s));
+			lref_set(lr, LREF_MAKE(gen, 0)); /* nobody could open it */
 			abandon(L, s, gen, p->self);
 			continue;
 		}
@@ -796,14 +885,16 @@ static int64_t find_join(vmshm_pool *p, const struct dir_name *n, uint64_t *w, c
 	for (;;) {
 		int64_t busy;
 		int64_t i = chain_find(&p->L, n, w, &busy);
-		if (i < 0 && busy >= 0 &&
-		    SW_STATE(LD(&fmt_slot(&p->L, (uint32_t)busy)->state)) == VMSHM_OBJ_CLOSING) {
+		int bst = busy >= 0 ? SW_STATE(LD(&fmt_slot(&p->L, (uint32_t)busy)->state)) : -1;
+		if (i < 0 && bst == VMSHM_OBJ_CLOSING) {
 			/* its last closer is judging it: it may stay */
 			int rc = wait_other(p, (uint32_t)busy, wt);
 			if (rc < 0 || rc == DIR_REAP)
 				return rc == DIR_REAP ? DIR_FIND_REAP : rc;
 			continue;
 		}
+		if (i < 0 && bst == VMSHM_OBJ_LIVE)
+			continue; /* made, or judged and kept, since the look: look again */
 		if (i < 0)
 			return VMSHM_ENOENT; /* one being created is not there yet */
 		if (stop)
@@ -856,8 +947,12 @@ void dir_detach(vmshm_pool *p)
 	const struct fmt_layout *L = &p->L;
 	uint64_t bit = 1ull << p->self;
 	for (uint32_t s = 0; s < L->slot_count; s++) {
-		uint64_t v = atomic_exchange(&p->refs[s], 0);
-		if (LREF_COUNT(v))
+		uint32_t held = 0;
+		for (uint32_t lane = 0; lane < FMT_HOLD_LANES; lane++) {
+			local_ref *r = atomic_load_explicit(&p->lanes[lane], memory_order_acquire);
+			held |= r ? LREF_COUNT(atomic_exchange(&r[s], 0)) : 0;
+		}
+		if (held)
 			dir_drop_peer(L, s, p->self, p->self);
 		else if (LD(&fmt_slot(L, s)->holders) & bit) /* kept after our last close */
 			atomic_fetch_and(&fmt_slot(L, s)->holders, ~bit);
@@ -866,8 +961,9 @@ void dir_detach(vmshm_pool *p)
 
 void dir_hold_words_clear(const struct fmt_layout *L, uint32_t i)
 {
-	for (uint32_t s = 0; s < L->slot_count; s += 8)
-		ST(fmt_hold(L, i, s), 0);
+	for (uint32_t lane = 0; lane < FMT_HOLD_LANES; lane++)
+		for (uint32_t s = 0; s < L->slot_count; s += 64)
+			ST(fmt_hold(L, i, lane, s), 0);
 }
 
 int dir_ref_of(const vmshm_pool *p, uint32_t s, uint64_t w, vmshm_ref *out)

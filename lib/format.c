@@ -50,7 +50,9 @@ int fmt_plan(uint64_t size, uint32_t objects, struct fmt_layout *L)
 	L->peers_off = FMT_HEADER_SIZE;
 	L->slots_off = align_up(L->peers_off + (uint64_t)FMT_PEERS * FMT_PEER_SIZE, FMT_PAGE);
 	L->holds_off = align_up(L->slots_off + (uint64_t)slots * FMT_SLOT_SIZE, FMT_PAGE);
-	L->hold_stride = (uint32_t)align_up(slots, 64); /* a byte a slot, own cache lines */
+	/* a bit a slot in each lane, each lane on cache lines of its own */
+	L->lane_stride = (uint32_t)align_up((slots + 63) / 64 * 8, 64);
+	L->hold_stride = FMT_HOLD_LANES * L->lane_stride;
 	L->owners_off = align_up(L->holds_off + (uint64_t)FMT_PEERS * L->hold_stride, FMT_PAGE);
 	if (L->owners_off >= size)
 		return VMSHM_EINVAL;
@@ -94,6 +96,7 @@ int vmshm_format(void *mem, uint64_t size, uint32_t objects)
 	h->slot_size = FMT_SLOT_SIZE;
 	h->holds_off = L.holds_off;
 	h->hold_stride = L.hold_stride;
+	h->hold_lanes = FMT_HOLD_LANES;
 	h->owners_off = L.owners_off;
 	h->data_off = L.data_off;
 	h->data_pages = L.data_pages;
@@ -138,7 +141,8 @@ int fmt_load(void *base, uint64_t size, struct fmt_layout *L, char *why, size_t 
 	    !is_pow2(h.slot_count) || h.peer_count != FMT_PEERS || h.peers_off != want.peers_off ||
 	    h.slots_off != want.slots_off || h.owners_off != want.owners_off ||
 	    h.holds_off != want.holds_off || h.hold_stride != want.hold_stride ||
-	    h.data_off != want.data_off || h.data_pages != want.data_pages)
+	    h.hold_lanes != FMT_HOLD_LANES || h.data_off != want.data_off ||
+	    h.data_pages != want.data_pages)
 		return WHY("pool header layout is inconsistent");
 	*L = want;
 	L->base = base;
@@ -160,9 +164,9 @@ int fmt_header_intact(const struct fmt_layout *L, char *what, size_t len)
 	    c.peer_count != L->peer_count || c.peers_off != L->peers_off ||
 	    c.slots_off != L->slots_off || c.owners_off != L->owners_off ||
 	    c.holds_off != L->holds_off || c.hold_stride != L->hold_stride ||
-	    c.data_off != L->data_off || c.data_pages != L->data_pages ||
-	    c.header_size != FMT_HEADER_SIZE || c.page_size != FMT_PAGE ||
-	    c.peer_size != FMT_PEER_SIZE || c.slot_size != FMT_SLOT_SIZE)
+	    c.hold_lanes != FMT_HOLD_LANES || c.data_off != L->data_off ||
+	    c.data_pages != L->data_pages || c.header_size != FMT_HEADER_SIZE ||
+	    c.page_size != FMT_PAGE || c.peer_size != FMT_PEER_SIZE || c.slot_size != FMT_SLOT_SIZE)
 		return snprintf(what, len, "header layout fields changed"), -1;
 	uint64_t hint = atomic_load(&((struct fmt_header *)h)->alloc_hint);
 	if (hint > L->data_pages)

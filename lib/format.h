@@ -47,8 +47,8 @@ struct fmt_header {
 	_Atomic uint64_t alloc_hint; /* 104: page where the next search starts */
 	uint64_t created_ns;         /* 112: wall clock at format */
 	uint64_t holds_off;          /* 120: the peers' hold words */
-	uint32_t hold_stride;        /* 128: bytes of one peer's hold words */
-	uint32_t reserved_pad;       /* 132: zero */
+	uint32_t hold_stride;        /* 128: bytes of one peer's hold words (all its lanes) */
+	uint32_t hold_lanes;         /* 132: FMT_HOLD_LANES */
 	uint64_t reserved[495];
 };
 
@@ -186,7 +186,7 @@ struct fmt_layout {
 	uint16_t major, minor;
 	uint8_t pool_id[16];
 	uint64_t peers_off, slots_off, holds_off, owners_off, data_off;
-	uint32_t peer_count, slot_count, slot_mask, hold_stride;
+	uint32_t peer_count, slot_count, slot_mask, hold_stride, lane_stride;
 	uint64_t data_pages;
 };
 
@@ -209,14 +209,17 @@ static inline struct fmt_slot *fmt_slot(const struct fmt_layout *L, uint32_t i)
 {
 	return (struct fmt_slot *)(L->base + L->slots_off + (uint64_t)i * FMT_SLOT_SIZE);
 }
-/* Peer I's hold word for slot S: bit FMT_HOLD_BIT(S) is set while I holds
- * the object in S (docs/FORMAT.md, "Hold words"). Eight slots a word. */
-static inline _Atomic uint64_t *fmt_hold(const struct fmt_layout *L, uint32_t i, uint32_t s)
+/* The hold word of lane LANE of peer I for slot S: bit FMT_HOLD_BIT(S) is
+ * set while that lane (threads of I) holds the object in S (docs/FORMAT.md,
+ * "Hold words"). 64 slots a word; each lane on cache lines of its own. */
+#define FMT_HOLD_LANES 8u
+static inline _Atomic uint64_t *fmt_hold(const struct fmt_layout *L, uint32_t i, uint32_t lane,
+					 uint32_t s)
 {
 	return (_Atomic uint64_t *)(L->base + L->holds_off + (uint64_t)i * L->hold_stride +
-				    (s / 8u) * 8u);
+				    (uint64_t)lane * L->lane_stride + (s / 64u) * 8u);
 }
-#define FMT_HOLD_BIT(s) (1ull << ((s)&7u))
+#define FMT_HOLD_BIT(s) (1ull << ((s)&63u))
 static inline _Atomic uint64_t *fmt_owner(const struct fmt_layout *L, uint64_t page)
 {
 	return (_Atomic uint64_t *)(L->base + L->owners_off + page * 8u);

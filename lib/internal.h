@@ -20,9 +20,9 @@
  * name before it gives up with VMSHM_EBUSY. */
 #define WAIT_OTHER_NS (2ull * 1000 * 1000 * 1000)
 
-/* References this attach holds on one slot (process-local): one word,
- * the slot generation in bits 32-55 and the count in bits 0-31, so that
- * threads of one attach open and close without a lock. LREF_BUSY is set
+/* References one lane of this attach holds on one slot (process-local):
+ * one word, the slot generation in bits 32-55 and the count in bits 0-31,
+ * so that the threads of a lane open and close without a lock. LREF_BUSY is set
  * while one of them sets or clears the attach's hold bit in the pool (the
  * count's 0 <-> 1 steps); the others wait those few instructions out.
  * LREF_TURN is the turn: set by a thread whose compare-and-swap on the
@@ -93,7 +93,10 @@ struct vmshm_pool {
 	uint64_t fork_epoch; /* plat_fork_epoch() at attach */
 	struct plat_ident ident;
 	struct peer_judge_ctx judge;
-	local_ref *refs;           /* slot_count entries */
+	/* Per lane (docs/FORMAT.md, "Hold words"): the local references of the
+	 * threads on that lane, slot_count entries; lane 0 made at attach, the
+	 * others at their first use. */
+	local_ref *_Atomic lanes[FMT_HOLD_LANES];
 	_Atomic uint32_t *waiting; /* slot_count entries: threads waiting on it */
 	uint64_t spin_ns;          /* VMSHM_SPIN_US: spin before a wait sleeps */
 	/* Per peer index, the wake-up channel found for one of its entry's
@@ -154,6 +157,11 @@ int dir_hold(vmshm_pool *p, uint32_t s, uint64_t w, vmshm_ref *out);
 void dir_unhold(vmshm_pool *p, const vmshm_ref *r);
 int dir_unpersist(vmshm_pool *p, const struct dir_name *n);
 void dir_detach(vmshm_pool *p); /* drops every reference and holder bit of this attach */
+/* The local reference word of some lane of this attach that holds slot S
+ * (count > 0), or 0. */
+uint64_t dir_local_ref(vmshm_pool *p, uint32_t slot);
+/* Frees the lanes' local references. */
+void dir_lanes_free(vmshm_pool *p);
 /* Zeroes peer I's hold words: a new occupant of entry I holds nothing. */
 void dir_hold_words_clear(const struct fmt_layout *L, uint32_t i);
 /* Destroys slot S's object if nobody holds it (ME the closer): 1 if it did. */

@@ -113,7 +113,7 @@ static int enter_ref(vmshm_pool *p, const vmshm_ref *r, int type)
 		return rc;
 	if (!r->addr || r->size < FMT_SYNC_SIZE)
 		return VMSHM_EINVAL;
-	uint64_t v = atomic_load_explicit(&p->refs[r->slot], memory_order_acquire);
+	uint64_t v = dir_local_ref(p, r->slot);
 	if (LREF_COUNT(v) == 0 || LREF_GEN(v) != r->gen)
 		return VMSHM_EINVAL; /* not a reference this attach holds */
 	if (type ? (int)r->type != type : r->type == VMSHM_TYPE_SHM)

@@ -178,9 +178,10 @@ static const struct backend *pick(const char *spec)
  * occupant is proven gone, after a reclaim if allowed. */
 static int attach_peer(vmshm_pool *p, unsigned flags, char *why, size_t whylen)
 {
-	p->refs = calloc(p->L.slot_count, sizeof(*p->refs));
+	local_ref *lane0 = calloc(p->L.slot_count, sizeof(*lane0));
+	atomic_init(&p->lanes[0], lane0);
 	p->waiting = calloc(p->L.slot_count, sizeof(*p->waiting));
-	if (!p->refs || !p->waiting) {
+	if (!lane0 || !p->waiting) {
 		be_why(why, whylen, "out of memory");
 		return VMSHM_EIO;
 	}
@@ -281,7 +282,7 @@ int vmshm_attach(const char *spec, unsigned flags, vmshm_pool **out, char *why, 
 fail:
 	be->close(&p->map);
 	plat_close_fd(p->map.lock_fd);
-	free(p->refs);
+	dir_lanes_free(p);
 	free((void *)p->waiting);
 	free(p);
 	return rc;
@@ -312,7 +313,7 @@ void vmshm_detach(vmshm_pool *p)
 	plat_close_fd(lock_fd);
 	if (p->fork_epoch == plat_fork_epoch())
 		plat_lock_give(&p->lock);
-	free(p->refs);
+	dir_lanes_free(p);
 	free((void *)p->waiting);
 	free(p);
 }

@@ -441,7 +441,7 @@ static void mark_abandoned(vmshm_pool *p, struct fmt_sync *b, uint64_t w)
 static void abandon_owned(vmshm_pool *p, uint64_t owner)
 {
 	for (uint32_t s = 0; s < p->L.slot_count; s++) {
-		uint64_t v = atomic_load_explicit(&p->refs[s], memory_order_acquire);
+		uint64_t v = dir_local_ref(p, s);
 		if (!LREF_COUNT(v))
 			continue;
 		uint64_t sw = LD(&fmt_slot(&p->L, s)->state);

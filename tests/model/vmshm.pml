@@ -369,8 +369,11 @@ inline chain_find(CF_N)
  * our holders bit if it is not there (load, fetch-or: it stays after the
  * close), then look at the state word: still w -> ours. CLOSING of w's
  * object: its closer decides, we wait (or give up after the bounded
- * wait: EBUSY); anything else -> give our hold bit back (and the holders
- * bit we added), judge (a closer may have seen our bit), RETRY. */
+ * wait: EBUSY); anything else -> give our hold bit back (the holder bit
+ * stays: in the library the peer's lanes share it), judge (a closer may
+ * have seen our bit), RETRY. A peer is one lane here: the lanes of one
+ * peer act as peers that share a holder bit, which no step of theirs
+ * clears (only detach, reclaim and fence, for all lanes at once). */
 inline join(JN_S)
 {
 	jr = 0;
@@ -407,12 +410,8 @@ inline join(JN_S)
 		od;
 		ok = 0;
 		if
-		:: jr == RETRY ->
+		:: jr == RETRY ->             /* the holder bit stays: the peer's other lanes share it */
 			atomic { ob[self] = ob[self] & (255 - BIT(JN_S)) }
-			if
-			:: jb -> atomic { sl[JN_S].hold = sl[JN_S].hold & (255 - BIT(self)) }
-			:: else -> skip
-			fi;
 			jb = 0;
 			judge(JN_S, self)
 		:: else ->
@@ -918,7 +917,8 @@ proctype Peer(byte me)
 						k = aw_own; aw_st = 0; aw_own = 0;
 						reclaim_one(k); k = 0; rdone = 0;
 						take_orphan(busy, self); busy = NONE
-					:: aw_st != S_CLOSING -> aw_st = 0; aw_own = 0; busy = NONE; break   /* ENOENT */
+					:: aw_st == S_LIVE -> aw_st = 0; aw_own = 0; busy = NONE   /* kept: look again */
+					:: aw_st != S_CLOSING && aw_st != S_LIVE -> aw_st = 0; aw_own = 0; busy = NONE; break   /* ENOENT */
 					:: else -> aw_st = 0; aw_own = 0; busy = NONE
 					fi;
 					if

@@ -6,11 +6,13 @@
  * its judgment (CLOSING) neither loses the object of a peer that holds it
  * nor keeps one that nobody holds.
  *
- * Offsets are those of docs/FORMAT.md: slots_off at 64, holds_off at 120
- * and hold_stride at 128 in the header; in a slot, state at 0 and holders
- * at 8; peer I's hold word for slot S at holds_off + I * hold_stride +
- * (S / 8) * 8, bit S % 8.
+ * Offsets are those of docs/FORMAT.md: slots_off at 64, holds_off at 120,
+ * hold_stride at 128 and hold_lanes at 132 in the header; in a slot, state
+ * at 0 and holders at 8; lane L of peer I's hold word for slot S at
+ * holds_off + I * hold_stride + L * (hold_stride / hold_lanes) + (S / 64) *
+ * 8, bit S % 64.
  */
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,14 +32,25 @@ static uint64_t slot_word(uint32_t slot, unsigned off)
 	return v;
 }
 
-static int hold_bit(uint32_t peer, uint32_t slot)
+/* The hold bit of lane LANE of PEER for SLOT. */
+static int lane_bit(uint32_t peer, uint32_t lane, uint32_t slot)
 {
 	uint64_t holds, v;
-	uint32_t stride;
+	uint32_t stride, lanes;
 	tp_peek(120, &holds, 8);
 	tp_peek(128, &stride, 4);
-	tp_peek(holds + (uint64_t)peer * stride + (slot / 8) * 8, &v, 8);
-	return (int)(v >> (slot % 8) & 1);
+	tp_peek(132, &lanes, 4);
+	tp_peek(holds + (uint64_t)peer * stride + lane * (stride / lanes) + (slot / 64) * 8, &v, 8);
+	return (int)(v >> (slot % 64) & 1);
+}
+
+/* How many lanes of PEER hold SLOT. */
+static int hold_bit(uint32_t peer, uint32_t slot)
+{
+	int n = 0;
+	for (uint32_t lane = 0; lane < 8; lane++)
+		n += lane_bit(peer, lane, slot);
+	return n;
 }
 
 static vmshm_pool *attach(void)
@@ -276,5 +289,59 @@ Test(holding, last_closes_race_with_opens, .init = tp_setup, .fini = tp_teardown
 	for (int k = 0; k < 2; k++)
 		cr_expect_eq(wait_child(kids[k]), 0, "process %d", k);
 	cr_assert_eq(tp_stats().objects, 0, "objects left");
+	cr_assert_eq(tp_check("holding"), 0);
+}
+
+/* Threads of one attach: each on a lane of its own (the first 8 threads
+ * that call), so two threads that open one object set two hold bits, in
+ * words no other thread writes. A handle opened in one thread and closed in
+ * another is counted down on the opener's lane. */
+struct lane_job {
+	vmshm_pool *p;
+	vmshm_ref ref;
+	int rc;
+};
+
+static void *lane_open(void *arg)
+{
+	struct lane_job *j = arg;
+	j->rc = vmshm_open(j->p, VMSHM_TYPE_SHM, "lanes", &j->ref);
+	return NULL;
+}
+
+Test(holding, threads_hold_on_lanes_of_their_own, .init = tp_setup, .fini = tp_teardown)
+{
+	vmshm_pool *a = attach(), *b = attach();
+	uint32_t ib = vmshm_self(b);
+	vmshm_ref held, mine;
+	cr_assert_eq(vmshm_create(a, VMSHM_TYPE_SHM, "lanes", 4096, PAGE_READWRITE, 0, &held), 0);
+	struct lane_job j[2] = {{b, {0}, -1}, {b, {0}, -1}};
+	for (int k = 0; k < 2; k++) { /* one after the other: two threads, two lanes */
+		pthread_t t;
+		cr_assert_eq(pthread_create(&t, NULL, lane_open, &j[k]), 0);
+		pthread_join(t, NULL);
+		cr_assert_eq(j[k].rc, 0, "open in thread %d", k);
+	}
+	cr_assert_eq(hold_bit(ib, held.slot), 2, "hold bits of B's lanes: %d",
+		     hold_bit(ib, held.slot));
+	cr_assert_eq(vmshm_open(b, VMSHM_TYPE_SHM, "lanes", &mine), 0);
+	cr_assert_eq(hold_bit(ib, held.slot), 3, "the main thread's lane too");
+
+	/* the threads are gone: their references are closed here */
+	cr_assert_eq(vmshm_close(b, &j[0].ref), 0);
+	cr_assert_eq(hold_bit(ib, held.slot), 2);
+	cr_assert_eq(vmshm_close(b, &j[1].ref), 0);
+	cr_assert_eq(hold_bit(ib, held.slot), 1);
+	cr_assert_eq(vmshm_close(b, &mine), 0);
+	cr_assert_eq(hold_bit(ib, held.slot), 0);
+	cr_assert_eq(vmshm_close(b, &mine), VMSHM_EINVAL, "a close of a reference B no longer has");
+
+	struct vmshm_objinfo info;
+	cr_assert_eq(tp_find("lanes", &info), 1);
+	cr_assert_eq(info.holders, 1ull << vmshm_self(a));
+	cr_assert_eq(vmshm_close(a, &held), 0);
+	cr_assert_eq(tp_stats().objects, 0, "objects left");
+	vmshm_detach(b);
+	vmshm_detach(a);
 	cr_assert_eq(tp_check("holding"), 0);
 }

@@ -76,10 +76,11 @@ Test(pool, sixteen_gib_format)
 	owners = h[10];
 	data = h[11];
 	pages = h[12];
-	/* the slots, then 64 peers' hold words: a byte a slot */
+	/* the slots, then 64 peers' hold words: 8 lanes of a bit a slot */
 	cr_assert_eq(h[15], 20480 + 256ull * 4096, "holds_off");
-	cr_assert_eq(*(uint32_t *)(base + 128), 4096, "hold_stride");
-	cr_assert_eq(owners, 20480 + 256ull * 4096 + 64ull * 4096, "owners_off");
+	cr_assert_eq(*(uint32_t *)(base + 128), 8 * 512, "hold_stride");
+	cr_assert_eq(*(uint32_t *)(base + 132), 8, "hold_lanes");
+	cr_assert_eq(owners, 20480 + 256ull * 4096 + 64ull * 8 * 512, "owners_off");
 	cr_assert_eq(data, owners + (pages * 8 + 4095) / 4096 * 4096, "data_off");
 	cr_assert_leq(data + pages * 4096, size, "data past the end of the pool");
 	cr_assert_gt(data + (pages + 1) * 4096 + ((pages + 1) * 8 + 4095) / 4096 * 4096 -

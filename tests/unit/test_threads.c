@@ -378,13 +378,14 @@ Test(threads, first_calls_race_the_attach, .init = tp_setup, .fini = tp_teardown
 	cr_assert_eq(tp_check("first-calls"), 0);
 }
 
-/* Four threads of one attach open and close one name that another attach
- * holds, as fast as they can: they race on the attach's count of the slot
- * all the time (a loser takes the turn, LREF_TURN, and the others wait for
- * it). Every call succeeds, and afterwards the count's word is exactly
- * generation and 0: no busy mark and no turn bit left behind, which would
- * make every later call of the process on that slot wait. */
-enum { TURN_THREADS = 4, TURN_PAIRS = 200000 };
+/* Twice as many threads of one attach as there are lanes open and close
+ * one name that another attach holds, as fast as they can: the threads
+ * that share a lane race on its count of the slot all the time (a loser
+ * takes the turn, LREF_TURN, and the others wait for it). Every call
+ * succeeds, and afterwards each lane's count word is exactly generation
+ * and 0 (or 0, never used): no busy mark and no turn bit left behind,
+ * which would make every later call of the process on that slot wait. */
+enum { TURN_THREADS = 2 * FMT_HOLD_LANES, TURN_PAIRS = 50000 };
 static vmshm_pool *turn_pool;
 
 static void *turn_worker(void *arg)
@@ -417,8 +418,15 @@ Test(threads, race_on_count_leaves_word_clean, .init = tp_setup, .fini = tp_tear
 		pthread_join(t[i], NULL);
 	for (int i = 0; i < TURN_THREADS; i++)
 		cr_expect_eq(fails[i], 0, "thread %d: %ld pairs failed", i, fails[i]);
-	uint64_t v = atomic_load(&turn_pool->refs[held.slot]);
-	cr_assert_eq(v, LREF_MAKE(held.gen, 0), "the count's word: %#llx", (unsigned long long)v);
+	int used = 0;
+	for (uint32_t lane = 0; lane < FMT_HOLD_LANES; lane++) {
+		local_ref *r = atomic_load(&turn_pool->lanes[lane]);
+		uint64_t v = r ? atomic_load(&r[held.slot]) : 0;
+		cr_assert(v == 0 || v == LREF_MAKE(held.gen, 0), "lane %u's count word: %#llx",
+			  lane, (unsigned long long)v);
+		used += v != 0;
+	}
+	cr_assert_eq(used, FMT_HOLD_LANES, "%d lanes used by %d threads", used, TURN_THREADS);
 	vmshm_detach(turn_pool);
 	cr_assert_eq(vmshm_close(holder, &held), 0);
 	vmshm_detach(holder);
