@@ -349,12 +349,19 @@ static void lref_set(local_ref *r, uint64_t v)
  * shared cache line from each other. Whoever takes a hold bit away judges
  * whether anyone still holds the object, and destroys it if not. */
 
-/* Does peer I hold slot S's object: does one of its lanes? */
+/* Does peer I hold slot S's object: does one of its lanes? Lane 0, then
+ * the others its lanes word names (a lane is named before its first hold
+ * bit is set, by a full barrier, so a hold bit seen is in a lane named). */
 static inline int held_by(const struct fmt_layout *L, uint32_t i, uint32_t s)
 {
-	for (uint32_t lane = 0; lane < FMT_HOLD_LANES; lane++)
+	if (atomic_load(fmt_hold(L, i, 0, s)) & FMT_HOLD_BIT(s))
+		return 1;
+	uint64_t named = atomic_load(&fmt_peer(L, i)->lanes) & ((1u << FMT_HOLD_LANES) - 2);
+	for (; named; named &= named - 1) {
+		uint32_t lane = (uint32_t)__builtin_ctzll(named);
 		if (atomic_load(fmt_hold(L, i, lane, s)) & FMT_HOLD_BIT(s))
 			return 1;
+	}
 	return 0;
 }
 
@@ -479,12 +486,23 @@ __attribute__((__noinline__, __cold__)) static local_ref *lane_make(vmshm_pool *
 	return none;
 }
 
+/* Names LANE in our entry's lanes word, before its first hold bit. */
+__attribute__((__noinline__, __cold__)) static void lane_name(vmshm_pool *p, uint32_t lane)
+{
+	atomic_fetch_or(&fmt_peer(&p->L, p->self)->lanes, 1ull << lane);
+	atomic_fetch_or(&p->lanes_named, 1u << lane);
+}
+
 /* Lane *LANE's local references (made at its first use; *LANE becomes 0
- * if that fails). */
+ * if that fails), the lane named in our entry. */
 HOT_INLINE local_ref *lane_refs(vmshm_pool *p, uint32_t *lane)
 {
 	local_ref *r = atomic_load_explicit(&p->lanes[*lane], memory_order_acquire);
-	return r ? r : lane_make(p, lane);
+	if (!r)
+		r = lane_make(p, lane);
+	if (*lane && !(atomic_load_explicit(&p->lanes_named, memory_order_acquire) & (1u << *lane)))
+		lane_name(p, *lane);
+	return r;
 }
 
 uint64_t dir_local_ref(vmshm_pool *p, uint32_t s)

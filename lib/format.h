@@ -86,7 +86,8 @@ struct fmt_peer {
 	_Atomic uint64_t state;           /* 0 */
 	_Atomic uint64_t ident[FI_COUNT]; /* 8: tagged identity words */
 	_Atomic uint64_t wake;            /* 168: bumped to wake this peer's waiters */
-	uint64_t reserved[30 - FI_COUNT]; /* zero */
+	_Atomic uint64_t lanes; /* 176: bit L: lane L may hold (set before its hold bits) */
+	uint64_t reserved[29 - FI_COUNT]; /* zero */
 };
 
 /* ---- directory slot ---- */

@@ -97,8 +97,9 @@ struct vmshm_pool {
 	 * threads on that lane, slot_count entries; lane 0 made at attach, the
 	 * others at their first use. */
 	local_ref *_Atomic lanes[FMT_HOLD_LANES];
-	_Atomic uint32_t *waiting; /* slot_count entries: threads waiting on it */
-	uint64_t spin_ns;          /* VMSHM_SPIN_US: spin before a wait sleeps */
+	_Atomic uint32_t lanes_named; /* lanes already named in our entry's lanes word */
+	_Atomic uint32_t *waiting;    /* slot_count entries: threads waiting on it */
+	uint64_t spin_ns;             /* VMSHM_SPIN_US: spin before a wait sleeps */
 	/* Per peer index, the wake-up channel found for one of its entry's
 	 * generations (peer_channel): gen + 1 << 32 | chan << 24 | ivpos + 1;
 	 * 0 none. Atomic: signalling threads share it without a lock. */
