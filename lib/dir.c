@@ -115,7 +115,9 @@ int dir_read_name(const struct fmt_layout *L, uint32_t s, uint64_t w, char *buf)
 	return (int)len;
 }
 
-/* Is slot S (seen with state word W) the object named N? */
+/* Is slot S (seen with state word W) the object named N? 1 yes; 0 no; -1
+ * the name matched but the state word moved meanwhile (the object may be
+ * gone, or a last close may be judging it and keep it: look again). */
 static inline int name_equal(const struct fmt_layout *L, uint32_t s, uint64_t w,
 			     const struct dir_name *n)
 {
@@ -126,7 +128,7 @@ static inline int name_equal(const struct fmt_layout *L, uint32_t s, uint64_t w,
 	if (!src || !name_same(src, n))
 		return 0;
 	atomic_thread_fence(memory_order_acquire);
-	return LD(&sl->state) == w;
+	return LD(&sl->state) == w ? 1 : -1;
 }
 
 static inline uint64_t probe_bound(const struct fmt_layout *L, uint32_t home)
@@ -143,19 +145,28 @@ static inline int64_t chain_find(const struct fmt_layout *L, const struct dir_na
 {
 	uint32_t home = (uint32_t)(n->hash & L->slot_mask), tag = fmt_tag(n->hash);
 	uint64_t maxp = probe_bound(L, home);
+	int closing = 0;
 	*busy = -1;
 	for (uint64_t d = 0; d <= maxp; d++) {
 		uint32_t i = (uint32_t)((home + d) & L->slot_mask);
 		uint64_t w = LD(&fmt_slot(L, i)->state);
 		if (SW_TAG(w) != tag)
 			continue;
-		int st = SW_STATE(w);
-		if (st == VMSHM_OBJ_LIVE && name_equal(L, i, w, n)) {
+		int st = SW_STATE(w), eq = st == VMSHM_OBJ_LIVE ? name_equal(L, i, w, n) : 0;
+		if (eq > 0) {
 			*wout = w;
 			return i;
 		}
-		if (st == VMSHM_OBJ_CREATING || st == VMSHM_OBJ_CLOSING)
+		/* Our name, whose word moved while it was compared: a judgment
+		 * (CLOSING) may keep it, and put back the very word we read, so
+		 * the caller looks at the slot again, as at a CLOSING one. A
+		 * CLOSING slot comes first: its object may stay, and a holder's
+		 * open must not miss it for a creator that gives up. */
+		if (eq < 0)
+			st = VMSHM_OBJ_CLOSING;
+		if (st == VMSHM_OBJ_CLOSING || (st == VMSHM_OBJ_CREATING && !closing))
 			*busy = i;
+		closing |= st == VMSHM_OBJ_CLOSING;
 	}
 	return -1;
 }
@@ -723,9 +734,10 @@ static int settle(const struct fmt_layout *L, const struct dir_name *n, uint32_t
 		while (SW_TAG(w2) == tag) {
 			int st = SW_STATE(w2);
 			if (st == VMSHM_OBJ_LIVE || st == VMSHM_OBJ_CLOSING) {
-				if (name_equal(L, j, w2, n))
-					return RETRY; /* it exists (a closing one may stay): open it
-						       */
+				/* it exists (a closing one may stay), or its word
+				 * moved while we compared: open it, or look again */
+				if (name_equal(L, j, w2, n) != 0)
+					return RETRY;
 				break;
 			}
 			if (st != VMSHM_OBJ_CREATING)

@@ -445,7 +445,10 @@ static void abandon_owned(vmshm_pool *p, uint64_t owner)
 		if (!LREF_COUNT(v))
 			continue;
 		uint64_t sw = LD(&fmt_slot(&p->L, s)->state);
-		if (SW_TYPE(sw) != VMSHM_TYPE_MUTEX || SW_STATE(sw) != VMSHM_OBJ_LIVE ||
+		/* we hold it: LIVE, or CLOSING while another peer's last close
+		 * judges it (and keeps it) */
+		if (SW_TYPE(sw) != VMSHM_TYPE_MUTEX ||
+		    (SW_STATE(sw) != VMSHM_OBJ_LIVE && SW_STATE(sw) != VMSHM_OBJ_CLOSING) ||
 		    SW_GEN(sw) != LREF_GEN(v))
 			continue;
 		vmshm_ref r;
