@@ -377,18 +377,19 @@ static inline int held_by(const struct fmt_layout *L, uint32_t i, uint32_t s)
 }
 
 /* Does anyone hold slot S's object: the pool, or a peer whose holder bit is
- * set and whose hold bit is? Sequentially consistent loads: see dir_judge. */
-static int anyone_holds(const struct fmt_layout *L, uint32_t s)
+ * set and whose hold bit is? The others first, ME (the closer, who mostly
+ * holds it no more) last. Sequentially consistent loads: see dir_judge. */
+static int anyone_holds(const struct fmt_layout *L, uint32_t s, uint32_t me)
 {
-	uint64_t h = atomic_load(&fmt_slot(L, s)->holders);
+	uint64_t h = atomic_load(&fmt_slot(L, s)->holders), mine = 1ull << me;
 	if (h & 1)
 		return 1;
-	for (h &= ~1ull; h; h &= h - 1) {
-		uint32_t i = (uint32_t)__builtin_ctzll(h);
+	for (uint64_t o = h & ~(mine | 1ull); o; o &= o - 1) {
+		uint32_t i = (uint32_t)__builtin_ctzll(o);
 		if (i < L->peer_count && held_by(L, i, s))
 			return 1;
 	}
-	return 0;
+	return (h & mine) && me && me < L->peer_count && held_by(L, me, s);
 }
 
 uint64_t dir_holders(const struct fmt_layout *L, uint32_t s)
@@ -419,14 +420,14 @@ int dir_judge(const struct fmt_layout *L, uint32_t s, uint32_t me)
 	struct fmt_slot *sl = fmt_slot(L, s);
 	for (;;) {
 		uint64_t w = atomic_load(&sl->state);
-		if (SW_STATE(w) != VMSHM_OBJ_LIVE || anyone_holds(L, s))
+		if (SW_STATE(w) != VMSHM_OBJ_LIVE || anyone_holds(L, s, me))
 			return 0;
 		uint64_t cw = SW_MAKE(SW_GEN(w), VMSHM_OBJ_CLOSING, SW_TYPE(w), me, SW_TAG(w));
 		if (!CAS(&sl->state, &w, cw))
 			continue;
 		test_stop_point("closing");
 		uint64_t e = cw;
-		if (anyone_holds(L, s)) {
+		if (anyone_holds(L, s, me)) {
 			if (!CAS(&sl->state, &e, w))
 				return 0; /* rolled back by a reclaim of ours */
 			continue;
