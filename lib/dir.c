@@ -634,7 +634,18 @@ HOT_INLINE int unjoin_lane(vmshm_pool *p, uint32_t s, uint32_t gen, uint32_t lan
 		v = lref_lost(r, v, &waiter);
 	}
 	atomic_fetch_and(fmt_hold(&p->L, p->self, lane, s), ~FMT_HOLD_BIT(s));
-	dir_judge(&p->L, s, p->self);
+	{
+		/* The judgment's first look, inline: another holder (the
+		 * pool, or the first other peer with its holder bit and its
+		 * lane 0's hold bit) ends it, whatever the state word: it will
+		 * judge at its own close. */
+		const struct fmt_layout *L = &p->L;
+		uint64_t h = atomic_load(&fmt_slot(L, s)->holders) & ~(1ull << p->self);
+		uint32_t o = h ? (uint32_t)__builtin_ctzll(h) : 0;
+		if (!(h & 1) && !(h && o < L->peer_count &&
+				  (atomic_load(fmt_hold(L, o, 0, s)) & FMT_HOLD_BIT(s))))
+			dir_judge(L, s, p->self);
+	}
 	lref_release(r, LREF_MAKE(gen, 0));
 	return 0;
 }
