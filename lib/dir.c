@@ -392,6 +392,18 @@ static int anyone_holds(const struct fmt_layout *L, uint32_t s, uint32_t me)
 	return (h & mine) && me && me < L->peer_count && held_by(L, me, s);
 }
 
+/* The judgment's first look, inline in a close: the pool's hold, or the
+ * first peer but ME in the holder word whose lane 0 holds (a holder seen
+ * after ME's hold bit went ends the judgment whatever the state word: it
+ * judges at its own close). 0 says only "look further": dir_judge. */
+HOT_INLINE int other_holds_at_once(const struct fmt_layout *L, uint32_t s, uint32_t me)
+{
+	uint64_t h = atomic_load(&fmt_slot(L, s)->holders) & ~(1ull << me);
+	uint32_t o = h ? (uint32_t)__builtin_ctzll(h) : 0;
+	return (h & 1) ||
+	       (h && o < L->peer_count && (atomic_load(fmt_hold(L, o, 0, s)) & FMT_HOLD_BIT(s)));
+}
+
 uint64_t dir_holders(const struct fmt_layout *L, uint32_t s)
 {
 	uint64_t h = LD(&fmt_slot(L, s)->holders), out = h & 1;
@@ -485,19 +497,6 @@ HOT_INLINE uint32_t my_lane(void)
 	return l - 1;
 }
 
-__attribute__((__noinline__, __cold__)) static local_ref *lane_make(vmshm_pool *p, uint32_t *lane)
-{
-	local_ref *mine = calloc(p->L.slot_count, sizeof(*mine)), *none = NULL;
-	if (!mine) { /* out of memory: the thread counts on lane 0 */
-		*lane = 0;
-		return atomic_load_explicit(&p->lanes[0], memory_order_acquire);
-	}
-	if (atomic_compare_exchange_strong(&p->lanes[*lane], &none, mine))
-		return mine;
-	free(mine); /* another thread of the lane made it first */
-	return none;
-}
-
 /* Names LANE in our entry's lanes word, before its first hold bit. */
 __attribute__((__noinline__, __cold__)) static void lane_name(vmshm_pool *p, uint32_t lane)
 {
@@ -505,23 +504,29 @@ __attribute__((__noinline__, __cold__)) static void lane_name(vmshm_pool *p, uin
 	atomic_fetch_or(&p->lanes_named, 1u << lane);
 }
 
-/* Lane *LANE's local references (made at its first use; *LANE becomes 0
- * if that fails), the lane named in our entry. */
-HOT_INLINE local_ref *lane_refs(vmshm_pool *p, uint32_t *lane)
+/* Lane LANE's local references, the lane named in our entry before the
+ * caller sets a hold bit of it. */
+HOT_INLINE local_ref *lane_refs(vmshm_pool *p, uint32_t lane)
 {
-	local_ref *r = atomic_load_explicit(&p->lanes[*lane], memory_order_acquire);
-	if (!r)
-		r = lane_make(p, lane);
-	if (*lane && !(atomic_load_explicit(&p->lanes_named, memory_order_acquire) & (1u << *lane)))
-		lane_name(p, *lane);
-	return r;
+	if (lane && !(atomic_load_explicit(&p->lanes_named, memory_order_acquire) & (1u << lane)))
+		lane_name(p, lane);
+	return p->lanes[lane];
+}
+
+int dir_lanes_make(vmshm_pool *p)
+{
+	for (uint32_t lane = 0; lane < FMT_HOLD_LANES; lane++)
+		if (!(p->lanes[lane] = calloc(p->L.slot_count, sizeof(local_ref))))
+			return VMSHM_EIO;
+	return 0;
 }
 
 uint64_t dir_local_ref(vmshm_pool *p, uint32_t s)
 {
 	for (uint32_t lane = 0; lane < FMT_HOLD_LANES; lane++) {
-		local_ref *r = atomic_load_explicit(&p->lanes[lane], memory_order_acquire);
-		uint64_t v = r ? atomic_load_explicit(&r[s], memory_order_acquire) : 0;
+		uint64_t v = p->lanes[lane]
+				 ? atomic_load_explicit(&p->lanes[lane][s], memory_order_acquire)
+				 : 0;
 		if (LREF_COUNT(v))
 			return v;
 	}
@@ -531,7 +536,7 @@ uint64_t dir_local_ref(vmshm_pool *p, uint32_t s)
 void dir_lanes_free(vmshm_pool *p)
 {
 	for (uint32_t lane = 0; lane < FMT_HOLD_LANES; lane++)
-		free(atomic_load_explicit(&p->lanes[lane], memory_order_relaxed));
+		free(p->lanes[lane]);
 }
 
 /* How many pauses an opener waits for a closer's judgment on its object
@@ -578,7 +583,7 @@ HOT_INLINE int join(vmshm_pool *p, uint32_t s, uint64_t w)
 	const struct fmt_layout *L = &p->L;
 	struct fmt_slot *sl = fmt_slot(L, s);
 	uint32_t lane = my_lane();
-	local_ref *r = lane_refs(p, &lane) + s;
+	local_ref *r = lane_refs(p, lane) + s;
 	uint32_t gen = SW_GEN(w);
 	int waiter = 0;
 	uint64_t v = lref_load(r, 0);
@@ -634,18 +639,8 @@ HOT_INLINE int unjoin_lane(vmshm_pool *p, uint32_t s, uint32_t gen, uint32_t lan
 		v = lref_lost(r, v, &waiter);
 	}
 	atomic_fetch_and(fmt_hold(&p->L, p->self, lane, s), ~FMT_HOLD_BIT(s));
-	{
-		/* The judgment's first look, inline: another holder (the
-		 * pool, or the first other peer with its holder bit and its
-		 * lane 0's hold bit) ends it, whatever the state word: it will
-		 * judge at its own close. */
-		const struct fmt_layout *L = &p->L;
-		uint64_t h = atomic_load(&fmt_slot(L, s)->holders) & ~(1ull << p->self);
-		uint32_t o = h ? (uint32_t)__builtin_ctzll(h) : 0;
-		if (!(h & 1) && !(h && o < L->peer_count &&
-				  (atomic_load(fmt_hold(L, o, 0, s)) & FMT_HOLD_BIT(s))))
-			dir_judge(L, s, p->self);
-	}
+	if (!other_holds_at_once(&p->L, s, p->self))
+		dir_judge(&p->L, s, p->self);
 	lref_release(r, LREF_MAKE(gen, 0));
 	return 0;
 }
@@ -656,8 +651,8 @@ __attribute__((__noinline__, __cold__)) static int unjoin_other(vmshm_pool *p, u
 								uint32_t gen, uint32_t mine)
 {
 	for (uint32_t lane = 0; lane < FMT_HOLD_LANES; lane++) {
-		local_ref *r = atomic_load_explicit(&p->lanes[lane], memory_order_acquire);
-		if (lane == mine || !r)
+		local_ref *r = p->lanes[lane];
+		if (lane == mine)
 			continue;
 		uint64_t v = atomic_load_explicit(&r[s], memory_order_acquire);
 		if (LREF_COUNT(v) && LREF_GEN(v) == gen && unjoin_lane(p, s, gen, lane, r + s) == 0)
@@ -671,8 +666,7 @@ __attribute__((__noinline__, __cold__)) static int unjoin_other(vmshm_pool *p, u
 HOT_INLINE int unjoin(vmshm_pool *p, uint32_t s, uint32_t gen)
 {
 	uint32_t lane = my_lane();
-	local_ref *r = atomic_load_explicit(&p->lanes[lane], memory_order_acquire);
-	if (r && unjoin_lane(p, s, gen, lane, r + s) == 0)
+	if (unjoin_lane(p, s, gen, lane, p->lanes[lane] + s) == 0)
 		return 0;
 	return unjoin_other(p, s, gen, lane);
 }
@@ -894,7 +888,7 @@ int dir_create(vmshm_pool *p, int type, const struct dir_name *n, uint64_t size,
 		 * waits for a thread still finishing an older object of this
 		 * slot.) */
 		uint32_t lane = my_lane();
-		local_ref *lr = lane_refs(p, &lane) + s;
+		local_ref *lr = lane_refs(p, lane) + s;
 		lref_set(lr, LREF_MAKE(gen, 1));
 		atomic_fetch_or(fmt_hold(L, p->self, lane, s), FMT_HOLD_BIT(s));
 		ST(&sl->holders, (1ull << p->self) | ((flags & VMSHM_PERSIST) ? 1u : 0u));
@@ -990,10 +984,8 @@ void dir_detach(vmshm_pool *p)
 	uint64_t bit = 1ull << p->self;
 	for (uint32_t s = 0; s < L->slot_count; s++) {
 		uint32_t held = 0;
-		for (uint32_t lane = 0; lane < FMT_HOLD_LANES; lane++) {
-			local_ref *r = atomic_load_explicit(&p->lanes[lane], memory_order_acquire);
-			held |= r ? LREF_COUNT(atomic_exchange(&r[s], 0)) : 0;
-		}
+		for (uint32_t lane = 0; lane < FMT_HOLD_LANES; lane++)
+			held |= LREF_COUNT(atomic_exchange(&p->lanes[lane][s], 0));
 		if (held)
 			dir_drop_peer(L, s, p->self, p->self);
 		else if (LD(&fmt_slot(L, s)->holders) & bit) /* kept after our last close */

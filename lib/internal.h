@@ -94,9 +94,9 @@ struct vmshm_pool {
 	struct plat_ident ident;
 	struct peer_judge_ctx judge;
 	/* Per lane (docs/FORMAT.md, "Hold words"): the local references of the
-	 * threads on that lane, slot_count entries; lane 0 made at attach, the
-	 * others at their first use. */
-	local_ref *_Atomic lanes[FMT_HOLD_LANES];
+	 * threads on that lane, slot_count entries each, all made at attach (so
+	 * that no call allocates; pages untouched cost no memory). */
+	local_ref *lanes[FMT_HOLD_LANES];
 	_Atomic uint32_t lanes_named; /* lanes already named in our entry's lanes word */
 	_Atomic uint32_t *waiting;    /* slot_count entries: threads waiting on it */
 	uint64_t spin_ns;             /* VMSHM_SPIN_US: spin before a wait sleeps */
@@ -161,7 +161,8 @@ void dir_detach(vmshm_pool *p); /* drops every reference and holder bit of this 
 /* The local reference word of some lane of this attach that holds slot S
  * (count > 0), or 0. */
 uint64_t dir_local_ref(vmshm_pool *p, uint32_t slot);
-/* Frees the lanes' local references. */
+/* Makes the lanes' local references (0, or VMSHM_EIO); frees them. */
+int dir_lanes_make(vmshm_pool *p);
 void dir_lanes_free(vmshm_pool *p);
 /* Zeroes peer I's hold words: a new occupant of entry I holds nothing. */
 void dir_hold_words_clear(const struct fmt_layout *L, uint32_t i);

@@ -178,10 +178,8 @@ static const struct backend *pick(const char *spec)
  * occupant is proven gone, after a reclaim if allowed. */
 static int attach_peer(vmshm_pool *p, unsigned flags, char *why, size_t whylen)
 {
-	local_ref *lane0 = calloc(p->L.slot_count, sizeof(*lane0));
-	atomic_init(&p->lanes[0], lane0);
 	p->waiting = calloc(p->L.slot_count, sizeof(*p->waiting));
-	if (!lane0 || !p->waiting) {
+	if (dir_lanes_make(p) < 0 || !p->waiting) {
 		be_why(why, whylen, "out of memory");
 		return VMSHM_EIO;
 	}

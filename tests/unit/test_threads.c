@@ -420,8 +420,7 @@ Test(threads, race_on_count_leaves_word_clean, .init = tp_setup, .fini = tp_tear
 		cr_expect_eq(fails[i], 0, "thread %d: %ld pairs failed", i, fails[i]);
 	int used = 0;
 	for (uint32_t lane = 0; lane < FMT_HOLD_LANES; lane++) {
-		local_ref *r = atomic_load(&turn_pool->lanes[lane]);
-		uint64_t v = r ? atomic_load(&r[held.slot]) : 0;
+		uint64_t v = atomic_load(&turn_pool->lanes[lane][held.slot]);
 		cr_assert(v == 0 || v == LREF_MAKE(held.gen, 0), "lane %u's count word: %#llx",
 			  lane, (unsigned long long)v);
 		used += v != 0;
