@@ -177,9 +177,7 @@ static int check_extent(struct ck *c, uint32_t s, uint64_t w)
 	struct fmt_slot *sl = fmt_slot(L, s);
 	uint64_t size = LD(&sl->size), ep = LD(&sl->ext_page), en = LD(&sl->ext_pages);
 	uint64_t name_pages = (uint32_t)LD(&sl->len_prot) > FMT_INLINE_NAME ? 1 : 0;
-	if (en == 0 ? (size || name_pages)
-		    : (!fmt_extent_ok(L, ep, en) || en < name_pages ||
-		       en - name_pages < fmt_pages_for(size))) {
+	if (!fmt_extent_fits(L, size, ep, en, name_pages)) {
 		fault(c, VMSHM_FAULT_SLOT_EXTENT, s,
 		      "slot %u: extent %llu+%llu pages does not fit size %llu in %llu pages", s,
 		      (unsigned long long)ep, (unsigned long long)en, (unsigned long long)size,

@@ -218,15 +218,13 @@ static inline int fill_ref(const struct fmt_layout *L, uint32_t s, uint64_t w, v
 	uint64_t size = LD(&sl->size), ep = LD(&sl->ext_page), en = LD(&sl->ext_pages);
 	uint64_t lp = LD(&sl->len_prot);
 	uint64_t name_pages = name_len(lp) > FMT_INLINE_NAME ? 1 : 0;
-	if (en == 0 ? (size != 0 || name_pages)
-		    : (!fmt_extent_ok(L, ep, en) || en < name_pages ||
-		       (en - name_pages) < fmt_pages_for(size))) {
+	if (!fmt_extent_fits(L, size, ep, en, name_pages)) {
 		memset(out, 0, sizeof(*out));
 		return VMSHM_ECORRUPT;
 	}
 	out->slot = s; /* every field: no memset on the way */
 	out->gen = SW_GEN(w);
-	out->addr = size ? fmt_page(L, ep + name_pages) : NULL;
+	out->addr = fmt_page(L, ep + name_pages);
 	out->size = size;
 	out->type = (uint32_t)SW_TYPE(w);
 	out->protect = (uint32_t)(lp >> 32);

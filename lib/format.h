@@ -242,6 +242,17 @@ static inline uint64_t fmt_pages_for(uint64_t size)
 	return size / FMT_PAGE + (size % FMT_PAGE != 0);
 }
 
+/* Does a slot's recorded extent [EP, EP + EN) hold its NAME_PAGES name page
+ * and SIZE bytes, inside the object space? Every object has a size (shared
+ * memory as asked, at least 1; an event, mutex or semaphore its 64-byte
+ * body), so a size of 0 is damage too. */
+static inline int fmt_extent_fits(const struct fmt_layout *L, uint64_t size, uint64_t ep,
+				  uint64_t en, uint64_t name_pages)
+{
+	return size > 0 && fmt_extent_ok(L, ep, en) && en >= name_pages &&
+	       en - name_pages >= fmt_pages_for(size);
+}
+
 /* The name hash of the format (docs/FORMAT.md, "Hash"): the name's bytes
  * as 64-bit little-endian words (the last one padded with zero bytes), each
  * mixed in with one multiply, then a 64-bit finalizer. home = hash &

@@ -588,3 +588,38 @@ Test(corrupt, check_names_faults, .init = tp_setup, .fini = tp_teardown)
 	cr_assert_eq(tp_check("restored"), 0);
 	free(img);
 }
+
+/* A LIVE object whose size and extent were zeroed (a hostile guest's
+ * scribble did so in the two-VM test): no object has size 0, so the open
+ * refuses it, in both APIs, rather than give a NULL memory address that
+ * the caller would write to; the check names it. */
+Test(corrupt, zero_size_object_refused, .init = tp_setup, .fini = tp_teardown)
+{
+	uint8_t *img;
+	struct vmshm_objinfo info;
+	uint64_t slots, zero = 0;
+	vmshm_pool *p;
+	vmshm_ref ref;
+	void *loc = (void *)1;
+	char why[256] = "";
+	struct fault_seen s;
+
+	populate();
+	img = read_image();
+	slots = peek64(64);
+	cr_assert_eq(tp_find("obj-1", &info), 1);
+	tp_poke(slots + 256ull * info.slot + 24, &zero, 8); /* size */
+	tp_poke(slots + 256ull * info.slot + 40, &zero, 8); /* pages of the extent */
+
+	cr_assert_eq(vmshm_attach(tp.path, 0, &p, why, sizeof why), 0, "%s", why);
+	cr_assert_eq(vmshm_open(p, VMSHM_TYPE_SHM, "obj-1", &ref), VMSHM_ECORRUPT);
+	vmshm_detach(p);
+	assert_fails(RtOpenSharedMemoryA(SHM_MAP_ALL_ACCESS, FALSE, "obj-1", &loc),
+		     ERROR_FILE_CORRUPT, "open of an object of size 0");
+	cr_assert_eq(loc, (void *)1, "the location was written: %p", loc);
+	s = check_codes();
+	cr_assert_gt(s.codes[VMSHM_FAULT_SLOT_EXTENT], 0, "size 0 not reported as slot-extent");
+	write_image(img);
+	cr_assert_eq(tp_check("restored"), 0);
+	free(img);
+}
