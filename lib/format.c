@@ -76,7 +76,7 @@ int vmshm_format(void *mem, uint64_t size, uint32_t objects)
 		return rc;
 	if (!mem)
 		return VMSHM_EINVAL;
-	L.base = mem;
+	fmt_bind(&L, mem);
 	struct fmt_header *h = fmt_hdr(&L);
 	/* Invalidate first, so that a crash midway leaves no valid-looking pool. */
 	ST((_Atomic uint64_t *)&h->magic, 0);
@@ -145,7 +145,7 @@ int fmt_load(void *base, uint64_t size, struct fmt_layout *L, char *why, size_t 
 	    h.data_pages != want.data_pages)
 		return WHY("pool header layout is inconsistent");
 	*L = want;
-	L->base = base;
+	fmt_bind(L, base);
 	L->minor = h.minor;
 	memcpy(L->pool_id, h.pool_id, 16);
 	return 0;

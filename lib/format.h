@@ -189,7 +189,21 @@ struct fmt_layout {
 	uint64_t peers_off, slots_off, holds_off, owners_off, data_off;
 	uint32_t peer_count, slot_count, slot_mask, hold_stride, lane_stride;
 	uint64_t data_pages;
+	/* base + each table's offset, set with base (fmt_bind): the calls
+	 * reach an entry with one load of the layout, not two. */
+	uint8_t *peers, *slots, *holds, *owners, *data;
 };
+
+/* Maps layout L at BASE: sets base and the tables' addresses. */
+static inline void fmt_bind(struct fmt_layout *L, uint8_t *base)
+{
+	L->base = base;
+	L->peers = base + L->peers_off;
+	L->slots = base + L->slots_off;
+	L->holds = base + L->holds_off;
+	L->owners = base + L->owners_off;
+	L->data = base + L->data_off;
+}
 
 /* Reads and validates the header of SIZE mapped bytes at BASE. */
 int fmt_load(void *base, uint64_t size, struct fmt_layout *L, char *why, size_t whylen);
@@ -204,11 +218,11 @@ static inline struct fmt_header *fmt_hdr(const struct fmt_layout *L)
 }
 static inline struct fmt_peer *fmt_peer(const struct fmt_layout *L, uint32_t i)
 {
-	return (struct fmt_peer *)(L->base + L->peers_off + (uint64_t)i * FMT_PEER_SIZE);
+	return (struct fmt_peer *)(L->peers + (uint64_t)i * FMT_PEER_SIZE);
 }
 static inline struct fmt_slot *fmt_slot(const struct fmt_layout *L, uint32_t i)
 {
-	return (struct fmt_slot *)(L->base + L->slots_off + (uint64_t)i * FMT_SLOT_SIZE);
+	return (struct fmt_slot *)(L->slots + (uint64_t)i * FMT_SLOT_SIZE);
 }
 /* The hold word of lane LANE of peer I for slot S: bit FMT_HOLD_BIT(S) is
  * set while that lane (threads of I) holds the object in S (docs/FORMAT.md,
@@ -217,18 +231,18 @@ static inline struct fmt_slot *fmt_slot(const struct fmt_layout *L, uint32_t i)
 static inline _Atomic uint64_t *fmt_hold(const struct fmt_layout *L, uint32_t i, uint32_t lane,
 					 uint32_t s)
 {
-	return (_Atomic uint64_t *)(L->base + L->holds_off + (uint64_t)i * L->hold_stride +
+	return (_Atomic uint64_t *)(L->holds + (uint64_t)i * L->hold_stride +
 				    (uint64_t)lane * L->lane_stride + (s / 64u) * 8u);
 }
 #define FMT_HOLD_BIT(s) (1ull << ((s)&63u))
 static inline _Atomic uint64_t *fmt_owner(const struct fmt_layout *L, uint64_t page)
 {
-	return (_Atomic uint64_t *)(L->base + L->owners_off + page * 8u);
+	return (_Atomic uint64_t *)(L->owners + page * 8u);
 }
 /* Address of data page PAGE (PAGE < data_pages, checked by the caller). */
 static inline uint8_t *fmt_page(const struct fmt_layout *L, uint64_t page)
 {
-	return L->base + L->data_off + page * FMT_PAGE;
+	return L->data + page * FMT_PAGE;
 }
 /* Is [page, page + n) inside the data area? */
 static inline int fmt_extent_ok(const struct fmt_layout *L, uint64_t page, uint64_t n)
