@@ -19,29 +19,45 @@
 #define RETRY         DIR_RETRY
 #define DIR_FIND_REAP INT64_MIN /* find_join: the closer we wait for may be gone */
 
-int dir_name_prepare(const char *utf8, struct dir_name *n)
+int dir_name_scan(const char *utf8, struct dir_name *n)
 {
-	memset(n, 0, sizeof(*n));
+	n->bytes = NULL;
+	n->len = 0;
+	n->hash = n->last = n->last_mask = 0;
 	if (!utf8)
 		return 0;
-	/* The length, then the hash a word at a time; an ASCII name (no byte
-	 * with bit 7 set) is one UTF-16 unit a byte and needs no other check. */
 	size_t len = strlen(utf8);
 	if (len == 0 || len > VMSHM_NAME_MAX_BYTES) {
 		int rc = vmshm_name_check(utf8);
 		return rc < 0 ? rc : VMSHM_ENAMELEN;
 	}
-	uint64_t all;
-	n->hash = fmt_hash_words((const unsigned char *)utf8, len, &all, &n->last);
-	if (len > VMSHM_NAME_MAX_UNITS || (all & 0x8080808080808080ull)) {
-		int rc = vmshm_name_check(utf8);
-		if (rc < 0)
-			return rc;
-	}
 	n->bytes = utf8;
 	n->len = (uint32_t)len;
+	n->last = fmt_name_word((const unsigned char *)utf8, len, (len - 1) & ~(size_t)7);
 	n->last_mask = ~0ull >> (8 * (7 - (len - 1) % 8)); /* the last word's 1..8 bytes */
 	return 0;
+}
+
+/* Is N, scanned, an ASCII name short enough (one UTF-16 unit a byte, no
+ * other check needed)? ALL: the OR of its words. */
+static inline int name_ascii(const struct dir_name *n, uint64_t all)
+{
+	return n->len <= VMSHM_NAME_MAX_UNITS && !(all & 0x8080808080808080ull);
+}
+
+int dir_name_finish(struct dir_name *n)
+{
+	if (!n->bytes)
+		return 0;
+	uint64_t all, last;
+	n->hash = fmt_hash_words((const unsigned char *)n->bytes, n->len, &all, &last);
+	return name_ascii(n, all) ? 0 : vmshm_name_check(n->bytes);
+}
+
+int dir_name_prepare(const char *utf8, struct dir_name *n)
+{
+	int rc = dir_name_scan(utf8, n);
+	return rc < 0 ? rc : dir_name_finish(n);
 }
 
 static uint32_t name_len(uint64_t len_prot)
@@ -64,13 +80,15 @@ static void name_get(char *dst, const char *shared, uint32_t len)
  * lies within the field (176 bytes) or the page, so whole words are read
  * and the bytes past the name masked off. */
 typedef uint64_t __attribute__((__may_alias__)) name_word;
-static inline int name_same(const char *shared, const struct dir_name *n)
+static inline int name_same(const char *shared, const struct dir_name *n, uint64_t *all)
 {
 	const name_word *sw = (const name_word *)(const void *)shared;
 	uint32_t last = (n->len - 1) / 8;
+	*all = n->last;
 	for (uint32_t k = 0; k < last; k++) {
 		uint64_t b;
 		memcpy(&b, n->bytes + 8 * k, 8);
+		*all |= b;
 		if (__atomic_load_n(&sw[k], __ATOMIC_RELAXED) != b)
 			return 0;
 	}
@@ -117,18 +135,31 @@ int dir_read_name(const struct fmt_layout *L, uint32_t s, uint64_t w, char *buf)
 
 /* Is slot S (seen with state word W) the object named N? 1 yes; 0 no; -1
  * the name matched but the state word moved meanwhile (the object may be
- * gone, or a last close may be judging it and keep it: look again). */
+ * gone, or a last close may be judging it and keep it: look again). By the
+ * length and the bytes, so N's hash need not be made (an open at a hint);
+ * *ALL receives the OR of N's words compared. */
+static inline int name_here(const struct fmt_layout *L, uint32_t s, uint64_t w,
+			    const struct dir_name *n, uint64_t *all)
+{
+	struct fmt_slot *sl = fmt_slot(L, s);
+	if (name_len(LD(&sl->len_prot)) != n->len)
+		return 0;
+	const char *src = name_ptr(L, s, n->len);
+	if (!src || !name_same(src, n, all))
+		return 0;
+	atomic_thread_fence(memory_order_acquire);
+	return LD(&sl->state) == w ? 1 : -1;
+}
+
+/* The same for a lookup: the slot's hash first. */
 static inline int name_equal(const struct fmt_layout *L, uint32_t s, uint64_t w,
 			     const struct dir_name *n)
 {
 	struct fmt_slot *sl = fmt_slot(L, s);
-	if (LD(&sl->hash) != n->hash || name_len(LD(&sl->len_prot)) != n->len)
+	uint64_t all;
+	if (LD(&sl->hash) != n->hash)
 		return 0;
-	const char *src = name_ptr(L, s, n->len);
-	if (!src || !name_same(src, n))
-		return 0;
-	atomic_thread_fence(memory_order_acquire);
-	return LD(&sl->state) == w ? 1 : -1;
+	return name_here(L, s, w, n, &all);
 }
 
 static inline uint64_t probe_bound(const struct fmt_layout *L, uint32_t home)
@@ -234,7 +265,7 @@ static inline int fill_ref(const struct fmt_layout *L, uint32_t s, uint64_t w, v
 /* Is our peer entry still ours? Not once an operator fenced us. */
 static int self_ok(const vmshm_pool *p)
 {
-	return LD(&fmt_peer(&p->L, p->self)->state) == PW_MAKE(p->self_gen, VMSHM_PEER_ALIVE, 0);
+	return LD(p->self_state) == p->self_alive;
 }
 
 #ifdef VMSHM_BENCH_COUNTERS
@@ -571,7 +602,7 @@ HOT_INLINE int join_check(struct fmt_slot *sl, uint64_t w)
 __attribute__((__noinline__, __cold__)) static void join_undo(vmshm_pool *p, uint32_t s,
 							      uint32_t lane)
 {
-	atomic_fetch_and(fmt_hold(&p->L, p->self, lane, s), ~FMT_HOLD_BIT(s));
+	atomic_fetch_and(self_hold(p, lane, s), ~FMT_HOLD_BIT(s));
 	dir_judge(&p->L, s, p->self); /* a closer may have seen our hold bit */
 }
 
@@ -603,7 +634,7 @@ HOT_INLINE int join(vmshm_pool *p, uint32_t s, uint64_t w)
 	v &= ~(LREF_BUSY | LREF_TURN); /* what the word was before: count 0 */
 	/* Our lane's hold bit, then our holder bit if it is not there from an
 	 * earlier open, then the state word: still W, and the object is ours. */
-	atomic_fetch_or(fmt_hold(L, p->self, lane, s), FMT_HOLD_BIT(s));
+	atomic_fetch_or(self_hold(p, lane, s), FMT_HOLD_BIT(s));
 	uint64_t bit = 1ull << p->self;
 	if (!(LD(&sl->holders) & bit))
 		atomic_fetch_or(&sl->holders, bit);
@@ -636,7 +667,7 @@ HOT_INLINE int unjoin_lane(vmshm_pool *p, uint32_t s, uint32_t gen, uint32_t lan
 		}
 		v = lref_lost(r, v, &waiter);
 	}
-	atomic_fetch_and(fmt_hold(&p->L, p->self, lane, s), ~FMT_HOLD_BIT(s));
+	atomic_fetch_and(self_hold(p, lane, s), ~FMT_HOLD_BIT(s));
 	if (!other_holds_at_once(&p->L, s, p->self))
 		dir_judge(&p->L, s, p->self);
 	lref_release(r, LREF_MAKE(gen, 0));
@@ -888,7 +919,7 @@ int dir_create(vmshm_pool *p, int type, const struct dir_name *n, uint64_t size,
 		uint32_t lane = my_lane();
 		local_ref *lr = lane_refs(p, lane) + s;
 		lref_set(lr, LREF_MAKE(gen, 1));
-		atomic_fetch_or(fmt_hold(L, p->self, lane, s), FMT_HOLD_BIT(s));
+		atomic_fetch_or(self_hold(p, lane, s), FMT_HOLD_BIT(s));
 		ST(&sl->holders, (1ull << p->self) | ((flags & VMSHM_PERSIST) ? 1u : 0u));
 		uint64_t lw = SW_MAKE(gen, VMSHM_OBJ_LIVE, type, p->self, SW_TAG(nw));
 		uint64_t expect = nw;
@@ -896,7 +927,7 @@ int dir_create(vmshm_pool *p, int type, const struct dir_name *n, uint64_t size,
 			/* A creator nearer home aborted us: its object is the one. */
 			BENCH_RETRY();
 			ST(&sl->holders, 0);
-			atomic_fetch_and(fmt_hold(L, p->self, lane, s), ~FMT_HOLD_BIT(s));
+			atomic_fetch_and(self_hold(p, lane, s), ~FMT_HOLD_BIT(s));
 			lref_set(lr, LREF_MAKE(gen, 0)); /* nobody could open it */
 			abandon(L, s, gen, p->self);
 			continue;
@@ -940,17 +971,75 @@ static int64_t find_join(vmshm_pool *p, const struct dir_name *n, uint64_t *w, c
 	}
 }
 
-int dir_open(vmshm_pool *p, int type, const struct dir_name *n, vmshm_ref *out, struct dir_ctx *wt)
+/* ---- hints: where an open found a name last --------------------------------
+ * A lookup costs the name's hash, a chain of multiplies, and a walk of its
+ * probe chain. So each attach notes, by a fingerprint of the name made
+ * without the hash, the slot where an open last found it, and an open looks
+ * there first, with a lookup's own checks: a LIVE slot of the type, the
+ * name's length and bytes, the state word unchanged meanwhile, then the
+ * join's check after its hold bit. A hint that is out of date (the object
+ * gone, the slot reused, another name of the same fingerprint) costs that
+ * one look, and the lookup follows. Hints are words of this process only;
+ * any thread may write any of them, since none is ever believed. */
+
+/* N's fingerprint: its first and last words and its length, mixed with
+ * two multiplies side by side (a short name's first word is its last). */
+HOT_INLINE uint32_t hint_of(const struct dir_name *n)
 {
+	uint64_t first = n->last;
+	if (n->len > 8)
+		memcpy(&first, n->bytes, 8);
+	uint64_t x = (first * FMT_HASH_MUL) ^ ((n->last + n->len) * FMT_HASH_SEED);
+	return (uint32_t)(x >> 56) % DIR_HINTS;
+}
+
+/* The open of N at its hint: 0 with OUT, an error, or RETRY (the hint does
+ * not lead to a LIVE object of TYPE named N: the lookup decides). */
+HOT_INLINE int open_at_hint(vmshm_pool *p, int type, const struct dir_name *n, vmshm_ref *out)
+{
+	const struct fmt_layout *L = &p->L;
+	uint32_t s = atomic_load_explicit(&p->hints[hint_of(n)], memory_order_relaxed) - 1;
+	if (s >= L->slot_count)
+		return RETRY; /* none (0 - 1) */
+	uint64_t w = LD(&fmt_slot(L, s)->state), all;
+	/* N is scanned only: checked here if ASCII, else by the lookup. */
+	if (SW_STATE(w) != VMSHM_OBJ_LIVE || SW_TYPE(w) != type ||
+	    name_here(L, s, w, n, &all) <= 0 || !name_ascii(n, all))
+		return RETRY;
+	int rc = join(p, s, w);
+	if (rc != 0)
+		return rc;
+	if ((rc = fill_ref(L, s, w, out)) < 0)
+		unjoin(p, s, SW_GEN(w));
+	return rc;
+}
+
+/* Notes slot S as where N is. */
+static void hint_set(vmshm_pool *p, const struct dir_name *n, uint32_t s)
+{
+	_Atomic uint32_t *h = &p->hints[hint_of(n)];
+	if (atomic_load_explicit(h, memory_order_relaxed) != s + 1)
+		atomic_store_explicit(h, s + 1, memory_order_relaxed);
+}
+
+int dir_open(vmshm_pool *p, int type, struct dir_name *n, vmshm_ref *out, struct dir_ctx *wt)
+{
+	int rc = open_at_hint(p, type, n, out);
+	if (rc != RETRY)
+		return rc;
 	uint64_t w;
+	if ((rc = dir_name_finish(n)) < 0)
+		return rc;
 	int64_t i = find_join(p, n, &w, NULL, wt);
 	if (i == DIR_FIND_REAP)
 		return DIR_REAP;
 	if (i < 0)
 		return (int)i;
-	int rc = SW_TYPE(w) != type ? VMSHM_ETYPE : fill_ref(&p->L, (uint32_t)i, w, out);
+	rc = SW_TYPE(w) != type ? VMSHM_ETYPE : fill_ref(&p->L, (uint32_t)i, w, out);
 	if (rc < 0)
 		unjoin(p, (uint32_t)i, SW_GEN(w));
+	else
+		hint_set(p, n, (uint32_t)i);
 	return rc;
 }
 

@@ -85,11 +85,19 @@ struct peer_judge_ctx {
 	uint32_t domain8;            /* 1..255: a hash of boot id and lock file, for claims */
 };
 
+#define DIR_HINTS 256 /* the open's hints of an attach (dir.c) */
+
 struct vmshm_pool {
 	struct be_map map;
 	struct fmt_layout L;
-	uint32_t self;       /* peer index, 0 for an observer */
-	uint32_t self_gen;   /* generation of our peer entry */
+	uint32_t self;     /* peer index, 0 for an observer */
+	uint32_t self_gen; /* generation of our peer entry */
+	/* Worked out from self and self_gen when they are set (self_set),
+	 * for the calls' checks: our entry's state word, its value while we
+	 * are alive, and where each lane's hold words start. */
+	const _Atomic uint64_t *self_state;
+	uint64_t self_alive;
+	uint8_t *self_holds[FMT_HOLD_LANES];
 	uint64_t fork_epoch; /* plat_fork_epoch() at attach */
 	struct plat_ident ident;
 	struct peer_judge_ctx judge;
@@ -98,8 +106,11 @@ struct vmshm_pool {
 	 * that no call allocates; pages untouched cost no memory). */
 	local_ref *lanes[FMT_HOLD_LANES];
 	_Atomic uint32_t lanes_named; /* lanes already named in our entry's lanes word */
-	_Atomic uint32_t *waiting;    /* slot_count entries: threads waiting on it */
-	uint64_t spin_ns;             /* VMSHM_SPIN_US: spin before a wait sleeps */
+	/* Where an open last found each name fingerprint: slot + 1, 0 none
+	 * (dir.c, "hints"). A hint is only where to look first. */
+	_Atomic uint32_t hints[DIR_HINTS];
+	_Atomic uint32_t *waiting; /* slot_count entries: threads waiting on it */
+	uint64_t spin_ns;          /* VMSHM_SPIN_US: spin before a wait sleeps */
 	/* Per peer index, the wake-up channel found for one of its entry's
 	 * generations (peer_channel): gen + 1 << 32 | chan << 24 | ivpos + 1;
 	 * 0 none. Atomic: signalling threads share it without a lock. */
@@ -115,10 +126,26 @@ static inline int pool_usable(const vmshm_pool *p)
 {
 	if (p->fork_epoch != plat_fork_epoch_now())
 		return VMSHM_ESTALE;
-	if (p->self &&
-	    LD(&fmt_peer(&p->L, p->self)->state) != PW_MAKE(p->self_gen, VMSHM_PEER_ALIVE, 0))
+	if (p->self && LD(p->self_state) != p->self_alive)
 		return VMSHM_ESTALE;
 	return 0;
+}
+
+/* Makes this attach peer I, generation GEN. */
+static inline void self_set(vmshm_pool *p, uint32_t i, uint32_t gen)
+{
+	p->self = i;
+	p->self_gen = gen;
+	p->self_state = &fmt_peer(&p->L, i)->state;
+	p->self_alive = PW_MAKE(gen, VMSHM_PEER_ALIVE, 0);
+	for (uint32_t lane = 0; lane < FMT_HOLD_LANES; lane++)
+		p->self_holds[lane] = (uint8_t *)fmt_hold(&p->L, i, lane, 0);
+}
+
+/* Our hold word of slot S on lane LANE. */
+static inline _Atomic uint64_t *self_hold(const vmshm_pool *p, uint32_t lane, uint32_t s)
+{
+	return (_Atomic uint64_t *)(p->self_holds[lane] + (s / 64u) * 8u);
 }
 
 /* A name as the directory stores it. */
@@ -148,7 +175,7 @@ struct dir_ctx {
 #define DIR_REAP 2 /* the creator we wait for may be gone: reclaim it, call again */
 int dir_create(vmshm_pool *p, int type, const struct dir_name *n, uint64_t size, uint32_t protect,
 	       unsigned flags, vmshm_ref *out, struct dir_ctx *wt);
-int dir_open(vmshm_pool *p, int type, const struct dir_name *n, vmshm_ref *out, struct dir_ctx *wt);
+int dir_open(vmshm_pool *p, int type, struct dir_name *n, vmshm_ref *out, struct dir_ctx *wt);
 int dir_close(vmshm_pool *p, const vmshm_ref *ref);
 /* A reference to slot S (word W) for an attach that holds it: 0 or < 0. */
 int dir_ref_of(const vmshm_pool *p, uint32_t s, uint64_t w, vmshm_ref *out);
@@ -179,6 +206,11 @@ int dir_take_orphan(const struct fmt_layout *L, uint32_t slot, uint32_t me);
 /* Copies the name of slot S (state word W) into BUF (>= VMSHM_NAME_MAX_BYTES
  * + 1), NUL-terminated; returns its length, 0 unnamed, < 0 invalid. */
 int dir_read_name(const struct fmt_layout *L, uint32_t s, uint64_t w, char *buf);
+/* Fills N from name UTF8 and checks it: dir_name_scan, its length and last
+ * word; dir_name_finish, the rest of the check and the hash (an open makes
+ * them only when its hint fails); dir_name_prepare, both. 0 or < 0. */
+int dir_name_scan(const char *utf8, struct dir_name *n);
+int dir_name_finish(struct dir_name *n);
 int dir_name_prepare(const char *utf8, struct dir_name *n);
 
 /* space.c */

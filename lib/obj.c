@@ -15,12 +15,14 @@ static int check_type(int type)
 	return type >= VMSHM_TYPE_SHM && type <= VMSHM_TYPE_SEMAPHORE ? 0 : VMSHM_EINVAL;
 }
 
-/* What every call on a named object needs: a valid name, an attach that is
- * still ours, and a peer entry (an observer holds nothing). */
-static int enter(vmshm_pool *p, const char *name, struct dir_name *n)
+/* What every call on a named object needs: a valid name (scanned only if
+ * not FULL: an open checks the rest and makes the hash only when its hint
+ * fails), an attach that is still ours, and a peer entry (an observer
+ * holds nothing). */
+static int enter(vmshm_pool *p, const char *name, struct dir_name *n, int full)
 {
 	int rc;
-	if ((rc = dir_name_prepare(name, n)) < 0)
+	if ((rc = full ? dir_name_prepare(name, n) : dir_name_scan(name, n)) < 0)
 		return rc;
 	if ((rc = pool_usable(p)) < 0)
 		return rc;
@@ -40,7 +42,7 @@ static int create(vmshm_pool *p, int type, const char *name, uint64_t size, uint
 	if (!p || !out || check_type(type) < 0 || (type == VMSHM_TYPE_SHM && size == 0) ||
 	    (flags & ~(VMSHM_EXCL | VMSHM_PERSIST)) || (!name && (flags & VMSHM_PERSIST)))
 		return VMSHM_EINVAL;
-	if ((rc = enter(p, name, &n)) < 0)
+	if ((rc = enter(p, name, &n, 1)) < 0)
 		return rc;
 	if (type != VMSHM_TYPE_SHM) {
 		size = FMT_SYNC_SIZE; /* its body (struct fmt_sync) */
@@ -174,7 +176,7 @@ int vmshm_open(vmshm_pool *p, int type, const char *name, vmshm_ref *out)
 	int rc;
 	if (!p || !out || check_type(type) < 0 || !name)
 		return VMSHM_EINVAL;
-	if ((rc = enter(p, name, &n)) < 0)
+	if ((rc = enter(p, name, &n, 0)) < 0)
 		return rc;
 	struct dir_ctx wt = {0, 0, NULL};
 	while ((rc = dir_open(p, type, &n, out, &wt)) == DIR_REAP) {
@@ -200,7 +202,7 @@ int vmshm_unpersist(vmshm_pool *p, const char *name)
 	int rc;
 	if (!p || !name)
 		return VMSHM_EINVAL;
-	if ((rc = enter(p, name, &n)) < 0)
+	if ((rc = enter(p, name, &n, 1)) < 0)
 		return rc;
 	plat_lock_take(&p->lock);
 	rc = dir_unpersist(p, &n);

@@ -274,8 +274,7 @@ static int claim_entry(vmshm_pool *p, uint32_t i, uint64_t w)
 			plat_peer_unlock(J->lock_fd, i);
 		return -1;
 	}
-	p->self = i;
-	p->self_gen = gen;
+	self_set(p, i, gen);
 	return 0;
 }
 
