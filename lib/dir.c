@@ -1022,12 +1022,12 @@ static void hint_set(vmshm_pool *p, const struct dir_name *n, uint32_t s)
 		atomic_store_explicit(h, s + 1, memory_order_relaxed);
 }
 
-int dir_open(vmshm_pool *p, int type, struct dir_name *n, vmshm_ref *out, struct dir_ctx *wt)
+/* dir_open when the hint failed: the name checked in full, the lookup. */
+__attribute__((__noinline__)) static int open_by_lookup(vmshm_pool *p, int type, struct dir_name *n,
+							vmshm_ref *out, struct dir_ctx *wt)
 {
-	int rc = open_at_hint(p, type, n, out);
-	if (rc != RETRY)
-		return rc;
 	uint64_t w;
+	int rc;
 	if ((rc = dir_name_finish(n)) < 0)
 		return rc;
 	int64_t i = find_join(p, n, &w, NULL, wt);
@@ -1041,6 +1041,12 @@ int dir_open(vmshm_pool *p, int type, struct dir_name *n, vmshm_ref *out, struct
 	else
 		hint_set(p, n, (uint32_t)i);
 	return rc;
+}
+
+int dir_open(vmshm_pool *p, int type, struct dir_name *n, vmshm_ref *out, struct dir_ctx *wt)
+{
+	int rc = open_at_hint(p, type, n, out);
+	return rc == RETRY ? open_by_lookup(p, type, n, out, wt) : rc;
 }
 
 int dir_close(vmshm_pool *p, const vmshm_ref *ref)

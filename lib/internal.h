@@ -15,6 +15,9 @@
 /* The few steps of the hot calls (open, close) that the compiler would
  * otherwise leave as calls of their own. */
 #define HOT_INLINE static inline __attribute__((__always_inline__))
+/* A slow path that a flattened call (RtOpenSharedMemoryA, RtCloseHandle)
+ * must not take into itself. */
+#define COLD_PATH __attribute__((__noinline__, __cold__))
 
 /* How long a call waits for another peer that is midway through the same
  * name before it gives up with VMSHM_EBUSY. */

@@ -170,6 +170,21 @@ int vmshm_wait(vmshm_pool *p, const vmshm_ref *refs, uint32_t n, uint64_t timeou
 	return rc < 0 ? rc : sync_wait(p, refs, n, timeout_ns, index ? index : &dummy);
 }
 
+/* An open whose lookup waited for a last closer that looked gone: reclaims
+ * it (its judgment is rolled back and made again), then looks again. */
+__attribute__((__noinline__, __cold__)) static int
+open_after_reap(vmshm_pool *p, int type, struct dir_name *n, vmshm_ref *out, struct dir_ctx *wt)
+{
+	int rc;
+	do {
+		plat_lock_take(&p->lock);
+		if (reclaim_one(p, wt->gone_owner) > 0)
+			space_sweep(&p->L);
+		plat_lock_give(&p->lock);
+	} while ((rc = dir_open(p, type, n, out, wt)) == DIR_REAP);
+	return rc;
+}
+
 int vmshm_open(vmshm_pool *p, int type, const char *name, vmshm_ref *out)
 {
 	struct dir_name n;
@@ -179,15 +194,8 @@ int vmshm_open(vmshm_pool *p, int type, const char *name, vmshm_ref *out)
 	if ((rc = enter(p, name, &n, 0)) < 0)
 		return rc;
 	struct dir_ctx wt = {0, 0, NULL};
-	while ((rc = dir_open(p, type, &n, out, &wt)) == DIR_REAP) {
-		/* The last closer we wait for looked gone: reclaim it (its
-		 * judgment is rolled back and made again), then look again. */
-		plat_lock_take(&p->lock);
-		if (reclaim_one(p, wt.gone_owner) > 0)
-			space_sweep(&p->L);
-		plat_lock_give(&p->lock);
-	}
-	return rc;
+	rc = dir_open(p, type, &n, out, &wt);
+	return rc == DIR_REAP ? open_after_reap(p, type, &n, out, &wt) : rc;
 }
 
 int vmshm_close(vmshm_pool *p, const vmshm_ref *ref)

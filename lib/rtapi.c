@@ -50,13 +50,17 @@ static void g_init(void)
 	plat_on_fork(g_fork_prepare, g_fork_parent, g_fork_child);
 }
 
+COLD_PATH static void g_first(void)
+{
+	plat_once(g_init);
+	atomic_store_explicit(&G.started, 1, memory_order_release);
+}
+
 /* Every call's first step: one load once the process is set up. */
 static void g_start(void)
 {
-	if (!atomic_load_explicit(&G.started, memory_order_acquire)) {
-		plat_once(g_init);
-		atomic_store_explicit(&G.started, 1, memory_order_release);
-	}
+	if (!atomic_load_explicit(&G.started, memory_order_acquire))
+		g_first();
 }
 
 static void g_exit(void)
@@ -124,7 +128,7 @@ static void handle_push(uint32_t first, uint32_t last)
 }
 
 /* Adds a chunk of free entries (the slow path, under G.lock). */
-static int handle_grow(void)
+COLD_PATH static int handle_grow(void)
 {
 	int rc = 0;
 	plat_lock_take(&G.lock);
@@ -307,7 +311,7 @@ static DWORD win_error(int rc)
 	}
 }
 
-static void *fail(int rc)
+COLD_PATH static void *fail(int rc)
 {
 	rt_set_error(win_error(rc));
 	return NULL;
@@ -317,7 +321,7 @@ static void *fail(int rc)
 
 /* The slow path (G.lock): attaches the pool on first use, or again when the
  * attach is not usable any more. *OUT receives the pool. */
-static int need_pool(vmshm_pool **out)
+COLD_PATH static int need_pool(vmshm_pool **out)
 {
 	int rc = 0;
 	plat_lock_take(&G.lock);
@@ -367,7 +371,7 @@ static vmshm_pool *usable_pool(void)
  * that another thread made since, or one made now (the slow path). 0 with
  * *OUT, or the error to report: with no pool NAME is still checked, so
  * that a bad name is reported as such in any case. */
-static int attach_again(vmshm_pool *stale, const char *name, vmshm_pool **out)
+COLD_PATH static int attach_again(vmshm_pool *stale, const char *name, vmshm_pool **out)
 {
 	vmshm_pool *cur = usable_pool();
 	int rc = cur ? (cur != stale ? 0 : VMSHM_ESTALE) : need_pool(&cur), nc;
@@ -418,7 +422,7 @@ static inline HANDLE hand_out(vmshm_pool *p, int rc, uint32_t i, vmshm_ref *ref)
  * fast path takes no lock: vmshm_create/open check the name and that the
  * attach is still ours (VMSHM_ESTALE when not, or before the first attach:
  * then the slow path attaches and the call is made again). */
-static HANDLE acquire(int create, DWORD prot, DWORD size, const char *name, VOID **location)
+HOT_INLINE HANDLE acquire(int create, DWORD prot, DWORD size, const char *name, VOID **location)
 {
 	g_start();
 	vmshm_pool *p = atomic_load_explicit(&G.pool, memory_order_acquire);
@@ -456,8 +460,13 @@ HANDLE WINAPI RtCreateSharedMemoryW(DWORD flProtect, DWORD MaximumSizeHigh, DWOR
 	return acquire(1, flProtect, MaximumSizeLow, lpName ? name : NULL, location);
 }
 
-HANDLE WINAPI RtOpenSharedMemoryA(DWORD dwDesiredAccess, BOOL bInheritHandle, LPCSTR lpName,
-				  VOID **location)
+/* The opens are flattened, like RtCloseHandle below: vmshm_open's open at a
+ * hint and the directory's steps are compiled into them (with link-time
+ * optimisation), no call on the hot path but strlen. The lookup after a
+ * failed hint and every slow path stay calls (noinline, COLD_PATH). */
+__attribute__((__flatten__)) HANDLE WINAPI RtOpenSharedMemoryA(DWORD dwDesiredAccess,
+							       BOOL bInheritHandle, LPCSTR lpName,
+							       VOID **location)
 {
 	(void)bInheritHandle; /* handles are never inherited */
 	if (dwDesiredAccess < SHM_MAP_READ || dwDesiredAccess > SHM_MAP_ALL_ACCESS || !lpName ||
@@ -466,8 +475,9 @@ HANDLE WINAPI RtOpenSharedMemoryA(DWORD dwDesiredAccess, BOOL bInheritHandle, LP
 	return acquire(0, 0, 0, lpName, location);
 }
 
-HANDLE WINAPI RtOpenSharedMemoryW(DWORD dwDesiredAccess, BOOL bInheritHandle, LPCWSTR lpName,
-				  VOID **location)
+__attribute__((__flatten__)) HANDLE WINAPI RtOpenSharedMemoryW(DWORD dwDesiredAccess,
+							       BOOL bInheritHandle, LPCWSTR lpName,
+							       VOID **location)
 {
 	char name[VMSHM_NAME_MAX_BYTES + 1];
 	(void)bInheritHandle;
