@@ -27,6 +27,7 @@
  * Usage: shm_bench [-n ITERATIONS] [--no-strace]
  * (--trace-mode is the run that the program starts under strace.)
  */
+#include <alloca.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -426,6 +427,29 @@ static void run_case(enum op op, uint32_t iters, int timed, uint32_t *s, uint32_
 		hold_target(0);
 }
 
+/* Where the calls' stack falls, modulo a page, against the pages of the
+ * data they touch moves an open+close pair here by up to 10 ns (a load
+ * that follows a store to another address with the same low 12 bits
+ * waits for it; docs/BENCHMARKS.md): one run, one placing, is a lottery.
+ * So every round runs at its own depth, 16 bytes apart over the 4 KiB,
+ * the same for the operations it compares, and the medians are taken over
+ * many placings. */
+static unsigned round_depth(void)
+{
+	static unsigned round;
+	return (round++ * 65u % 256u) * 16u; /* 65 is prime to 256: all 256 depths */
+}
+
+/* Runs one round of the case at DEPTH bytes further down the stack. */
+static void run_case_at(unsigned depth, enum op op, uint32_t iters, uint32_t *s, uint32_t *sb,
+			uint32_t from, struct result *res)
+{
+	volatile char *pad = alloca(depth + 16);
+	pad[0] = 0;
+	run_case(op, iters, 1, s, sb, from, res);
+	pad[depth] = 0; /* the pad lives until the round has run */
+}
+
 /* One visit of a live count: for each of OPS a warm-up and the page fault
  * count, then ROUNDS alternating rounds of PER timed iterations each, stored
  * in SAMPLES[op] from FROM on. */
@@ -442,10 +466,12 @@ static void visit(const enum op *ops, int nops, uint32_t per, uint32_t from,
 		if (op == OP_VM_OPEN_HELD)
 			hold_target(0);
 	}
-	for (uint32_t r = 0; r < ROUNDS; r++)
+	for (uint32_t r = 0; r < ROUNDS; r++) {
+		unsigned depth = round_depth();
 		for (int k = 0; k < nops; k++)
-			run_case(ops[k], per, 1, samples[ops[k]], batched[ops[k]], from + r * per,
-				 &res[ops[k]]);
+			run_case_at(depth, ops[k], per, samples[ops[k]], batched[ops[k]],
+				    from + r * per, &res[ops[k]]);
+	}
 }
 
 /* Median cost of a null system call, for scale. */
