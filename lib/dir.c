@@ -1057,13 +1057,12 @@ int dir_close(vmshm_pool *p, const vmshm_ref *ref)
 /* Drops the pool's own hold (bit 0) on the LIVE object named N. We join it
  * first, so that it cannot die and be reused under us: the bit we clear is
  * that object's, never a later object's in the same slot. */
-int dir_unpersist(vmshm_pool *p, const struct dir_name *n)
+int dir_unpersist(vmshm_pool *p, const struct dir_name *n, struct dir_ctx *wt)
 {
 	uint64_t w;
-	struct dir_ctx wt = {0, 0, NULL};
-	int64_t i = find_join(p, n, &w, "unpersist", &wt);
+	int64_t i = find_join(p, n, &w, "unpersist", wt);
 	if (i == DIR_FIND_REAP)
-		return VMSHM_EBUSY;
+		return DIR_REAP;
 	if (i < 0)
 		return (int)i;
 	uint64_t old = atomic_fetch_and(&fmt_slot(&p->L, (uint32_t)i)->holders, ~(uint64_t)1);

@@ -186,7 +186,7 @@ int dir_ref_of(const vmshm_pool *p, uint32_t s, uint64_t w, vmshm_ref *out);
  * while we write its body): 0 with OUT filled, or < 0; dir_unhold ends it. */
 int dir_hold(vmshm_pool *p, uint32_t s, uint64_t w, vmshm_ref *out);
 void dir_unhold(vmshm_pool *p, const vmshm_ref *r);
-int dir_unpersist(vmshm_pool *p, const struct dir_name *n);
+int dir_unpersist(vmshm_pool *p, const struct dir_name *n, struct dir_ctx *wt); /* or DIR_REAP */
 void dir_detach(vmshm_pool *p); /* drops every reference and holder bit of this attach */
 /* The local reference word of some lane of this attach that holds slot S
  * (count > 0), or 0. */

@@ -212,8 +212,14 @@ int vmshm_unpersist(vmshm_pool *p, const char *name)
 		return VMSHM_EINVAL;
 	if ((rc = enter(p, name, &n, 1)) < 0)
 		return rc;
+	struct dir_ctx wt = {0, 0, NULL};
 	plat_lock_take(&p->lock);
-	rc = dir_unpersist(p, &n);
+	while ((rc = dir_unpersist(p, &n, &wt)) == DIR_REAP) {
+		/* The last closer we wait for looked gone: reclaim it, as an
+		 * open would (we hold the attach's lock), then look again. */
+		if (reclaim_one(p, wt.gone_owner) > 0)
+			space_sweep(&p->L);
+	}
 	plat_lock_give(&p->lock);
 	return rc;
 }

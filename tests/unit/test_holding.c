@@ -167,6 +167,28 @@ Test(holding, last_close_killed_while_judging, .init = tp_setup, .fini = tp_tear
 	cr_assert_eq(tp_check("holding"), 0);
 }
 
+/* The same met by vmshm_unpersist (vmshm rm): busy while the closer is
+ * stopped; once it is killed, the remove reclaims it as an open does, and
+ * the object, which nobody holds and the pool did not keep, is gone. */
+Test(holding, remove_meets_a_killed_judgment, .init = tp_setup, .fini = tp_teardown, .timeout = 60)
+{
+	vmshm_pool *a = attach();
+	const char *argv[] = {"@", "create-close", "judged", NULL};
+	struct proc c = proc_start(argv, "VMSHM_TEST_STOP=closing");
+	proc_expect_held(&c);
+	int st;
+	cr_assert_eq(waitpid(c.pid, &st, WUNTRACED), c.pid);
+	cr_assert(WIFSTOPPED(st), "the closer did not stop in its judgment (status 0x%x)", st);
+	cr_assert_eq(vmshm_unpersist(a, "judged"), VMSHM_EBUSY,
+		     "a remove while the closer is stopped");
+	proc_finish(&c);
+	cr_assert_eq(vmshm_unpersist(a, "judged"), VMSHM_ENOENT,
+		     "the remove after the closer died");
+	cr_assert_eq(tp_stats().objects, 0, "objects left");
+	vmshm_detach(a);
+	cr_assert_eq(tp_check("holding"), 0);
+}
+
 /* The same, but A holds the object too: the judgment the child left is
  * rolled back by the reclaim and the object stays A's, bytes and all. */
 Test(holding, judgment_of_a_dead_closer_is_rolled_back, .init = tp_setup, .fini = tp_teardown,
