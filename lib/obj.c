@@ -172,8 +172,8 @@ int vmshm_wait(vmshm_pool *p, const vmshm_ref *refs, uint32_t n, uint64_t timeou
 
 /* An open whose lookup waited for a last closer that looked gone: reclaims
  * it (its judgment is rolled back and made again), then looks again. */
-__attribute__((__noinline__, __cold__)) static int
-open_after_reap(vmshm_pool *p, int type, struct dir_name *n, vmshm_ref *out, struct dir_ctx *wt)
+COLD_PATH static int open_after_reap(vmshm_pool *p, int type, struct dir_name *n, vmshm_ref *out,
+				     struct dir_ctx *wt)
 {
 	int rc;
 	do {
