@@ -944,13 +944,42 @@ int dir_create(vmshm_pool *p, int type, const struct dir_name *n, uint64_t size,
 /* Finds the LIVE object named N and joins it (any type; STOP names a test
  * stop point between the two). Returns its slot, and its word in *W, or
  * VMSHM_ENOENT or another error. */
+/* An open of slot S's object, seen CLOSING with word W (another peer's last
+ * close is judging it): if this attach holds it, on any lane, one more
+ * reference there, and no wait for the judgment, since an object that is
+ * held stays. 0, or RETRY if we hold none (or S is not the object N). */
+COLD_PATH static int rejoin_held(vmshm_pool *p, uint32_t s, uint64_t w, const struct dir_name *n)
+{
+	uint64_t all;
+	if (name_here(&p->L, s, w, n, &all) <= 0)
+		return RETRY;
+	for (uint32_t lane = 0; lane < FMT_HOLD_LANES; lane++) {
+		local_ref *r = p->lanes[lane] + s;
+		int waiter = 0;
+		uint64_t v = lref_load(r, 0);
+		while (LREF_COUNT(v) > 0 && LREF_GEN(v) == SW_GEN(w)) {
+			if (local_cas(r, &v, ((v & ~LREF_TURN) + 1) | lref_turn(v, waiter)))
+				return 0;
+			v = lref_lost(r, v, &waiter);
+		}
+		lref_unwait(r, waiter);
+	}
+	return RETRY;
+}
+
 static int64_t find_join(vmshm_pool *p, const struct dir_name *n, uint64_t *w, const char *stop,
 			 struct dir_ctx *wt)
 {
 	for (;;) {
 		int64_t busy;
 		int64_t i = chain_find(&p->L, n, w, &busy);
-		int bst = busy >= 0 ? SW_STATE(LD(&fmt_slot(&p->L, (uint32_t)busy)->state)) : -1;
+		uint64_t bw = busy >= 0 ? LD(&fmt_slot(&p->L, (uint32_t)busy)->state) : 0;
+		int bst = busy >= 0 ? SW_STATE(bw) : -1;
+		if (i < 0 && bst == VMSHM_OBJ_CLOSING &&
+		    rejoin_held(p, (uint32_t)busy, bw, n) == 0) {
+			*w = bw;
+			return busy;
+		}
 		if (i < 0 && bst == VMSHM_OBJ_CLOSING) {
 			/* its last closer is judging it: it may stay */
 			int rc = wait_other(p, (uint32_t)busy, wt);

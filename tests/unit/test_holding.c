@@ -247,6 +247,78 @@ Test(holding, judgment_of_a_dead_closer_is_rolled_back, .init = tp_setup, .fini 
 	cr_assert_eq(tp_check("holding"), 0);
 }
 
+/* A's second open, from another thread, of the object A holds. */
+struct reopen {
+	vmshm_pool *p;
+	vmshm_ref r;
+	int rc;
+};
+
+static void *reopen_thread(void *arg)
+{
+	struct reopen *o = arg;
+	o->rc = vmshm_open(o->p, VMSHM_TYPE_SHM, "rejoin", &o->r);
+	return NULL;
+}
+
+/* A holder opens its object again while another peer's last close is
+ * stopped inside its judgment (CLOSING, forged as above, but the closer
+ * stays alive): an object that is held stays, so the open gets one more
+ * reference at once, from this thread and from another, where it waited
+ * two seconds for VMSHM_EBUSY before. A peer that holds nothing waits. */
+Test(holding, holder_reopens_while_another_judges, .init = tp_setup, .fini = tp_teardown,
+     .timeout = 60)
+{
+	vmshm_pool *a = attach(), *b = attach();
+	vmshm_ref held, r, rb;
+	cr_assert_eq(vmshm_create(a, VMSHM_TYPE_SHM, "rejoin", 4096, PAGE_READWRITE, 0, &held), 0);
+	pattern_fill(held.addr, 4096, 9);
+	int go[2];
+	cr_assert_eq(pipe(go), 0);
+	pid_t pid = spawn_child();
+	if (pid == 0) {
+		vmshm_pool *c = NULL;
+		char why[256], ok = 1;
+		if (vmshm_attach(tp.path, 0, &c, why, sizeof why) != 0 || write(go[1], &ok, 1) != 1)
+			_exit(1);
+		pause();
+		_exit(3);
+	}
+	char c1;
+	cr_assert_eq(read(go[0], &c1, 1), 1);
+	uint64_t slots, w = slot_word(held.slot, 0);
+	uint64_t child = (uint64_t)__builtin_ctzll(tp_peer_mask(pid));
+	uint64_t cw = (w & ~(0xfull << 24) & ~(0xffull << 32)) | (5ull << 24) | (child << 32);
+	tp_peek(64, &slots, 8);
+	tp_poke(slots + 256ull * held.slot, &cw, 8);
+
+	cr_assert_eq(vmshm_open(a, VMSHM_TYPE_SHM, "rejoin", &r), 0, "the holder's open");
+	cr_assert_eq(r.slot, held.slot);
+	cr_assert_eq(r.gen, held.gen);
+	cr_assert(pattern_ok(r.addr, 4096, 9));
+	struct reopen o = {a, {0}, -1};
+	pthread_t t;
+	cr_assert_eq(pthread_create(&t, NULL, reopen_thread, &o), 0);
+	cr_assert_eq(pthread_join(t, NULL), 0);
+	cr_assert_eq(o.rc, 0, "the holder's open from another thread");
+	cr_assert_eq(o.r.gen, held.gen);
+	cr_assert_eq(vmshm_open(b, VMSHM_TYPE_SHM, "rejoin", &rb), VMSHM_EBUSY,
+		     "a peer that holds nothing waits for the judgment");
+	cr_assert_eq(vmshm_close(a, &o.r), 0);
+	cr_assert_eq(vmshm_close(a, &r), 0);
+	cr_assert_eq(slot_word(held.slot, 0), cw, "the closes of extra references judged");
+
+	tp_poke(slots + 256ull * held.slot, &w, 8); /* the closer decides: kept */
+	cr_assert_eq(vmshm_close(a, &held), 0);
+	cr_assert_eq(tp_stats().objects, 0, "objects left");
+	kill(pid, SIGKILL);
+	cr_assert_eq(wait_child(pid), 128 + SIGKILL);
+	cr_assert_eq(tp_reclaim_until(a, 1), 1, "the dead child reclaimed");
+	vmshm_detach(b);
+	vmshm_detach(a);
+	cr_assert_eq(tp_check("holding"), 0);
+}
+
 /* Runs PAIRS rounds of a child that attaches and, round I, opens NAME
  * (CHURN: creates it on even rounds, and "not found" on odd ones is no
  * failure), then closes it; exits with its failures (at most 99). */
