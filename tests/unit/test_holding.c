@@ -247,17 +247,18 @@ Test(holding, judgment_of_a_dead_closer_is_rolled_back, .init = tp_setup, .fini 
 	cr_assert_eq(tp_check("holding"), 0);
 }
 
-/* A's second open, from another thread, of the object A holds. */
-struct reopen {
+/* An open of NAME in another thread. */
+struct open_job {
 	vmshm_pool *p;
-	vmshm_ref r;
+	const char *name;
+	vmshm_ref ref;
 	int rc;
 };
 
-static void *reopen_thread(void *arg)
+static void *open_in_thread(void *arg)
 {
-	struct reopen *o = arg;
-	o->rc = vmshm_open(o->p, VMSHM_TYPE_SHM, "rejoin", &o->r);
+	struct open_job *j = arg;
+	j->rc = vmshm_open(j->p, VMSHM_TYPE_SHM, j->name, &j->ref);
 	return NULL;
 }
 
@@ -296,15 +297,15 @@ Test(holding, holder_reopens_while_another_judges, .init = tp_setup, .fini = tp_
 	cr_assert_eq(r.slot, held.slot);
 	cr_assert_eq(r.gen, held.gen);
 	cr_assert(pattern_ok(r.addr, 4096, 9));
-	struct reopen o = {a, {0}, -1};
+	struct open_job o = {a, "rejoin", {0}, -1};
 	pthread_t t;
-	cr_assert_eq(pthread_create(&t, NULL, reopen_thread, &o), 0);
+	cr_assert_eq(pthread_create(&t, NULL, open_in_thread, &o), 0);
 	cr_assert_eq(pthread_join(t, NULL), 0);
 	cr_assert_eq(o.rc, 0, "the holder's open from another thread");
-	cr_assert_eq(o.r.gen, held.gen);
+	cr_assert_eq(o.ref.gen, held.gen);
 	cr_assert_eq(vmshm_open(b, VMSHM_TYPE_SHM, "rejoin", &rb), VMSHM_EBUSY,
 		     "a peer that holds nothing waits for the judgment");
-	cr_assert_eq(vmshm_close(a, &o.r), 0);
+	cr_assert_eq(vmshm_close(a, &o.ref), 0);
 	cr_assert_eq(vmshm_close(a, &r), 0);
 	cr_assert_eq(slot_word(held.slot, 0), cw, "the closes of extra references judged");
 
@@ -390,29 +391,16 @@ Test(holding, last_closes_race_with_opens, .init = tp_setup, .fini = tp_teardown
  * that call), so two threads that open one object set two hold bits, in
  * words no other thread writes. A handle opened in one thread and closed in
  * another is counted down on the opener's lane. */
-struct lane_job {
-	vmshm_pool *p;
-	vmshm_ref ref;
-	int rc;
-};
-
-static void *lane_open(void *arg)
-{
-	struct lane_job *j = arg;
-	j->rc = vmshm_open(j->p, VMSHM_TYPE_SHM, "lanes", &j->ref);
-	return NULL;
-}
-
 Test(holding, threads_hold_on_lanes_of_their_own, .init = tp_setup, .fini = tp_teardown)
 {
 	vmshm_pool *a = attach(), *b = attach();
 	uint32_t ib = vmshm_self(b);
 	vmshm_ref held, mine;
 	cr_assert_eq(vmshm_create(a, VMSHM_TYPE_SHM, "lanes", 4096, PAGE_READWRITE, 0, &held), 0);
-	struct lane_job j[2] = {{b, {0}, -1}, {b, {0}, -1}};
+	struct open_job j[2] = {{b, "lanes", {0}, -1}, {b, "lanes", {0}, -1}};
 	for (int k = 0; k < 2; k++) { /* one after the other: two threads, two lanes */
 		pthread_t t;
-		cr_assert_eq(pthread_create(&t, NULL, lane_open, &j[k]), 0);
+		cr_assert_eq(pthread_create(&t, NULL, open_in_thread, &j[k]), 0);
 		pthread_join(t, NULL);
 		cr_assert_eq(j[k].rc, 0, "open in thread %d", k);
 	}
