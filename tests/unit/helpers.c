@@ -2,6 +2,7 @@
  * helpers.c - see helpers.h.
  */
 #include "helpers.h"
+#include "format.h"
 
 #include <criterion/criterion.h>
 #include <errno.h>
@@ -227,6 +228,17 @@ static int peer_one(const struct vmshm_peerinfo *pi, void *arg)
 	if (pi->pid == (uint64_t)a->pid && pi->state != VMSHM_PEER_FREE && pi->index < 64)
 		a->mask |= 1ull << pi->index;
 	return 0;
+}
+
+void tp_name_homed_at(vmshm_pool *p, uint32_t slot, const char *prefix, char *out, size_t len)
+{
+	struct fmt_layout L;
+	cr_assert_eq(fmt_load(vmshm_base(p), vmshm_size(p), &L, NULL, 0), 0);
+	for (int i = 0;; i++) {
+		snprintf(out, len, "%s-%d", prefix, i);
+		if ((fmt_hash(out, strlen(out)) & L.slot_mask) == slot)
+			return;
+	}
 }
 
 uint64_t tp_peer_mask(pid_t pid)

@@ -82,6 +82,9 @@ void assert_pool_empty(vmshm_pool *p, uint32_t peers, const char *who);
 
 /* The peer indices (bit mask) of peers whose pid is PID. */
 uint64_t tp_peer_mask(pid_t pid);
+/* Writes into OUT (LEN bytes) a name PREFIX-N whose home slot in P's pool is
+ * SLOT. */
+void tp_name_homed_at(vmshm_pool *p, uint32_t slot, const char *prefix, char *out, size_t len);
 
 /* Makes the RtApi layer attach (an open of a name that does not exist). */
 void rt_warm(void);

@@ -17,7 +17,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "format.h"
 #include "helpers.h"
 
 #define PEER_OFF(i) (4096ull + 256ull * (i))
@@ -356,14 +355,8 @@ Test(fence, stale_rm_spares_the_slots_next_object, .init = tp_setup, .fini = tp_
 	wait_stopped(a.pid);
 	cr_assert_eq(vmshm_unpersist(t, "rm-x"), 0);
 	/* A name whose home is rm-x's slot takes that slot over. */
-	struct fmt_layout L;
-	cr_assert_eq(fmt_load(vmshm_base(t), vmshm_size(t), &L, NULL, 0), 0);
 	char y[32];
-	for (int i = 0;; i++) {
-		snprintf(y, sizeof(y), "rm-y-%d", i);
-		if ((fmt_hash(y, strlen(y)) & L.slot_mask) == info.slot)
-			break;
-	}
+	tp_name_homed_at(t, info.slot, "rm-y", y, sizeof(y));
 	cr_assert_eq(vmshm_create(t, VMSHM_TYPE_SHM, y, 4096, 4, VMSHM_PERSIST, &r), 0);
 	cr_assert_eq(vmshm_close(t, &r), 0);
 	cr_assert_eq(tp_find(y, &yinfo), 1);

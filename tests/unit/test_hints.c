@@ -10,7 +10,6 @@
 
 #include <criterion/criterion.h>
 
-#include "format.h"
 #include "helpers.h"
 
 static vmshm_pool *attach(void)
@@ -19,18 +18,6 @@ static vmshm_pool *attach(void)
 	char why[256] = "";
 	cr_assert_eq(vmshm_attach(tp.path, 0, &p, why, sizeof why), 0, "%s", why);
 	return p;
-}
-
-/* A name whose home slot is SLOT, made from PREFIX. */
-static void name_homed_at(vmshm_pool *p, uint32_t slot, const char *prefix, char *out, size_t len)
-{
-	struct fmt_layout L;
-	cr_assert_eq(fmt_load(vmshm_base(p), vmshm_size(p), &L, NULL, 0), 0);
-	for (int i = 0;; i++) {
-		snprintf(out, len, "%s-%d", prefix, i);
-		if ((fmt_hash(out, strlen(out)) & L.slot_mask) == slot)
-			return;
-	}
 }
 
 /* B's hint for "hint-a" names a slot that later holds another name, then
@@ -51,7 +38,7 @@ Test(hints, stale_hint_is_never_believed, .init = tp_setup, .fini = tp_teardown)
 	cr_assert_eq(tp_stats().objects, 0);
 
 	/* Another name takes the slot B's hint names. */
-	name_homed_at(a, first, "hint-y", y, sizeof y);
+	tp_name_homed_at(a, first, "hint-y", y, sizeof y);
 	cr_assert_eq(vmshm_create(a, VMSHM_TYPE_SHM, y, 4096, PAGE_READWRITE, 0, &ry), 0);
 	cr_assert_eq(ry.slot, first, "%s did not land in the slot of hint-a", y);
 	memset(ry.addr, 0x3c, 4096);

@@ -136,20 +136,26 @@ Test(holding, kept_bit_does_not_keep_the_object, .init = tp_setup, .fini = tp_te
 	}
 }
 
-/* A child closes the last handle of an object and stops inside the
- * judgment (CLOSING). An open waits for it, bounded (VMSHM_EBUSY while the
+/* A child that creates "judged", closes its last handle and stops inside
+ * the judgment (CLOSING). */
+static struct proc closer_stopped_in_judgment(void)
+{
+	const char *argv[] = {"@", "create-close", "judged", NULL};
+	struct proc c = proc_start(argv, "VMSHM_TEST_STOP=closing");
+	proc_expect_held(&c);
+	int st;
+	cr_assert_eq(waitpid(c.pid, &st, WUNTRACED), c.pid);
+	cr_assert(WIFSTOPPED(st), "the closer did not stop in its judgment (status 0x%x)", st);
+	return c;
+}
+
+/* An open waits for a stopped judgment, bounded (VMSHM_EBUSY while the
  * child is stopped); once it is killed, the open reclaims it, judges the
  * object again and finds nobody holds it: not found, nothing left. */
 Test(holding, last_close_killed_while_judging, .init = tp_setup, .fini = tp_teardown, .timeout = 60)
 {
 	vmshm_pool *a = attach();
-	const char *argv[] = {"@", "create-close", "judged", NULL};
-	struct proc c = proc_start(argv, "VMSHM_TEST_STOP=closing");
-	proc_expect_held(&c);
-	pid_t pid = c.pid;
-	int st;
-	cr_assert_eq(waitpid(pid, &st, WUNTRACED), pid);
-	cr_assert(WIFSTOPPED(st), "the closer did not stop in its judgment (status 0x%x)", st);
+	struct proc c = closer_stopped_in_judgment();
 	struct vmshm_objinfo info;
 	cr_assert_eq(tp_find("judged", &info), 1);
 	cr_assert_eq(info.state, VMSHM_OBJ_CLOSING, "state %s", vmshm_obj_state_name(info.state));
@@ -173,12 +179,7 @@ Test(holding, last_close_killed_while_judging, .init = tp_setup, .fini = tp_tear
 Test(holding, remove_meets_a_killed_judgment, .init = tp_setup, .fini = tp_teardown, .timeout = 60)
 {
 	vmshm_pool *a = attach();
-	const char *argv[] = {"@", "create-close", "judged", NULL};
-	struct proc c = proc_start(argv, "VMSHM_TEST_STOP=closing");
-	proc_expect_held(&c);
-	int st;
-	cr_assert_eq(waitpid(c.pid, &st, WUNTRACED), c.pid);
-	cr_assert(WIFSTOPPED(st), "the closer did not stop in its judgment (status 0x%x)", st);
+	struct proc c = closer_stopped_in_judgment();
 	cr_assert_eq(vmshm_unpersist(a, "judged"), VMSHM_EBUSY,
 		     "a remove while the closer is stopped");
 	proc_finish(&c);
